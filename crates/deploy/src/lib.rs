@@ -1,0 +1,1 @@
+//! The deploy engine. See docs/architecture.md.

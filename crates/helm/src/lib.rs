@@ -1,0 +1,1 @@
+//! Model -> Helm releases and Kubernetes manifests. See docs/architecture.md.

@@ -1,0 +1,488 @@
+//! The typed Flotilla platform.
+//!
+//! `platform.toml` is parsed into [`raw`] types (spans kept), then [`validate`] turns them into a
+//! [`Platform`] or returns every error found, each located at `file:line:col`. Everything here is
+//! pure: no IO, no clock, no environment. Renderers (crates/terraform, crates/helm) and the deploy
+//! engine take a `&Platform` and build their own output types from it.
+
+mod diagnostic;
+mod names;
+mod raw;
+mod validate;
+pub mod versions;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+pub use diagnostic::{Diagnostic, LoadError, Severity as DiagnosticSeverity};
+pub use ipnet::Ipv4Net;
+use serde::Serialize;
+pub use versions::Versions;
+
+/// Parses and validates a platform description.
+///
+/// `file` is only used to name the file in diagnostics. `versions` is the pinned versions file
+/// (see [`Versions::embedded`]). On failure every error found is returned at once.
+pub fn load(file: &str, source: &str, versions: &Versions) -> Result<Platform, LoadError> {
+    validate::load(file, source, versions)
+}
+
+/// The whole platform: clusters, applications, observability and sizing.
+#[derive(Debug, Clone, Serialize)]
+pub struct Platform {
+    pub name: String,
+    pub region: String,
+    pub account_id: String,
+    /// Private Route 53 zone for the platform's internal names (Kafka bootstrap, brokers, ...).
+    pub internal_domain: String,
+    /// S3 bucket that holds every cluster's Terraform state.
+    pub state_bucket: String,
+    /// In file order; exactly one has [`Role::Controlplane`].
+    pub clusters: Vec<Cluster>,
+    pub applications: Vec<Application>,
+    pub observability: Observability,
+    pub sizing: Sizing,
+    #[serde(skip)]
+    pub versions: Versions,
+}
+
+impl Platform {
+    /// The one controlplane cluster (validation guarantees it exists).
+    pub fn controlplane(&self) -> &Cluster {
+        self.clusters
+            .iter()
+            .find(|c| c.role == Role::Controlplane)
+            .expect("validated platform has a controlplane")
+    }
+
+    /// Workload clusters, in file order.
+    pub fn workload_clusters(&self) -> impl Iterator<Item = &Cluster> {
+        self.clusters.iter().filter(|c| c.role == Role::Workload)
+    }
+
+    /// Environment names of the workload clusters, in file order.
+    pub fn environments(&self) -> Vec<&str> {
+        self.workload_clusters()
+            .map(|c| c.environment.as_str())
+            .collect()
+    }
+
+    pub fn cluster(&self, name: &str) -> Option<&Cluster> {
+        self.clusters.iter().find(|c| c.name == name)
+    }
+
+    /// The cluster that runs an environment (`controlplane` names the controlplane).
+    pub fn cluster_for_environment(&self, environment: &str) -> Option<&Cluster> {
+        self.clusters.iter().find(|c| c.environment == environment)
+    }
+
+    /// Every target a command may name: the environments and the controlplane's environment.
+    pub fn targets(&self) -> Vec<&str> {
+        self.clusters.iter().map(|c| c.environment.as_str()).collect()
+    }
+
+    /// Applications deployed to an environment, with their settings there.
+    pub fn applications_in<'a>(
+        &'a self,
+        environment: &'a str,
+    ) -> impl Iterator<Item = (&'a Application, &'a Quota)> + 'a {
+        self.applications
+            .iter()
+            .filter_map(move |a| a.environments.get(environment).map(|q| (a, q)))
+    }
+
+    /// The Kafka topic of an environment for one kind of data (e.g. `production.logs`).
+    pub fn kafka_topic(&self, environment: &str, kind: TopicKind) -> String {
+        let base = match kind {
+            TopicKind::Logs => &self.observability.logs_topic,
+            TopicKind::Metrics => &self.observability.metrics_topic,
+        };
+        format!("{environment}.{base}")
+    }
+
+    /// Private DNS name of the Kafka bootstrap listener, resolvable from every VPC.
+    pub fn kafka_bootstrap_host(&self) -> String {
+        format!("kafka-bootstrap.{}", self.internal_domain)
+    }
+
+    /// Private DNS name of one Kafka broker (by broker id).
+    pub fn kafka_broker_host(&self, id: u32) -> String {
+        format!("kafka-{id}.{}", self.internal_domain)
+    }
+
+    /// Port of the TLS Kafka listener reached from the workload VPCs.
+    pub const KAFKA_TLS_PORT: u16 = 9093;
+}
+
+/// Which Kafka topic of an environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum TopicKind {
+    Logs,
+    Metrics,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Runs applications of one environment.
+    Workload,
+    /// Collects and shows the logs and metrics of every workload cluster.
+    Controlplane,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Workload => "workload",
+            Role::Controlplane => "controlplane",
+        })
+    }
+}
+
+/// One EKS cluster with its VPC.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cluster {
+    pub name: String,
+    pub role: Role,
+    /// For a workload cluster its environment; for the controlplane its name.
+    pub environment: String,
+    pub region: String,
+    pub account_id: String,
+    pub vpc_cidr: Ipv4Net,
+    pub availability_zones: u8,
+    pub kubernetes_version: String,
+    /// Production-like: deletion protection and stricter defaults.
+    pub protected: bool,
+    /// IAM role ARNs given cluster-admin through EKS access entries.
+    pub admin_roles: Vec<String>,
+    pub endpoint: EndpointAccess,
+    /// The NGINX gateway in front of the applications (every workload cluster has one).
+    pub gateway: Option<Gateway>,
+    pub node_pools: Vec<NodePool>,
+}
+
+/// Who can reach the Kubernetes API endpoint. The private endpoint is always on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "access", rename_all = "snake_case")]
+pub enum EndpointAccess {
+    Private,
+    Public { allowed_cidrs: Vec<Ipv4Net> },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Gateway {
+    pub scheme: LoadBalancerScheme,
+    /// ACM certificate for the HTTPS listener.
+    pub certificate_arn: String,
+    /// Public DNS domain of the environment; a route's host is prefixed to it.
+    pub domain: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoadBalancerScheme {
+    InternetFacing,
+    Internal,
+}
+
+impl LoadBalancerScheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoadBalancerScheme::InternetFacing => "internet-facing",
+            LoadBalancerScheme::Internal => "internal",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NodePool {
+    pub name: String,
+    pub instance_types: Vec<String>,
+    pub capacity: Capacity,
+    pub min: u32,
+    pub desired: u32,
+    pub max: u32,
+    pub disk_gib: u32,
+    pub labels: BTreeMap<String, String>,
+    pub taints: Vec<Taint>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capacity {
+    OnDemand,
+    Spot,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Taint {
+    pub key: String,
+    pub value: Option<String>,
+    pub effect: TaintEffect,
+}
+
+/// Kubernetes taint effects, spelled as Kubernetes spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum TaintEffect {
+    NoSchedule,
+    PreferNoSchedule,
+    NoExecute,
+}
+
+impl TaintEffect {
+    /// The spelling of the EKS API (`NO_SCHEDULE`, ...).
+    pub fn eks_name(self) -> &'static str {
+        match self {
+            TaintEffect::NoSchedule => "NO_SCHEDULE",
+            TaintEffect::PreferNoSchedule => "PREFER_NO_SCHEDULE",
+            TaintEffect::NoExecute => "NO_EXECUTE",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaintEffect::NoSchedule => "NoSchedule",
+            TaintEffect::PreferNoSchedule => "PreferNoSchedule",
+            TaintEffect::NoExecute => "NoExecute",
+        }
+    }
+}
+
+/// An application: one namespace in each environment it runs in.
+#[derive(Debug, Clone, Serialize)]
+pub struct Application {
+    pub name: String,
+    pub team: Team,
+    /// Namespace name (the application's name unless set).
+    pub namespace: String,
+    /// Environment name -> namespace quota there.
+    pub environments: BTreeMap<String, Quota>,
+    pub routes: Vec<Route>,
+}
+
+/// The owning team: an IAM role or group, bound to the namespace's admin role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Team {
+    pub arn: String,
+    pub kind: TeamKind,
+    /// The role or group name (last path segment of the ARN).
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TeamKind {
+    Role,
+    Group,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Quota {
+    /// Kubernetes CPU quantity (`"8"`, `"500m"`).
+    pub cpu: String,
+    /// Kubernetes memory quantity (`"16Gi"`).
+    pub memory: String,
+    pub pods: u32,
+}
+
+/// An HTTP route from the environment's gateway to a service of the application.
+#[derive(Debug, Clone, Serialize)]
+pub struct Route {
+    /// Host label(s) in front of the environment's domain (`api` -> `api.example.com`).
+    pub host: String,
+    pub path: String,
+    pub service: String,
+    pub port: u16,
+    /// Environments the route exists in (a subset of the application's).
+    pub environments: Vec<String>,
+}
+
+impl Route {
+    /// The full hostname of the route in a cluster (its gateway's domain appended).
+    pub fn hostname(&self, cluster: &Cluster) -> Option<String> {
+        cluster
+            .gateway
+            .as_ref()
+            .map(|g| format!("{}.{}", self.host, g.domain))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Observability {
+    /// Base name of the log topics; each environment has `<env>.<logs_topic>`.
+    pub logs_topic: String,
+    pub metrics_topic: String,
+    pub kafka_retention_hours: u32,
+    pub prometheus_retention_days: u32,
+    pub prometheus_volume_gib: u32,
+    pub receivers: Vec<Receiver>,
+    pub alerts: Vec<Alert>,
+    pub routing: Vec<AlertRoute>,
+}
+
+impl Observability {
+    /// Receivers an alert of this severity in this environment goes to, in routing order.
+    pub fn receivers_for(&self, environment: &str, severity: Severity) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for route in &self.routing {
+            if route.matches(environment, severity) {
+                for r in &route.receivers {
+                    if !out.contains(&r.as_str()) {
+                        out.push(r);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Where alerts are sent. Credentials are never in the model: only the name of the
+/// AWS Secrets Manager secret that holds them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Receiver {
+    pub name: String,
+    pub kind: ReceiverKind,
+    pub credentials_secret: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ReceiverKind {
+    /// The secret holds the SMTP password.
+    Email {
+        to: Vec<String>,
+        from: String,
+        smarthost: String,
+    },
+    /// The secret holds the incoming-webhook URL.
+    Slack { channel: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 3] = [Severity::Info, Severity::Warning, Severity::Critical];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A Prometheus duration such as `5m` or `1h30m`, kept as written and as seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PromDuration {
+    pub text: String,
+    pub seconds: u64,
+}
+
+impl fmt::Display for PromDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Alert {
+    /// Prometheus alert name (`NodeHighCpu`).
+    pub name: String,
+    pub rule: AlertRule,
+    /// How long the condition must hold before the alert fires.
+    pub for_: PromDuration,
+    pub severity: Severity,
+    pub summary: String,
+}
+
+/// Built-in alert kinds with their parameters, plus raw PromQL.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AlertRule {
+    /// Average CPU use of a node above `threshold_percent`.
+    NodeCpu { threshold_percent: f64 },
+    /// Memory use of a node above `threshold_percent`.
+    NodeMemory { threshold_percent: f64 },
+    /// Use of a node filesystem above `threshold_percent`.
+    NodeDisk { threshold_percent: f64 },
+    /// A container restarted more than `restarts` times within the `for` window.
+    PodCrashLooping { restarts: f64 },
+    /// A Kafka consumer group behind by more than `messages` on the controlplane.
+    KafkaConsumerLag { messages: f64 },
+    /// Elasticsearch cluster health not green (yellow counts as `warning`-worthy).
+    ElasticsearchHealth,
+    /// A raw PromQL expression that is true while the alert should fire.
+    Promql { expr: String },
+}
+
+impl AlertRule {
+    /// Which clusters evaluate the rule.
+    pub fn scope(&self) -> AlertScope {
+        match self {
+            AlertRule::KafkaConsumerLag { .. } | AlertRule::ElasticsearchHealth => {
+                AlertScope::Controlplane
+            }
+            _ => AlertScope::AllClusters,
+        }
+    }
+
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            AlertRule::NodeCpu { .. } => "node_cpu",
+            AlertRule::NodeMemory { .. } => "node_memory",
+            AlertRule::NodeDisk { .. } => "node_disk",
+            AlertRule::PodCrashLooping { .. } => "pod_crash_looping",
+            AlertRule::KafkaConsumerLag { .. } => "kafka_consumer_lag",
+            AlertRule::ElasticsearchHealth => "elasticsearch_health",
+            AlertRule::Promql { .. } => "promql",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertScope {
+    AllClusters,
+    Controlplane,
+}
+
+/// Sends alerts of the matching environments and severities to receivers.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertRoute {
+    /// Empty: every environment (the controlplane included).
+    pub environments: Vec<String>,
+    /// Empty: every severity.
+    pub severities: Vec<Severity>,
+    pub receivers: Vec<String>,
+}
+
+impl AlertRoute {
+    pub fn matches(&self, environment: &str, severity: Severity) -> bool {
+        (self.environments.is_empty() || self.environments.iter().any(|e| e == environment))
+            && (self.severities.is_empty() || self.severities.contains(&severity))
+    }
+}
+
+/// What the data platform must take; the capacity plan is derived from it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sizing {
+    pub peak_events_per_second: u64,
+    pub average_event_bytes: u64,
+    pub retention_days: u32,
+    pub replication: u32,
+    pub query_latency_ms: u32,
+}

@@ -1,0 +1,491 @@
+//! Pure checks on single values: names, addresses, quantities, ARNs and secret-looking text.
+//!
+//! Each returns `Err(help)` with a sentence that tells the user what a valid value looks like.
+
+use ipnet::Ipv4Net;
+
+/// A DNS-1123 label: lowercase letters, digits and `-`, starting with a letter, ending with a
+/// letter or digit, at most `max` characters (63 for Kubernetes names).
+pub fn dns_label(s: &str, max: usize) -> Result<(), String> {
+    let help = || {
+        format!(
+            "use lowercase letters, digits and '-', start with a letter, end with a letter or digit, at most {max} characters"
+        )
+    };
+    let bytes = s.as_bytes();
+    if bytes.is_empty() || bytes.len() > max {
+        return Err(help());
+    }
+    let ok_chars = bytes
+        .iter()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-');
+    let first = bytes[0].is_ascii_lowercase();
+    let last = bytes[bytes.len() - 1].is_ascii_lowercase() || bytes[bytes.len() - 1].is_ascii_digit();
+    if ok_chars && first && last { Ok(()) } else { Err(help()) }
+}
+
+/// A DNS name: dot-separated DNS-1123 labels (digits may start a label), at most 253 characters.
+pub fn dns_name(s: &str) -> Result<(), String> {
+    let help = "use dot-separated labels of lowercase letters, digits and '-', e.g. \"example.com\"";
+    if s.is_empty() || s.len() > 253 || !s.contains('.') {
+        return Err(help.into());
+    }
+    for label in s.split('.') {
+        let b = label.as_bytes();
+        let ok = !b.is_empty()
+            && b.len() <= 63
+            && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+            && b[0] != b'-'
+            && b[b.len() - 1] != b'-';
+        if !ok {
+            return Err(help.into());
+        }
+    }
+    Ok(())
+}
+
+/// A hostname prefix: one or more DNS labels (no trailing dot).
+pub fn host_prefix(s: &str) -> Result<(), String> {
+    let help = "use one or more dot-separated labels of lowercase letters, digits and '-', e.g. \"api\"";
+    if s.is_empty() {
+        return Err(help.into());
+    }
+    for label in s.split('.') {
+        let b = label.as_bytes();
+        let ok = !b.is_empty()
+            && b.len() <= 63
+            && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+            && b[0] != b'-'
+            && b[b.len() - 1] != b'-';
+        if !ok {
+            return Err(help.into());
+        }
+    }
+    Ok(())
+}
+
+/// An IPv4 network in CIDR notation with no host bits set.
+pub fn cidr(s: &str) -> Result<Ipv4Net, String> {
+    let net: Ipv4Net = s
+        .parse()
+        .map_err(|_| "write an IPv4 network in CIDR notation, e.g. \"10.10.0.0/16\"".to_string())?;
+    if net.trunc() != net {
+        return Err(format!(
+            "host bits are set; the network is {}",
+            net.trunc()
+        ));
+    }
+    Ok(net)
+}
+
+/// Whether two networks share any address.
+pub fn overlaps(a: &Ipv4Net, b: &Ipv4Net) -> bool {
+    a.contains(&b.network()) || b.contains(&a.network())
+}
+
+/// An EC2 instance type: `family.size`, e.g. `m6i.large`, `c7g.2xlarge`, `u-6tb1.metal`.
+pub fn instance_type(s: &str) -> Result<(), String> {
+    let help = "write an EC2 instance type such as \"m6i.large\" or \"c7g.2xlarge\"";
+    let Some((family, size)) = s.split_once('.') else {
+        return Err(help.into());
+    };
+    let fam_ok = family.len() >= 2
+        && family.as_bytes()[0].is_ascii_lowercase()
+        && family.bytes().any(|b| b.is_ascii_digit())
+        && family
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let size_ok = !size.is_empty()
+        && size
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && size.bytes().any(|b| b.is_ascii_lowercase());
+    if fam_ok && size_ok { Ok(()) } else { Err(help.into()) }
+}
+
+/// An AWS region such as `eu-west-1` or `us-gov-west-1`.
+pub fn region(s: &str) -> Result<(), String> {
+    let help = "write an AWS region such as \"eu-west-1\"";
+    let parts: Vec<&str> = s.split('-').collect();
+    let ok = (3..=4).contains(&parts.len())
+        && parts[0].len() == 2
+        && parts[0].bytes().all(|b| b.is_ascii_lowercase())
+        && parts[1..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].parse::<u8>().is_ok();
+    if ok { Ok(()) } else { Err(help.into()) }
+}
+
+/// A 12-digit AWS account id.
+pub fn account_id(s: &str) -> Result<(), String> {
+    if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err("an AWS account id is exactly 12 digits, written as a string".into())
+    }
+}
+
+/// An IAM ARN of a role or group: `arn:aws:iam::<account>:role/<path/name>`.
+/// Returns the kind (`role` or `group`) and the name.
+pub fn iam_arn(s: &str) -> Result<(String, String), String> {
+    let help = "write an IAM ARN such as \"arn:aws:iam::123456789012:role/platform-admin\"";
+    let rest = s
+        .strip_prefix("arn:aws:iam::")
+        .or_else(|| s.strip_prefix("arn:aws-us-gov:iam::"))
+        .or_else(|| s.strip_prefix("arn:aws-cn:iam::"))
+        .ok_or(help)?;
+    let (account, resource) = rest.split_once(':').ok_or(help)?;
+    account_id(account).map_err(|_| help.to_string())?;
+    let (kind, path) = resource.split_once('/').ok_or(help)?;
+    if kind != "role" && kind != "group" {
+        return Err(help.into());
+    }
+    let name = path.rsplit('/').next().unwrap_or("");
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-/".contains(&b));
+    if ok {
+        Ok((kind.to_string(), name.to_string()))
+    } else {
+        Err(help.into())
+    }
+}
+
+/// An ACM certificate ARN.
+pub fn acm_certificate_arn(s: &str) -> Result<(), String> {
+    let help = "write an ACM certificate ARN such as \"arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-...\"";
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    let ok = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "acm"
+        && region(parts[3]).is_ok()
+        && account_id(parts[4]).is_ok()
+        && parts[5]
+            .strip_prefix("certificate/")
+            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'));
+    if ok { Ok(()) } else { Err(help.into()) }
+}
+
+/// A Kubernetes CPU quantity: `"8"`, `"0.5"`, `"500m"`.
+pub fn cpu_quantity(s: &str) -> Result<(), String> {
+    let help = "write a CPU quantity such as \"4\", \"0.5\" or \"500m\"";
+    let num = s.strip_suffix('m').unwrap_or(s);
+    decimal(num).then_some(()).ok_or_else(|| help.into())
+}
+
+/// A Kubernetes memory quantity: `"16Gi"`, `"512Mi"`, `"1G"`.
+pub fn memory_quantity(s: &str) -> Result<(), String> {
+    let help = "write a memory quantity such as \"16Gi\" or \"512Mi\"";
+    let suffixes = ["Ki", "Mi", "Gi", "Ti", "Pi", "k", "M", "G", "T", "P"];
+    let num = suffixes
+        .iter()
+        .find_map(|suf| s.strip_suffix(suf))
+        .unwrap_or(s);
+    decimal(num).then_some(()).ok_or_else(|| help.into())
+}
+
+fn decimal(s: &str) -> bool {
+    let (int, frac) = s.split_once('.').unwrap_or((s, "0"));
+    !int.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && !frac.is_empty()
+        && frac.bytes().all(|b| b.is_ascii_digit())
+        && s.bytes().any(|b| b != b'0' && b != b'.')
+}
+
+/// A Prometheus duration (`30s`, `5m`, `1h30m`) to seconds.
+pub fn prom_duration(s: &str) -> Result<u64, String> {
+    let help = "write a duration such as \"30s\", \"5m\" or \"1h30m\"";
+    let mut total: u64 = 0;
+    let mut num = String::new();
+    let mut seen = false;
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86400,
+            'w' => 604_800,
+            _ => return Err(help.into()),
+        };
+        let n: u64 = num.parse().map_err(|_| help.to_string())?;
+        total = total.saturating_add(n.saturating_mul(unit));
+        num.clear();
+        seen = true;
+    }
+    if !num.is_empty() || !seen {
+        return Err(help.into());
+    }
+    Ok(total)
+}
+
+/// A Prometheus alert name: `[a-zA-Z_][a-zA-Z0-9_]*`.
+pub fn alert_name(s: &str) -> Result<(), String> {
+    let b = s.as_bytes();
+    let ok = !b.is_empty()
+        && (b[0].is_ascii_alphabetic() || b[0] == b'_')
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err("alert names use letters, digits and '_' and start with a letter, e.g. \"NodeHighCpu\"".into())
+    }
+}
+
+/// An email address of the plain `local@domain.tld` shape.
+pub fn email(s: &str) -> Result<(), String> {
+    let help = "write an email address such as \"oncall@example.com\"";
+    let (local, domain) = s.split_once('@').ok_or(help)?;
+    let ok = !local.is_empty()
+        && !local.contains(char::is_whitespace)
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && domain
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    if ok { Ok(()) } else { Err(help.into()) }
+}
+
+/// A name of an AWS Secrets Manager secret: 1-512 of `A-Za-z0-9/_+=.@-`.
+pub fn secret_name(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty()
+        && s.len() <= 512
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err("name an AWS Secrets Manager secret, e.g. \"flotilla/alerting/slack-webhook\"".into())
+    }
+}
+
+/// An S3 bucket name.
+pub fn bucket_name(s: &str) -> Result<(), String> {
+    let b = s.as_bytes();
+    let ok = (3..=63).contains(&b.len())
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'.')
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && !s.contains("..");
+    if ok {
+        Ok(())
+    } else {
+        Err("S3 bucket names are 3-63 lowercase letters, digits, '-' and '.'".into())
+    }
+}
+
+/// A Kubernetes label key (optional DNS prefix, `/`, a name of up to 63 characters).
+pub fn label_key(s: &str) -> Result<(), String> {
+    let help = "write a label key such as \"workload\" or \"example.com/tier\"";
+    let (prefix, name) = match s.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, s),
+    };
+    if let Some(p) = prefix {
+        dns_name(p).or_else(|_| dns_label(p, 253)).map_err(|_| help.to_string())?;
+    }
+    label_value(name).map_err(|_| help.to_string())?;
+    if name.is_empty() {
+        return Err(help.into());
+    }
+    Ok(())
+}
+
+/// A Kubernetes label value (may be empty).
+pub fn label_value(s: &str) -> Result<(), String> {
+    let b = s.as_bytes();
+    let ok = b.len() <= 63
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
+        && b.first().is_none_or(|c| c.is_ascii_alphanumeric())
+        && b.last().is_none_or(|c| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err("label values are at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit".into())
+    }
+}
+
+/// Text that looks like a credential rather than a reference to one.
+///
+/// Returns what it looks like. Names of secrets (e.g. `flotilla/slack-webhook`) pass; webhook
+/// URLs, keys, tokens and passwords in URLs do not.
+pub fn looks_like_secret(s: &str) -> Option<&'static str> {
+    let lower = s.to_ascii_lowercase();
+    if lower.contains("hooks.slack.com/") || lower.contains("/api/webhooks/") {
+        return Some("a webhook URL");
+    }
+    if lower.contains("-----begin") {
+        return Some("a private key or certificate");
+    }
+    if let Some(rest) = lower.split_once("://").map(|(_, r)| r)
+        && let Some((userinfo, _)) = rest.split_once('@')
+        && userinfo.contains(':')
+        && !userinfo.contains('/')
+    {
+        return Some("a URL with a password");
+    }
+    let prefixes: [(&str, &str); 7] = [
+        ("AKIA", "an AWS access key id"),
+        ("ASIA", "an AWS access key id"),
+        ("xoxb-", "a Slack token"),
+        ("xoxp-", "a Slack token"),
+        ("xapp-", "a Slack token"),
+        ("ghp_", "a GitHub token"),
+        ("glpat-", "a GitLab token"),
+    ];
+    for word in s.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_')) {
+        for (p, what) in prefixes {
+            if word.starts_with(p) && word.len() >= p.len() + 12 {
+                // AWS key ids are 20 upper-case alphanumerics.
+                if p.starts_with('A') && !(word.len() == 20 && word.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())) {
+                    continue;
+                }
+                return Some(what);
+            }
+        }
+    }
+    for key in ["password=", "passwd=", "secret=", "token=", "apikey=", "api_key="] {
+        if lower.contains(key) {
+            return Some("a credential assignment");
+        }
+    }
+    // A long run of base64/hex without separators is a key, not a name.
+    let longest = s
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '='))
+        .map(|w| (w.len(), w))
+        .max_by_key(|(n, _)| *n);
+    if let Some((n, w)) = longest
+        && n >= 32
+        && w.bytes().any(|b| b.is_ascii_digit())
+        && w.bytes().any(|b| b.is_ascii_alphabetic())
+    {
+        return Some("a key or token");
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn dns_labels() {
+        for ok in ["a", "api1", "web-app", "x0"] {
+            assert!(dns_label(ok, 63).is_ok(), "{ok}");
+        }
+        for bad in ["", "Api", "1api", "api-", "a_b", "a.b", &"a".repeat(64)] {
+            assert!(dns_label(bad, 63).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cidrs() {
+        assert!(cidr("10.0.0.0/16").is_ok());
+        assert!(cidr("10.0.0.1/16").unwrap_err().contains("10.0.0.0/16"));
+        assert!(cidr("10.0.0.0").is_err());
+        assert!(cidr("300.0.0.0/8").is_err());
+    }
+
+    #[test]
+    fn instance_types() {
+        for ok in ["m6i.large", "c7g.2xlarge", "u-6tb1.metal", "t3.micro", "m7i-flex.large"] {
+            assert!(instance_type(ok).is_ok(), "{ok}");
+        }
+        for bad in ["m6i", "large", "M6i.large", "m6i.", ".large", "m.large", "m6i.2"] {
+            assert!(instance_type(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_recognised_and_names_are_not() {
+        for s in [
+            "https://hooks.slack.com/services/T000/B000/XXXXXXXX",
+            "AKIAIOSFODNN7EXAMPLE",
+            "smtp://user:hunter2@mail.example.com",
+            "xoxb-123456789012-abcdefghijkl",
+            "-----BEGIN RSA PRIVATE KEY-----",
+            "wJalrXUtnFEMI0K7MDENG0bPxRfiCYEXAMPLEKEY",
+        ] {
+            assert!(looks_like_secret(s).is_some(), "{s}");
+        }
+        for s in [
+            "flotilla/alerting/slack-webhook",
+            "arn:aws:iam::123456789012:role/platform-admin",
+            "oncall@example.com",
+            "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
+            "#platform-alerts",
+            "email-smtp.eu-west-1.amazonaws.com:587",
+        ] {
+            assert_eq!(looks_like_secret(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(prom_duration("5m"), Ok(300));
+        assert_eq!(prom_duration("1h30m"), Ok(5400));
+        assert!(prom_duration("5").is_err());
+        assert!(prom_duration("5 min").is_err());
+        assert!(prom_duration("").is_err());
+    }
+
+    fn net(a: u32, prefix: u8) -> Ipv4Net {
+        Ipv4Net::new(a.into(), prefix).unwrap().trunc()
+    }
+
+    proptest! {
+        /// Overlap is symmetric and agrees with a brute-force check on address ranges.
+        #[test]
+        fn overlap_matches_ranges(a in any::<u32>(), pa in 8u8..=28, b in any::<u32>(), pb in 8u8..=28) {
+            let (x, y) = (net(a, pa), net(b, pb));
+            let (xs, xe) = (u32::from(x.network()), u32::from(x.broadcast()));
+            let (ys, ye) = (u32::from(y.network()), u32::from(y.broadcast()));
+            let brute = xs <= ye && ys <= xe;
+            prop_assert_eq!(overlaps(&x, &y), brute);
+            prop_assert_eq!(overlaps(&x, &y), overlaps(&y, &x));
+        }
+
+        /// Every subnet of a network overlaps it; the next network of the same size does not.
+        #[test]
+        fn subnets_overlap_neighbours_do_not(a in any::<u32>(), p in 8u8..=24, extra in 0u8..=4) {
+            let x = net(a, p);
+            let sub = Ipv4Net::new(x.network(), p + extra).unwrap();
+            prop_assert!(overlaps(&x, &sub));
+            let size = 1u64 << (32 - p);
+            let next = u64::from(u32::from(x.network())) + size;
+            if next <= u64::from(u32::MAX) {
+                let n = net(next as u32, p);
+                prop_assert!(!overlaps(&x, &n));
+            }
+        }
+
+        /// Any string built from the label alphabet that starts with a letter, ends with an
+        /// alphanumeric and has at most 63 characters is a label; adding an upper-case or '_'
+        /// character anywhere makes it invalid.
+        #[test]
+        fn dns_label_alphabet(s in "[a-z]([a-z0-9-]{0,61}[a-z0-9])?", bad in "[A-Z_.]", at in any::<prop::sample::Index>()) {
+            prop_assert!(dns_label(&s, 63).is_ok());
+            let mut chars: Vec<char> = s.chars().collect();
+            let i = at.index(chars.len() + 1);
+            chars.insert(i, bad.chars().next().unwrap());
+            let broken: String = chars.into_iter().collect();
+            prop_assert!(dns_label(&broken, 63).is_err());
+        }
+
+        #[test]
+        fn dns_label_never_panics(s in ".*") {
+            let _ = dns_label(&s, 63);
+            let _ = cidr(&s);
+            let _ = looks_like_secret(&s);
+        }
+    }
+}

@@ -1,0 +1,1099 @@
+//! From [`raw`] to the typed [`Platform`]: every check, every error collected.
+//!
+//! Syntax, type and unknown-key errors come from the TOML parser (one at a time: the parser
+//! stops at the first). Once the file parses, every semantic check runs and all failures are
+//! reported together, in source order.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Range;
+
+use toml::Spanned;
+
+use crate::diagnostic::{Diagnostic, LoadError};
+use crate::names;
+use crate::raw::{self, S};
+use crate::*;
+
+/// Kubernetes allows up to 63 characters, but names end up in IAM role names, node group
+/// names and NLB names built from `<platform>-<cluster>-...`; 32 keeps all of them in AWS limits.
+const MAX_CLUSTER_NAME: usize = 32;
+const MAX_AZS: i64 = 6;
+
+pub(crate) fn load(file: &str, source: &str, versions: &Versions) -> Result<Platform, LoadError> {
+    let fail = |diagnostics: Vec<Diagnostic>| LoadError {
+        file: file.to_string(),
+        source_text: source.to_string(),
+        diagnostics,
+    };
+    let parsed: raw::File = match toml::from_str(source) {
+        Ok(f) => f,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            let msg = e.message().trim_end().to_string();
+            let mut d = Diagnostic::error(span, msg.clone());
+            if msg.starts_with("unknown field") {
+                d = d.with_help("remove the key or check its spelling (docs/platform-reference.md lists every key)");
+            } else if msg.starts_with("missing field") {
+                d = d.with_help("add the key (docs/platform-reference.md lists every key)");
+            }
+            return Err(fail(vec![d]));
+        }
+    };
+    let mut cx = Cx::default();
+    scan_for_secrets(source, &mut cx);
+    let platform = cx.platform(parsed, versions);
+    if cx.diags.is_empty() {
+        Ok(platform.expect("no diagnostics means a platform was built"))
+    } else {
+        cx.diags.sort_by_key(|d| (d.span.start, d.span.end));
+        cx.diags.dedup();
+        Err(fail(cx.diags))
+    }
+}
+
+#[derive(Default)]
+struct Cx {
+    diags: Vec<Diagnostic>,
+}
+
+fn span<T>(s: &Spanned<T>) -> Range<usize> {
+    s.span()
+}
+
+impl Cx {
+    fn err_help(&mut self, span: Range<usize>, msg: impl Into<String>, help: impl Into<String>) {
+        self.diags.push(Diagnostic::error(span, msg).with_help(help));
+    }
+
+    /// Runs a value check; on failure reports `what "value" is invalid` with the check's help.
+    fn check<T>(
+        &mut self,
+        v: &S<String>,
+        what: &str,
+        f: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        match f(v.get_ref()) {
+            Ok(t) => Some(t),
+            Err(help) => {
+                self.err_help(span(v), format!("{what} \"{}\" is not valid", v.get_ref()), help);
+                None
+            }
+        }
+    }
+
+    fn positive(&mut self, v: &S<i64>, what: &str, max: i64) -> u32 {
+        let n = *v.get_ref();
+        if n < 1 || n > max {
+            self.err_help(
+                span(v),
+                format!("{what} must be between 1 and {max}, found {n}"),
+                "use a whole number in that range",
+            );
+            return 1;
+        }
+        n as u32
+    }
+
+    fn unique<'a>(
+        &mut self,
+        what: &str,
+        items: impl IntoIterator<Item = &'a S<String>>,
+    ) {
+        let mut seen: HashMap<&str, Range<usize>> = HashMap::new();
+        for item in items {
+            if seen.contains_key(item.get_ref().as_str()) {
+                self.err_help(
+                    span(item),
+                    format!("duplicate {what} \"{}\"", item.get_ref()),
+                    format!("{what}s must be unique; rename one of them"),
+                );
+            } else {
+                seen.insert(item.get_ref(), span(item));
+            }
+        }
+    }
+
+    fn platform(&mut self, f: raw::File, versions: &Versions) -> Option<Platform> {
+        let meta = f.platform.get_ref();
+        self.check(&meta.name, "platform name", |s| names::dns_label(s, 20));
+        self.check(&meta.region, "region", names::region);
+        self.check(&meta.account_id, "account id", names::account_id);
+        self.check(&meta.internal_domain, "internal domain", names::dns_name);
+        let state_bucket = match &meta.state_bucket {
+            Some(b) => {
+                self.check(b, "state bucket", names::bucket_name);
+                b.get_ref().clone()
+            }
+            None => format!("{}-{}-tfstate", meta.name.get_ref(), meta.account_id.get_ref()),
+        };
+
+        // Clusters.
+        if f.clusters.is_empty() {
+            self.err_help(
+                span(&f.platform),
+                "the platform has no clusters",
+                "add a [[clusters]] table with role = \"controlplane\" and one per environment",
+            );
+        }
+        let clusters: Vec<Cluster> = f
+            .clusters
+            .iter()
+            .map(|c| self.cluster(c, meta, versions))
+            .collect();
+        self.unique("cluster name", f.clusters.iter().map(|c| &c.get_ref().name));
+        let controlplanes: Vec<&S<raw::Cluster>> = f
+            .clusters
+            .iter()
+            .filter(|c| c.get_ref().role.get_ref() == "controlplane")
+            .collect();
+        if controlplanes.is_empty() && !f.clusters.is_empty() {
+            self.err_help(
+                span(&f.clusters[0].get_ref().role),
+                "the platform has no controlplane cluster",
+                "exactly one cluster must have role = \"controlplane\"",
+            );
+        }
+        for extra in controlplanes.iter().skip(1) {
+            self.err_help(
+                span(&extra.get_ref().role),
+                format!(
+                    "a second controlplane cluster \"{}\"",
+                    extra.get_ref().name.get_ref()
+                ),
+                "exactly one cluster has role = \"controlplane\"; make this one a workload cluster",
+            );
+        }
+        // One cluster per environment; environment names are unique across clusters.
+        let env_spans: Vec<S<String>> = f
+            .clusters
+            .iter()
+            .zip(&clusters)
+            .map(|(rc, c)| {
+                let rc = rc.get_ref();
+                let sp = rc.environment.as_ref().map_or_else(|| span(&rc.name), span);
+                Spanned::new(sp, c.environment.clone())
+            })
+            .collect();
+        self.unique("environment", env_spans.iter());
+        // VPCs are peered with each other through the controlplane: no overlaps.
+        for (i, a) in clusters.iter().enumerate() {
+            for (j, b) in clusters.iter().enumerate().skip(i + 1) {
+                if names::overlaps(&a.vpc_cidr, &b.vpc_cidr) {
+                    let rb = f.clusters[j].get_ref();
+                    self.err_help(
+                        span(&rb.vpc_cidr),
+                        format!(
+                            "VPC CIDR {} of cluster \"{}\" overlaps {} of cluster \"{}\"",
+                            b.vpc_cidr, b.name, a.vpc_cidr, a.name
+                        ),
+                        "every VPC is peered with the controlplane's; give each cluster its own range",
+                    );
+                }
+            }
+        }
+        let environments: BTreeSet<String> = clusters
+            .iter()
+            .filter(|c| c.role == Role::Workload)
+            .map(|c| c.environment.clone())
+            .collect();
+        let all_targets: BTreeSet<String> =
+            clusters.iter().map(|c| c.environment.clone()).collect();
+
+        // Applications.
+        let mut applications: Vec<Application> = f
+            .applications
+            .iter()
+            .map(|a| self.application(a, &environments))
+            .collect();
+        self.unique("application name", f.applications.iter().map(|a| &a.get_ref().name));
+        let ns_spans: Vec<S<String>> = f
+            .applications
+            .iter()
+            .zip(&applications)
+            .map(|(ra, a)| {
+                let ra = ra.get_ref();
+                let sp = ra.namespace.as_ref().map_or_else(|| span(&ra.name), span);
+                Spanned::new(sp, a.namespace.clone())
+            })
+            .collect();
+        self.unique("namespace", ns_spans.iter());
+        for ns in &ns_spans {
+            if RESERVED_NAMESPACES.contains(&ns.get_ref().as_str()) {
+                self.err_help(
+                    span(ns),
+                    format!("namespace \"{}\" is used by the platform itself", ns.get_ref()),
+                    "choose another name with `namespace = \"...\"`",
+                );
+            }
+        }
+
+        // Routes.
+        self.routes(&f.routes, &f.applications, &mut applications, &clusters);
+
+        let observability = self.observability(f.observability.get_ref(), &all_targets, &environments);
+        let sizing = self.sizing(f.sizing.get_ref());
+
+        if !self.diags.is_empty() {
+            return None;
+        }
+        Some(Platform {
+            name: meta.name.get_ref().clone(),
+            region: meta.region.get_ref().clone(),
+            account_id: meta.account_id.get_ref().clone(),
+            internal_domain: meta.internal_domain.get_ref().clone(),
+            state_bucket,
+            clusters,
+            applications,
+            observability,
+            sizing,
+            versions: versions.clone(),
+        })
+    }
+
+    fn cluster(
+        &mut self,
+        sc: &S<raw::Cluster>,
+        meta: &raw::PlatformMeta,
+        versions: &Versions,
+    ) -> Cluster {
+        let c = sc.get_ref();
+        self.check(&c.name, "cluster name", |s| names::dns_label(s, MAX_CLUSTER_NAME));
+        let role = match c.role.get_ref().as_str() {
+            "workload" => Role::Workload,
+            "controlplane" => Role::Controlplane,
+            other => {
+                self.err_help(
+                    span(&c.role),
+                    format!("unknown cluster role \"{other}\""),
+                    "role is \"workload\" or \"controlplane\"",
+                );
+                Role::Workload
+            }
+        };
+        let environment = match (&c.environment, role) {
+            (Some(e), Role::Workload) => {
+                self.check(e, "environment name", |s| names::dns_label(s, MAX_CLUSTER_NAME));
+                e.get_ref().clone()
+            }
+            (Some(e), Role::Controlplane) if e.get_ref() != c.name.get_ref() => {
+                self.err_help(
+                    span(e),
+                    "the controlplane belongs to no environment",
+                    "remove `environment`; the controlplane is addressed by its cluster name",
+                );
+                c.name.get_ref().clone()
+            }
+            _ => c.name.get_ref().clone(),
+        };
+        let region = match &c.region {
+            Some(r) => {
+                self.check(r, "region", names::region);
+                r.get_ref().clone()
+            }
+            None => meta.region.get_ref().clone(),
+        };
+        let account_id = match &c.account_id {
+            Some(a) => {
+                self.check(a, "account id", names::account_id);
+                a.get_ref().clone()
+            }
+            None => meta.account_id.get_ref().clone(),
+        };
+        let vpc_cidr = match self.check(&c.vpc_cidr, "VPC CIDR", names::cidr) {
+            Some(net) if !(16..=24).contains(&net.prefix_len()) => {
+                self.err_help(
+                    span(&c.vpc_cidr),
+                    format!("VPC CIDR {net} has a /{} prefix", net.prefix_len()),
+                    "AWS VPCs take a prefix between /16 and /24 (and subnets need room: /16 to /20 is usual)",
+                );
+                net
+            }
+            Some(net) => net,
+            None => Ipv4Net::default(),
+        };
+        let protected = c.protected.as_ref().is_some_and(|p| *p.get_ref());
+        let azs = *c.availability_zones.get_ref();
+        let min_azs = if protected { 3 } else { 2 };
+        if azs < min_azs || azs > MAX_AZS {
+            let why = if protected { " for a protected cluster" } else { "" };
+            self.err_help(
+                span(&c.availability_zones),
+                format!("{azs} availability zones{why}; the minimum is {min_azs} and the maximum {MAX_AZS}"),
+                if protected {
+                    "protected clusters survive the loss of a zone only with 3 or more"
+                } else {
+                    "EKS needs subnets in at least 2 zones"
+                },
+            );
+        }
+        let supported = &versions.kubernetes.supported;
+        if !supported.contains(c.kubernetes_version.get_ref()) {
+            self.err_help(
+                span(&c.kubernetes_version),
+                format!(
+                    "Kubernetes version \"{}\" is not supported",
+                    c.kubernetes_version.get_ref()
+                ),
+                format!("supported versions (versions.toml): {}", supported.join(", ")),
+            );
+        }
+        let mut admin_roles = Vec::new();
+        for r in &c.admin_roles {
+            if let Some((kind, _)) = self.check(r, "admin role", names::iam_arn) {
+                if kind != "role" {
+                    self.err_help(
+                        span(r),
+                        format!("admin access needs an IAM role, \"{}\" is a {kind}", r.get_ref()),
+                        "EKS access entries take role ARNs; create a role the group can assume",
+                    );
+                }
+            }
+            admin_roles.push(r.get_ref().clone());
+        }
+
+        let endpoint = self.endpoint(c.endpoint.get_ref(), &c.endpoint, protected, &c.name);
+        let gateway = match (&c.gateway, role) {
+            (Some(g), _) => Some(self.gateway(g.get_ref())),
+            (None, Role::Workload) => {
+                self.err_help(
+                    span(&c.name),
+                    format!("workload cluster \"{}\" has no gateway", c.name.get_ref()),
+                    "add [clusters.gateway] with scheme, certificate_arn and domain: applications are reached through it",
+                );
+                None
+            }
+            (None, Role::Controlplane) => None,
+        };
+
+        if c.node_pools.is_empty() {
+            self.err_help(
+                span(&c.name),
+                format!("cluster \"{}\" has no node pools", c.name.get_ref()),
+                "add at least one [[clusters.node_pools]]",
+            );
+        }
+        let node_pools = c.node_pools.iter().map(|p| self.node_pool(p)).collect();
+        self.unique("node pool name", c.node_pools.iter().map(|p| &p.get_ref().name));
+
+        Cluster {
+            name: c.name.get_ref().clone(),
+            role,
+            environment,
+            region,
+            account_id,
+            vpc_cidr,
+            availability_zones: azs.clamp(0, MAX_AZS) as u8,
+            kubernetes_version: c.kubernetes_version.get_ref().clone(),
+            protected,
+            admin_roles,
+            endpoint,
+            gateway,
+            node_pools,
+        }
+    }
+
+    fn endpoint(
+        &mut self,
+        e: &raw::Endpoint,
+        whole: &S<raw::Endpoint>,
+        protected: bool,
+        cluster: &S<String>,
+    ) -> EndpointAccess {
+        match e.access.get_ref().as_str() {
+            "private" => {
+                if let Some(first) = e.public_cidrs.first() {
+                    self.err_help(
+                        span(first),
+                        "public_cidrs given for a private endpoint",
+                        "set access = \"public\" or remove public_cidrs",
+                    );
+                }
+                EndpointAccess::Private
+            }
+            "public" => {
+                if e.public_cidrs.is_empty() {
+                    self.err_help(
+                        span(whole),
+                        format!(
+                            "the public endpoint of cluster \"{}\" has no allowed CIDRs",
+                            cluster.get_ref()
+                        ),
+                        "list the networks that may reach the API in public_cidrs",
+                    );
+                }
+                let mut allowed = Vec::new();
+                for c in &e.public_cidrs {
+                    if let Some(net) = self.check(c, "allowed CIDR", names::cidr) {
+                        if protected && net.prefix_len() == 0 {
+                            self.err_help(
+                                span(c),
+                                format!(
+                                    "protected cluster \"{}\" would open its API endpoint to the whole internet",
+                                    cluster.get_ref()
+                                ),
+                                "list the networks that need the API (CI runners, VPN), or use access = \"private\"",
+                            );
+                        }
+                        allowed.push(net);
+                    }
+                }
+                EndpointAccess::Public {
+                    allowed_cidrs: allowed,
+                }
+            }
+            other => {
+                self.err_help(
+                    span(&e.access),
+                    format!("unknown endpoint access \"{other}\""),
+                    "access is \"private\" or \"public\"",
+                );
+                EndpointAccess::Private
+            }
+        }
+    }
+
+    fn gateway(&mut self, g: &raw::Gateway) -> Gateway {
+        let scheme = match g.scheme.get_ref().as_str() {
+            "internet-facing" => LoadBalancerScheme::InternetFacing,
+            "internal" => LoadBalancerScheme::Internal,
+            other => {
+                self.err_help(
+                    span(&g.scheme),
+                    format!("unknown load balancer scheme \"{other}\""),
+                    "scheme is \"internet-facing\" or \"internal\"",
+                );
+                LoadBalancerScheme::Internal
+            }
+        };
+        self.check(&g.certificate_arn, "certificate ARN", names::acm_certificate_arn);
+        self.check(&g.domain, "gateway domain", names::dns_name);
+        Gateway {
+            scheme,
+            certificate_arn: g.certificate_arn.get_ref().clone(),
+            domain: g.domain.get_ref().clone(),
+        }
+    }
+
+    fn node_pool(&mut self, sp: &S<raw::NodePool>) -> NodePool {
+        let p = sp.get_ref();
+        // EKS node group names get a generated suffix; keep the readable part short.
+        self.check(&p.name, "node pool name", |s| names::dns_label(s, 20));
+        if p.instance_types.get_ref().is_empty() {
+            self.err_help(
+                span(&p.instance_types),
+                "a node pool needs at least one instance type",
+                "e.g. instance_types = [\"m6i.large\"]",
+            );
+        }
+        for t in p.instance_types.get_ref() {
+            self.check(t, "instance type", names::instance_type);
+        }
+        self.unique("instance type", p.instance_types.get_ref().iter());
+        let capacity = match p.capacity.as_ref().map(|c| c.get_ref().as_str()) {
+            None | Some("on-demand") => Capacity::OnDemand,
+            Some("spot") => Capacity::Spot,
+            Some(other) => {
+                let c = p.capacity.as_ref().unwrap();
+                self.err_help(
+                    span(c),
+                    format!("unknown capacity \"{other}\""),
+                    "capacity is \"on-demand\" or \"spot\"",
+                );
+                Capacity::OnDemand
+            }
+        };
+        let (min, desired, max) = (*p.min.get_ref(), *p.desired.get_ref(), *p.max.get_ref());
+        for (v, what) in [(&p.min, "min"), (&p.desired, "desired"), (&p.max, "max")] {
+            if *v.get_ref() < 0 || *v.get_ref() > 1000 {
+                self.err_help(
+                    span(v),
+                    format!("node pool {what} must be between 0 and 1000, found {}", v.get_ref()),
+                    "EKS managed node groups scale from 0 to 1000 nodes",
+                );
+            }
+        }
+        if max < 1 {
+            self.err_help(span(&p.max), "node pool max must be at least 1", "a pool that can never have a node is of no use");
+        }
+        if !(min <= desired && desired <= max) {
+            self.err_help(
+                span(sp),
+                format!(
+                    "node pool \"{}\" needs min <= desired <= max, found min = {min}, desired = {desired}, max = {max}",
+                    p.name.get_ref()
+                ),
+                "adjust the three sizes",
+            );
+        }
+        let disk_gib = match &p.disk_gib {
+            Some(d) => {
+                let n = *d.get_ref();
+                if !(20..=16384).contains(&n) {
+                    self.err_help(span(d), format!("disk_gib must be between 20 and 16384, found {n}"), "EBS gp3 volumes take 1-16384 GiB; nodes need at least 20");
+                }
+                n.clamp(0, 16384) as u32
+            }
+            None => 50,
+        };
+        let mut labels = BTreeMap::new();
+        for (k, v) in &p.labels {
+            self.check(k, "label key", names::label_key);
+            self.check(v, "label value", names::label_value);
+            labels.insert(k.get_ref().clone(), v.get_ref().clone());
+        }
+        let taints = p
+            .taints
+            .iter()
+            .map(|t| {
+                let t = t.get_ref();
+                self.check(&t.key, "taint key", names::label_key);
+                if let Some(v) = &t.value {
+                    self.check(v, "taint value", names::label_value);
+                }
+                let effect = match t.effect.get_ref().as_str() {
+                    "NoSchedule" => TaintEffect::NoSchedule,
+                    "PreferNoSchedule" => TaintEffect::PreferNoSchedule,
+                    "NoExecute" => TaintEffect::NoExecute,
+                    other => {
+                        self.err_help(
+                            span(&t.effect),
+                            format!("unknown taint effect \"{other}\""),
+                            "effect is \"NoSchedule\", \"PreferNoSchedule\" or \"NoExecute\"",
+                        );
+                        TaintEffect::NoSchedule
+                    }
+                };
+                Taint {
+                    key: t.key.get_ref().clone(),
+                    value: t.value.as_ref().map(|v| v.get_ref().clone()),
+                    effect,
+                }
+            })
+            .collect();
+        NodePool {
+            name: p.name.get_ref().clone(),
+            instance_types: p.instance_types.get_ref().iter().map(|t| t.get_ref().clone()).collect(),
+            capacity,
+            min: min.clamp(0, 1000) as u32,
+            desired: desired.clamp(0, 1000) as u32,
+            max: max.clamp(0, 1000) as u32,
+            disk_gib,
+            labels,
+            taints,
+        }
+    }
+
+    fn application(&mut self, sa: &S<raw::Application>, envs: &BTreeSet<String>) -> Application {
+        let a = sa.get_ref();
+        self.check(&a.name, "application name", |s| names::dns_label(s, 63));
+        let team = match self.check(&a.team, "team", names::iam_arn) {
+            Some((kind, name)) => Team {
+                arn: a.team.get_ref().clone(),
+                kind: if kind == "role" { TeamKind::Role } else { TeamKind::Group },
+                name,
+            },
+            None => Team {
+                arn: String::new(),
+                kind: TeamKind::Role,
+                name: String::new(),
+            },
+        };
+        let namespace = match &a.namespace {
+            Some(ns) => {
+                self.check(ns, "namespace", |s| names::dns_label(s, 63));
+                ns.get_ref().clone()
+            }
+            None => a.name.get_ref().clone(),
+        };
+        if a.environments.is_empty() {
+            self.err_help(
+                span(sa),
+                format!("application \"{}\" runs in no environment", a.name.get_ref()),
+                "add [applications.environments] with a quota per environment",
+            );
+        }
+        let mut environments = BTreeMap::new();
+        for (env, q) in &a.environments {
+            if !envs.contains(env.get_ref()) {
+                self.err_help(
+                    span(env),
+                    format!("unknown environment \"{}\"", env.get_ref()),
+                    known("environments", envs.iter()),
+                );
+            }
+            let q = q.get_ref();
+            self.check(&q.cpu, "CPU quota", names::cpu_quantity);
+            self.check(&q.memory, "memory quota", names::memory_quantity);
+            let pods = self.positive(&q.pods, "pod quota", 10_000);
+            environments.insert(
+                env.get_ref().clone(),
+                Quota {
+                    cpu: q.cpu.get_ref().clone(),
+                    memory: q.memory.get_ref().clone(),
+                    pods,
+                },
+            );
+        }
+        Application {
+            name: a.name.get_ref().clone(),
+            team,
+            namespace,
+            environments,
+            routes: Vec::new(),
+        }
+    }
+
+    fn routes(
+        &mut self,
+        routes: &[S<raw::Route>],
+        raw_apps: &[S<raw::Application>],
+        apps: &mut [Application],
+        clusters: &[Cluster],
+    ) {
+        // (environment, full host, path) -> first route's span
+        let mut seen: HashMap<(String, String, String), Range<usize>> = HashMap::new();
+        for sr in routes {
+            let r = sr.get_ref();
+            let Some(idx) = raw_apps
+                .iter()
+                .position(|a| a.get_ref().name.get_ref() == r.application.get_ref())
+            else {
+                self.err_help(
+                    span(&r.application),
+                    format!("route refers to unknown application \"{}\"", r.application.get_ref()),
+                    known("applications", raw_apps.iter().map(|a| a.get_ref().name.get_ref())),
+                );
+                continue;
+            };
+            self.check(&r.host, "route host", names::host_prefix);
+            self.check(&r.service, "service name", |s| names::dns_label(s, 63));
+            let path = match &r.path {
+                Some(p) => {
+                    let ok = p.get_ref().starts_with('/')
+                        && !p.get_ref().contains(char::is_whitespace)
+                        && !p.get_ref().contains("//");
+                    if !ok {
+                        self.err_help(
+                            span(p),
+                            format!("route path \"{}\" is not valid", p.get_ref()),
+                            "a path prefix starts with '/', e.g. \"/v1\"",
+                        );
+                    }
+                    p.get_ref().clone()
+                }
+                None => "/".to_string(),
+            };
+            let port = *r.port.get_ref();
+            if !(1..=65535).contains(&port) {
+                self.err_help(span(&r.port), format!("port {port} is out of range"), "ports are 1-65535");
+            }
+            let app = &mut apps[idx];
+            let environments: Vec<String> = match &r.environments {
+                Some(list) => {
+                    let mut out = Vec::new();
+                    for e in list.get_ref() {
+                        if !app.environments.contains_key(e.get_ref()) {
+                            self.err_help(
+                                span(e),
+                                format!(
+                                    "application \"{}\" does not run in environment \"{}\"",
+                                    app.name,
+                                    e.get_ref()
+                                ),
+                                known("environments of the application", app.environments.keys()),
+                            );
+                        }
+                        out.push(e.get_ref().clone());
+                    }
+                    out
+                }
+                None => app.environments.keys().cloned().collect(),
+            };
+            for env in &environments {
+                let Some(domain) = clusters
+                    .iter()
+                    .find(|c| &c.environment == env)
+                    .and_then(|c| c.gateway.as_ref())
+                    .map(|g| g.domain.clone())
+                else {
+                    continue;
+                };
+                let host = format!("{}.{domain}", r.host.get_ref());
+                let key = (env.clone(), host.clone(), path.clone());
+                if seen.contains_key(&key) {
+                    self.err_help(
+                        span(sr),
+                        format!("duplicate route {host}{path} in environment \"{env}\""),
+                        "each hostname and path pair leads to one service; change the host or path",
+                    );
+                } else {
+                    seen.insert(key, span(sr));
+                }
+            }
+            app.routes.push(Route {
+                host: r.host.get_ref().clone(),
+                path,
+                service: r.service.get_ref().clone(),
+                port: port.clamp(0, 65535) as u16,
+                environments,
+            });
+        }
+    }
+
+    fn observability(
+        &mut self,
+        o: &raw::Observability,
+        targets: &BTreeSet<String>,
+        environments: &BTreeSet<String>,
+    ) -> Observability {
+        self.check(&o.logs_topic, "logs topic", |s| names::dns_label(s, 100));
+        self.check(&o.metrics_topic, "metrics topic", |s| names::dns_label(s, 100));
+        if o.logs_topic.get_ref() == o.metrics_topic.get_ref() {
+            self.err_help(span(&o.metrics_topic), "logs and metrics share one topic name", "give the metrics topic its own name");
+        }
+        let kafka_retention_hours = self.positive(&o.kafka_retention_hours, "kafka_retention_hours", 24 * 90);
+        let prometheus_retention_days = self.positive(&o.prometheus_retention_days, "prometheus_retention_days", 365);
+        let prometheus_volume_gib = self.positive(&o.prometheus_volume_gib, "prometheus_volume_gib", 16384);
+
+        let receivers: Vec<Receiver> = o.receivers.iter().map(|r| self.receiver(r)).collect();
+        self.unique("receiver name", o.receivers.iter().map(|r| &r.get_ref().name));
+        let receiver_names: BTreeSet<&str> = receivers.iter().map(|r| r.name.as_str()).collect();
+
+        let alerts: Vec<Alert> = o.alerts.iter().map(|a| self.alert(a)).collect();
+        self.unique("alert name", o.alerts.iter().map(|a| &a.get_ref().name));
+
+        let mut routing = Vec::new();
+        for sr in &o.routing {
+            let r = sr.get_ref();
+            for e in &r.environments {
+                if !targets.contains(e.get_ref()) {
+                    self.err_help(span(e), format!("unknown environment \"{}\"", e.get_ref()), known("environments", targets.iter()));
+                }
+            }
+            let severities = r
+                .severities
+                .iter()
+                .filter_map(|s| self.severity(s))
+                .collect();
+            if r.receivers.get_ref().is_empty() {
+                self.err_help(span(&r.receivers), "a routing rule with no receivers", "name at least one receiver");
+            }
+            for name in r.receivers.get_ref() {
+                if !receiver_names.contains(name.get_ref().as_str()) {
+                    self.err_help(
+                        span(name),
+                        format!("unknown receiver \"{}\"", name.get_ref()),
+                        known("receivers", receiver_names.iter()),
+                    );
+                }
+            }
+            routing.push(AlertRoute {
+                environments: r.environments.iter().map(|e| e.get_ref().clone()).collect(),
+                severities,
+                receivers: r.receivers.get_ref().iter().map(|n| n.get_ref().clone()).collect(),
+            });
+        }
+        let obs = Observability {
+            logs_topic: o.logs_topic.get_ref().clone(),
+            metrics_topic: o.metrics_topic.get_ref().clone(),
+            kafka_retention_hours,
+            prometheus_retention_days,
+            prometheus_volume_gib,
+            receivers,
+            alerts,
+            routing,
+        };
+        // Every alert, in every environment where it is evaluated, reaches a receiver.
+        for (sa, alert) in o.alerts.iter().zip(&obs.alerts) {
+            let envs: Vec<&String> = match alert.rule.scope() {
+                AlertScope::Controlplane => targets.iter().filter(|t| !environments.contains(*t)).collect(),
+                AlertScope::AllClusters => targets.iter().collect(),
+            };
+            let unrouted: Vec<&str> = envs
+                .iter()
+                .filter(|e| obs.receivers_for(e, alert.severity).is_empty())
+                .map(|e| e.as_str())
+                .collect();
+            if !unrouted.is_empty() {
+                self.err_help(
+                    span(&sa.get_ref().name),
+                    format!(
+                        "alert \"{}\" ({} severity) reaches no receiver in {}",
+                        alert.name,
+                        alert.severity,
+                        unrouted.join(", ")
+                    ),
+                    "add an [[observability.routing]] rule that matches its environment and severity",
+                );
+            }
+        }
+        obs
+    }
+
+    fn receiver(&mut self, sr: &S<raw::Receiver>) -> Receiver {
+        let r = sr.get_ref();
+        self.check(&r.name, "receiver name", |s| names::dns_label(s, 63));
+        self.check(&r.credentials_secret, "credentials secret name", names::secret_name);
+        let kind = match r.kind.get_ref().as_str() {
+            "email" => {
+                if r.to.is_empty() {
+                    self.err_help(span(sr), format!("email receiver \"{}\" has no `to` addresses", r.name.get_ref()), "add to = [\"oncall@example.com\"]");
+                }
+                for t in &r.to {
+                    self.check(t, "email address", names::email);
+                }
+                let from = match &r.from {
+                    Some(f) => {
+                        self.check(f, "email address", names::email);
+                        f.get_ref().clone()
+                    }
+                    None => {
+                        self.err_help(span(sr), format!("email receiver \"{}\" has no `from` address", r.name.get_ref()), "add from = \"alerts@example.com\"");
+                        String::new()
+                    }
+                };
+                let smarthost = match &r.smarthost {
+                    Some(h) => {
+                        let ok = h.get_ref().rsplit_once(':').is_some_and(|(host, port)| {
+                            names::dns_name(host).is_ok() && port.parse::<u16>().is_ok_and(|p| p > 0)
+                        });
+                        if !ok {
+                            self.err_help(span(h), format!("smarthost \"{}\" is not host:port", h.get_ref()), "e.g. \"email-smtp.eu-west-1.amazonaws.com:587\"");
+                        }
+                        h.get_ref().clone()
+                    }
+                    None => {
+                        self.err_help(span(sr), format!("email receiver \"{}\" has no smarthost", r.name.get_ref()), "add smarthost = \"host:587\"");
+                        String::new()
+                    }
+                };
+                if let Some(c) = &r.channel {
+                    self.err_help(span(c), "`channel` belongs to Slack receivers", "remove it");
+                }
+                ReceiverKind::Email {
+                    to: r.to.iter().map(|t| t.get_ref().clone()).collect(),
+                    from,
+                    smarthost,
+                }
+            }
+            "slack" => {
+                let channel = match &r.channel {
+                    Some(c) => {
+                        let ok = c.get_ref().starts_with('#') && c.get_ref().len() > 1 && !c.get_ref().contains(' ');
+                        if !ok {
+                            self.err_help(span(c), format!("Slack channel \"{}\" is not valid", c.get_ref()), "write the channel with its '#', e.g. \"#platform-alerts\"");
+                        }
+                        c.get_ref().clone()
+                    }
+                    None => {
+                        self.err_help(span(sr), format!("Slack receiver \"{}\" has no channel", r.name.get_ref()), "add channel = \"#platform-alerts\"");
+                        String::new()
+                    }
+                };
+                for (field, v) in [("to", r.to.first()), ("from", r.from.as_ref()), ("smarthost", r.smarthost.as_ref())] {
+                    if let Some(v) = v {
+                        self.err_help(span(v), format!("`{field}` belongs to email receivers"), "remove it");
+                    }
+                }
+                ReceiverKind::Slack { channel }
+            }
+            other => {
+                self.err_help(span(&r.kind), format!("unknown receiver kind \"{other}\""), "kind is \"email\" or \"slack\"");
+                ReceiverKind::Slack { channel: String::new() }
+            }
+        };
+        Receiver {
+            name: r.name.get_ref().clone(),
+            kind,
+            credentials_secret: r.credentials_secret.get_ref().clone(),
+        }
+    }
+
+    fn severity(&mut self, s: &S<String>) -> Option<Severity> {
+        match s.get_ref().as_str() {
+            "info" => Some(Severity::Info),
+            "warning" => Some(Severity::Warning),
+            "critical" => Some(Severity::Critical),
+            other => {
+                self.err_help(span(s), format!("unknown severity \"{other}\""), "severity is \"info\", \"warning\" or \"critical\"");
+                None
+            }
+        }
+    }
+
+    fn alert(&mut self, sa: &S<raw::Alert>) -> Alert {
+        let a = sa.get_ref();
+        self.check(&a.name, "alert name", names::alert_name);
+        let kind = a.kind.get_ref().as_str();
+        let threshold = |cx: &mut Cx, unit: &str, max: f64| -> f64 {
+            match &a.threshold {
+                Some(t) => {
+                    let v = *t.get_ref();
+                    if !(v > 0.0 && v <= max) || !v.is_finite() {
+                        cx.err_help(span(t), format!("threshold {v} is out of range for a {kind} alert"), format!("use a value above 0 and at most {max} ({unit})"));
+                    }
+                    v
+                }
+                None => {
+                    cx.err_help(span(&a.kind), format!("a {kind} alert needs a threshold ({unit})"), "add threshold = ...");
+                    0.0
+                }
+            }
+        };
+        let rule = match kind {
+            "node_cpu" => AlertRule::NodeCpu { threshold_percent: threshold(self, "percent", 100.0) },
+            "node_memory" => AlertRule::NodeMemory { threshold_percent: threshold(self, "percent", 100.0) },
+            "node_disk" => AlertRule::NodeDisk { threshold_percent: threshold(self, "percent", 100.0) },
+            "pod_crash_looping" => AlertRule::PodCrashLooping { restarts: threshold(self, "restarts", 1e6) },
+            "kafka_consumer_lag" => AlertRule::KafkaConsumerLag { messages: threshold(self, "messages", 1e12) },
+            "elasticsearch_health" | "promql" => {
+                if let Some(t) = &a.threshold {
+                    self.err_help(span(t), format!("a {kind} alert takes no threshold"), "remove it");
+                }
+                if kind == "promql" {
+                    match &a.expr {
+                        Some(e) if !e.get_ref().trim().is_empty() => {
+                            let balanced = e.get_ref().chars().fold(0i32, |n, c| match c {
+                                '(' | '{' | '[' => n + 1,
+                                ')' | '}' | ']' => n - 1,
+                                _ => n,
+                            }) == 0;
+                            if !balanced {
+                                self.err_help(span(e), "unbalanced brackets in the PromQL expression", "check the expression with promtool");
+                            }
+                            AlertRule::Promql { expr: e.get_ref().trim().to_string() }
+                        }
+                        _ => {
+                            self.err_help(span(&a.kind), "a promql alert needs an `expr`", "add expr = '...' (true while the alert should fire)");
+                            AlertRule::Promql { expr: String::new() }
+                        }
+                    }
+                } else {
+                    AlertRule::ElasticsearchHealth
+                }
+            }
+            other => {
+                self.err_help(
+                    span(&a.kind),
+                    format!("unknown alert kind \"{other}\""),
+                    "kinds: node_cpu, node_memory, node_disk, pod_crash_looping, kafka_consumer_lag, elasticsearch_health, promql",
+                );
+                AlertRule::Promql { expr: String::new() }
+            }
+        };
+        if kind != "promql" {
+            if let Some(e) = &a.expr {
+                self.err_help(span(e), format!("a {kind} alert takes no `expr`"), "use kind = \"promql\" for a raw expression");
+            }
+        }
+        let for_ = match &a.for_ {
+            Some(d) => match names::prom_duration(d.get_ref()) {
+                Ok(seconds) => PromDuration { text: d.get_ref().clone(), seconds },
+                Err(help) => {
+                    self.err_help(span(d), format!("duration \"{}\" is not valid", d.get_ref()), help);
+                    PromDuration { text: String::new(), seconds: 0 }
+                }
+            },
+            None => PromDuration { text: "5m".into(), seconds: 300 },
+        };
+        let severity = match &a.severity {
+            Some(s) => self.severity(s).unwrap_or(Severity::Warning),
+            None => {
+                self.err_help(span(&a.name), format!("alert \"{}\" has no severity", a.name.get_ref()), "add severity = \"info\", \"warning\" or \"critical\"");
+                Severity::Warning
+            }
+        };
+        let summary = a.summary.as_ref().map(|s| s.get_ref().clone()).unwrap_or_else(|| default_summary(&rule, &for_));
+        Alert {
+            name: a.name.get_ref().clone(),
+            rule,
+            for_,
+            severity,
+            summary,
+        }
+    }
+
+    fn sizing(&mut self, s: &raw::Sizing) -> Sizing {
+        let eps = *s.peak_events_per_second.get_ref();
+        if !(1..=10_000_000).contains(&eps) {
+            self.err_help(span(&s.peak_events_per_second), format!("peak_events_per_second must be between 1 and 10000000, found {eps}"), "the capacity plan is calibrated for that range");
+        }
+        let bytes = *s.average_event_bytes.get_ref();
+        if !(16..=1_048_576).contains(&bytes) {
+            self.err_help(span(&s.average_event_bytes), format!("average_event_bytes must be between 16 and 1048576, found {bytes}"), "Kafka's default message limit is 1 MiB");
+        }
+        let retention_days = self.positive(&s.retention_days, "retention_days", 3650);
+        let replication = self.positive(&s.replication, "replication", 5);
+        let query_latency_ms = self.positive(&s.query_latency_ms, "query_latency_ms", 60_000);
+        Sizing {
+            peak_events_per_second: eps.clamp(0, 10_000_000) as u64,
+            average_event_bytes: bytes.clamp(0, 1_048_576) as u64,
+            retention_days,
+            replication,
+            query_latency_ms,
+        }
+    }
+}
+
+fn default_summary(rule: &AlertRule, for_: &PromDuration) -> String {
+    match rule {
+        AlertRule::NodeCpu { threshold_percent } => format!("Average CPU of a node above {threshold_percent}% for {for_}"),
+        AlertRule::NodeMemory { threshold_percent } => format!("Memory use of a node above {threshold_percent}% for {for_}"),
+        AlertRule::NodeDisk { threshold_percent } => format!("A node filesystem is more than {threshold_percent}% full for {for_}"),
+        AlertRule::PodCrashLooping { restarts } => format!("A container restarted more than {restarts} times in {for_}"),
+        AlertRule::KafkaConsumerLag { messages } => format!("A Kafka consumer group is more than {messages} messages behind for {for_}"),
+        AlertRule::ElasticsearchHealth => format!("Elasticsearch cluster health is not green for {for_}"),
+        AlertRule::Promql { .. } => format!("PromQL condition true for {for_}"),
+    }
+}
+
+/// Namespaces the platform's own releases use.
+const RESERVED_NAMESPACES: &[&str] = &[
+    "default",
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    "monitoring",
+    "logging",
+    "gateway",
+    "kafka",
+    "elastic-system",
+    "elastic",
+    "grafana",
+];
+
+fn known<'a, T: AsRef<str> + 'a>(what: &str, items: impl IntoIterator<Item = T>) -> String {
+    let list: Vec<String> = items.into_iter().map(|s| s.as_ref().to_string()).collect();
+    if list.is_empty() {
+        format!("there are no {what}")
+    } else {
+        format!("known {what}: {}", list.join(", "))
+    }
+}
+
+/// Credentials must never be in the platform file: scan every string value.
+fn scan_for_secrets(source: &str, cx: &mut Cx) {
+    let Ok(doc) = toml::de::DeTable::parse(source) else {
+        return;
+    };
+    fn walk(v: &Spanned<toml::de::DeValue<'_>>, cx: &mut Cx) {
+        use toml::de::DeValue;
+        match v.get_ref() {
+            DeValue::String(s) => {
+                if let Some(what) = names::looks_like_secret(s) {
+                    cx.err_help(
+                        v.span(),
+                        format!("this looks like {what}; credentials must not be written in the platform file"),
+                        "store it in AWS Secrets Manager and name the secret (e.g. credentials_secret = \"flotilla/alerting/slack-webhook\")",
+                    );
+                }
+            }
+            DeValue::Array(a) => a.iter().for_each(|x| walk(x, cx)),
+            DeValue::Table(t) => t.values().for_each(|x| walk(x, cx)),
+            _ => {}
+        }
+    }
+    for v in doc.get_ref().values() {
+        walk(v, cx);
+    }
+}

@@ -1,0 +1,145 @@
+//! The pinned versions file (`versions.toml` at the repository root).
+//!
+//! Versions are data: chart, CRD, Terraform module and provider, and tool versions live in that
+//! one file. The file is compiled in ([`Versions::embedded`]) so that the pure crates never read
+//! the disk, and parsed with unknown keys rejected.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The text of `versions.toml`, as compiled in.
+pub const VERSIONS_TOML: &str = include_str!("../../../versions.toml");
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Versions {
+    pub kubernetes: KubernetesVersions,
+    pub terraform: TerraformVersions,
+    /// Chart name -> where it comes from and which version.
+    pub charts: BTreeMap<String, Chart>,
+    /// CRD bundles that no chart installs (Gateway API).
+    pub crds: BTreeMap<String, CrdBundle>,
+    pub stack: Stack,
+    pub tools: Tools,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesVersions {
+    pub supported: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerraformVersions {
+    pub required_version: String,
+    pub providers: BTreeMap<String, Provider>,
+    pub modules: BTreeMap<String, Module>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provider {
+    pub source: String,
+    pub version: String,
+    /// A concrete release the constraint admits whose schema is in the reference data.
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Module {
+    pub source: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Chart {
+    /// `oci://...` registry path or an HTTPS chart repository.
+    pub repository: String,
+    pub version: String,
+}
+
+impl Chart {
+    pub fn is_oci(&self) -> bool {
+        self.repository.starts_with("oci://")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrdBundle {
+    pub version: String,
+    #[serde(default)]
+    pub channel: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stack {
+    pub elastic: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tools {
+    pub terraform: String,
+    pub helm: String,
+    pub helm_diff: String,
+    pub kubectl: String,
+    pub awscli: String,
+}
+
+/// A versions file that does not parse or lacks an entry the code needs.
+#[derive(Debug, thiserror::Error)]
+#[error("versions.toml: {0}")]
+pub struct VersionsError(String);
+
+impl Versions {
+    /// The compiled-in `versions.toml`. It is checked by a test, so this cannot fail at run time.
+    pub fn embedded() -> Versions {
+        Versions::parse(VERSIONS_TOML).expect("versions.toml is valid (tested)")
+    }
+
+    pub fn parse(text: &str) -> Result<Versions, VersionsError> {
+        toml::from_str(text).map_err(|e| VersionsError(e.to_string()))
+    }
+
+    /// The pinned chart of this name. Renderers only ask for charts they know exist; a missing
+    /// one is a programming error caught by the tests.
+    pub fn chart(&self, name: &str) -> &Chart {
+        self.charts
+            .get(name)
+            .unwrap_or_else(|| panic!("chart {name} is not pinned in versions.toml"))
+    }
+
+    pub fn module(&self, name: &str) -> &Module {
+        self.terraform
+            .modules
+            .get(name)
+            .unwrap_or_else(|| panic!("module {name} is not pinned in versions.toml"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_versions_parse() {
+        let v = Versions::embedded();
+        assert!(v.kubernetes.supported.len() >= 2);
+        assert!(v.charts.contains_key("kube-prometheus-stack"));
+        assert_eq!(v.module("eks").source, "terraform-aws-modules/eks/aws");
+    }
+
+    #[test]
+    fn unknown_key_in_versions_is_rejected() {
+        let text = VERSIONS_TOML.replace("[tools]", "[tools]\nhelmfile = \"1\"");
+        let err = Versions::parse(&text).unwrap_err().to_string();
+        assert!(err.contains("helmfile"), "{err}");
+    }
+}

@@ -1,0 +1,1 @@
+//! Model -> Terraform. See docs/architecture.md.
