@@ -5,6 +5,7 @@
 //! pure: no IO, no clock, no environment. Renderers (crates/terraform, crates/helm) and the deploy
 //! engine take a `&Platform` and build their own output types from it.
 
+pub mod artifact;
 mod diagnostic;
 mod names;
 mod raw;
@@ -14,7 +15,8 @@ pub mod versions;
 use std::collections::BTreeMap;
 use std::fmt;
 
-pub use diagnostic::{Diagnostic, LoadError, Severity as DiagnosticSeverity};
+pub use artifact::Artifact;
+pub use diagnostic::{Diagnostic, LoadError, Severity as DiagnosticSeverity, line_col};
 pub use ipnet::Ipv4Net;
 use serde::Serialize;
 pub use versions::Versions;
