@@ -114,6 +114,57 @@ impl Platform {
 
     /// Port of the TLS Kafka listener reached from the workload VPCs.
     pub const KAFKA_TLS_PORT: u16 = 9093;
+
+    /// Name of a cluster's EKS cluster in AWS (`<platform>-<cluster>`), also the prefix of the
+    /// names of its AWS resources (VPC, IAM roles, KMS alias).
+    pub fn eks_cluster_name(&self, cluster: &Cluster) -> String {
+        format!("{}-{}", self.name, cluster.name)
+    }
+}
+
+/// A platform component that calls AWS from a Kubernetes service account through EKS Pod
+/// Identity. The Terraform renderer creates its IAM role and the association of that role with
+/// the service account; the Helm renderer installs the component under the same service account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AwsComponent {
+    EbsCsiDriver,
+    LoadBalancerController,
+    ClusterAutoscaler,
+    ExternalDns,
+}
+
+impl AwsComponent {
+    /// Every component; each cluster runs all of them.
+    pub const ALL: [AwsComponent; 4] = [
+        AwsComponent::EbsCsiDriver,
+        AwsComponent::LoadBalancerController,
+        AwsComponent::ClusterAutoscaler,
+        AwsComponent::ExternalDns,
+    ];
+
+    /// Short name used in resource addresses and IAM role names.
+    pub fn name(self) -> &'static str {
+        match self {
+            AwsComponent::EbsCsiDriver => "ebs-csi",
+            AwsComponent::LoadBalancerController => "aws-lb-controller",
+            AwsComponent::ClusterAutoscaler => "cluster-autoscaler",
+            AwsComponent::ExternalDns => "external-dns",
+        }
+    }
+
+    pub fn namespace(self) -> &'static str {
+        "kube-system"
+    }
+
+    pub fn service_account(self) -> &'static str {
+        match self {
+            AwsComponent::EbsCsiDriver => "ebs-csi-controller-sa",
+            AwsComponent::LoadBalancerController => "aws-load-balancer-controller",
+            AwsComponent::ClusterAutoscaler => "cluster-autoscaler",
+            AwsComponent::ExternalDns => "external-dns",
+        }
+    }
 }
 
 /// Which Kafka topic of an environment.
