@@ -7,26 +7,42 @@ use ipnet::Ipv4Net;
 /// A DNS-1123 label: lowercase letters, digits and `-`, starting with a letter, ending with a
 /// letter or digit, at most `max` characters (63 for Kubernetes names).
 pub fn dns_label(s: &str, max: usize) -> Result<(), String> {
-    let help = || {
+    // Say which rule the name breaks: "not valid" alone sends the user hunting.
+    let help = |why: String| {
         format!(
-            "use lowercase letters, digits and '-', start with a letter, end with a letter or digit, at most {max} characters"
+            "a DNS-1123 label has lowercase letters, digits and '-', starts with a letter, ends with a letter or digit and has at most {max} characters; {why}"
         )
     };
-    let bytes = s.as_bytes();
-    if bytes.is_empty() || bytes.len() > max {
-        return Err(help());
+    let chars: Vec<char> = s.chars().collect();
+    let (Some(first), Some(last)) = (chars.first(), chars.last()) else {
+        return Err(help("this one is empty".into()));
+    };
+    let mut bad: Vec<String> = Vec::new();
+    for c in &chars {
+        let shown = format!("'{c}'");
+        if !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || bad.contains(&shown)) {
+            bad.push(shown);
+        }
     }
-    let ok_chars = bytes
-        .iter()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-');
-    let first = bytes[0].is_ascii_lowercase();
-    let last = bytes[bytes.len() - 1].is_ascii_lowercase() || bytes[bytes.len() - 1].is_ascii_digit();
-    if ok_chars && first && last { Ok(()) } else { Err(help()) }
+    if !bad.is_empty() {
+        return Err(help(format!("this one has {}", bad.join(", "))));
+    }
+    if chars.len() > max {
+        return Err(help(format!("this one has {} characters", chars.len())));
+    }
+    if !first.is_ascii_lowercase() {
+        return Err(help(format!("this one starts with '{first}'")));
+    }
+    if !(last.is_ascii_lowercase() || last.is_ascii_digit()) {
+        return Err(help(format!("this one ends with '{last}'")));
+    }
+    Ok(())
 }
 
 /// A DNS name: dot-separated DNS-1123 labels (digits may start a label), at most 253 characters.
 pub fn dns_name(s: &str) -> Result<(), String> {
-    let help = "use dot-separated labels of lowercase letters, digits and '-', e.g. \"example.com\"";
+    let help =
+        "use dot-separated labels of lowercase letters, digits and '-', e.g. \"example.com\"";
     if s.is_empty() || s.len() > 253 || !s.contains('.') {
         return Err(help.into());
     }
@@ -34,7 +50,8 @@ pub fn dns_name(s: &str) -> Result<(), String> {
         let b = label.as_bytes();
         let ok = !b.is_empty()
             && b.len() <= 63
-            && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+            && b.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
             && b[0] != b'-'
             && b[b.len() - 1] != b'-';
         if !ok {
@@ -46,7 +63,8 @@ pub fn dns_name(s: &str) -> Result<(), String> {
 
 /// A hostname prefix: one or more DNS labels (no trailing dot).
 pub fn host_prefix(s: &str) -> Result<(), String> {
-    let help = "use one or more dot-separated labels of lowercase letters, digits and '-', e.g. \"api\"";
+    let help =
+        "use one or more dot-separated labels of lowercase letters, digits and '-', e.g. \"api\"";
     if s.is_empty() {
         return Err(help.into());
     }
@@ -54,7 +72,8 @@ pub fn host_prefix(s: &str) -> Result<(), String> {
         let b = label.as_bytes();
         let ok = !b.is_empty()
             && b.len() <= 63
-            && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+            && b.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
             && b[0] != b'-'
             && b[b.len() - 1] != b'-';
         if !ok {
@@ -70,10 +89,7 @@ pub fn cidr(s: &str) -> Result<Ipv4Net, String> {
         .parse()
         .map_err(|_| "write an IPv4 network in CIDR notation, e.g. \"10.10.0.0/16\"".to_string())?;
     if net.trunc() != net {
-        return Err(format!(
-            "host bits are set; the network is {}",
-            net.trunc()
-        ));
+        return Err(format!("host bits are set; the network is {}", net.trunc()));
     }
     Ok(net)
 }
@@ -100,7 +116,11 @@ pub fn instance_type(s: &str) -> Result<(), String> {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && size.bytes().any(|b| b.is_ascii_lowercase());
-    if fam_ok && size_ok { Ok(()) } else { Err(help.into()) }
+    if fam_ok && size_ok {
+        Ok(())
+    } else {
+        Err(help.into())
+    }
 }
 
 /// An AWS region such as `eu-west-1` or `us-gov-west-1`.
@@ -164,9 +184,9 @@ pub fn acm_certificate_arn(s: &str) -> Result<(), String> {
         && parts[2] == "acm"
         && region(parts[3]).is_ok()
         && account_id(parts[4]).is_ok()
-        && parts[5]
-            .strip_prefix("certificate/")
-            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'));
+        && parts[5].strip_prefix("certificate/").is_some_and(|id| {
+            !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+        });
     if ok { Ok(()) } else { Err(help.into()) }
 }
 
@@ -236,7 +256,10 @@ pub fn alert_name(s: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err("alert names use letters, digits and '_' and start with a letter, e.g. \"NodeHighCpu\"".into())
+        Err(
+            "alert names use letters, digits and '_' and start with a letter, e.g. \"NodeHighCpu\""
+                .into(),
+        )
     }
 }
 
@@ -259,7 +282,8 @@ pub fn email(s: &str) -> Result<(), String> {
 pub fn secret_name(s: &str) -> Result<(), String> {
     let ok = !s.is_empty()
         && s.len() <= 512
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b));
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b));
     if ok {
         Ok(())
     } else {
@@ -271,7 +295,8 @@ pub fn secret_name(s: &str) -> Result<(), String> {
 pub fn bucket_name(s: &str) -> Result<(), String> {
     let b = s.as_bytes();
     let ok = (3..=63).contains(&b.len())
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'.')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'.')
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric()
         && !s.contains("..");
@@ -290,7 +315,9 @@ pub fn label_key(s: &str) -> Result<(), String> {
         None => (None, s),
     };
     if let Some(p) = prefix {
-        dns_name(p).or_else(|_| dns_label(p, 253)).map_err(|_| help.to_string())?;
+        dns_name(p)
+            .or_else(|_| dns_label(p, 253))
+            .map_err(|_| help.to_string())?;
     }
     label_value(name).map_err(|_| help.to_string())?;
     if name.is_empty() {
@@ -303,7 +330,8 @@ pub fn label_key(s: &str) -> Result<(), String> {
 pub fn label_value(s: &str) -> Result<(), String> {
     let b = s.as_bytes();
     let ok = b.len() <= 63
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
         && b.first().is_none_or(|c| c.is_ascii_alphanumeric())
         && b.last().is_none_or(|c| c.is_ascii_alphanumeric());
     if ok {
@@ -345,14 +373,26 @@ pub fn looks_like_secret(s: &str) -> Option<&'static str> {
         for (p, what) in prefixes {
             if word.starts_with(p) && word.len() >= p.len() + 12 {
                 // AWS key ids are 20 upper-case alphanumerics.
-                if p.starts_with('A') && !(word.len() == 20 && word.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())) {
+                if p.starts_with('A')
+                    && !(word.len() == 20
+                        && word
+                            .bytes()
+                            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
+                {
                     continue;
                 }
                 return Some(what);
             }
         }
     }
-    for key in ["password=", "passwd=", "secret=", "token=", "apikey=", "api_key="] {
+    for key in [
+        "password=",
+        "passwd=",
+        "secret=",
+        "token=",
+        "apikey=",
+        "api_key=",
+    ] {
         if lower.contains(key) {
             return Some("a credential assignment");
         }
@@ -388,6 +428,17 @@ mod tests {
     }
 
     #[test]
+    fn dns_label_help_names_the_broken_rule() {
+        let why = |s: &str, max| dns_label(s, max).unwrap_err();
+        assert!(why("Prod_1", 63).ends_with("this one has 'P', '_'"));
+        assert!(why("abcdef", 5).ends_with("this one has 6 characters"));
+        assert!(why("1api", 63).ends_with("this one starts with '1'"));
+        assert!(why("api-", 63).ends_with("this one ends with '-'"));
+        assert!(why("", 63).ends_with("this one is empty"));
+        assert!(why("", 63).contains("at most 63 characters"));
+    }
+
+    #[test]
     fn cidrs() {
         assert!(cidr("10.0.0.0/16").is_ok());
         assert!(cidr("10.0.0.1/16").unwrap_err().contains("10.0.0.0/16"));
@@ -397,10 +448,24 @@ mod tests {
 
     #[test]
     fn instance_types() {
-        for ok in ["m6i.large", "c7g.2xlarge", "u-6tb1.metal", "t3.micro", "m7i-flex.large"] {
+        for ok in [
+            "m6i.large",
+            "c7g.2xlarge",
+            "u-6tb1.metal",
+            "t3.micro",
+            "m7i-flex.large",
+        ] {
             assert!(instance_type(ok).is_ok(), "{ok}");
         }
-        for bad in ["m6i", "large", "M6i.large", "m6i.", ".large", "m.large", "m6i.2"] {
+        for bad in [
+            "m6i",
+            "large",
+            "M6i.large",
+            "m6i.",
+            ".large",
+            "m.large",
+            "m6i.2",
+        ] {
             assert!(instance_type(bad).is_err(), "{bad}");
         }
     }

@@ -27,21 +27,23 @@ pub(crate) fn load(file: &str, source: &str, versions: &Versions) -> Result<Plat
     };
     let parsed: raw::File = match toml::from_str(source) {
         Ok(f) => f,
-        Err(e) => {
-            let span = e.span().unwrap_or(0..0);
-            let msg = e.message().trim_end().to_string();
-            let mut d = Diagnostic::error(span, msg.clone());
-            if msg.starts_with("unknown field") {
-                d = d.with_help("remove the key or check its spelling (docs/platform-reference.md lists every key)");
-            } else if msg.starts_with("missing field") {
-                d = d.with_help("add the key (docs/platform-reference.md lists every key)");
-            }
-            return Err(fail(vec![d]));
-        }
+        Err(e) => return Err(fail(vec![parse_error(source, &e)])),
     };
-    let mut cx = Cx::default();
+    let mut cx = Cx {
+        source: source.to_string(),
+        ..Cx::default()
+    };
     scan_for_secrets(source, &mut cx);
+    // A credential is reported as such; that the same text is also not a valid smarthost or
+    // secret name is noise next to it.
+    let secrets: Vec<Range<usize>> = cx.diags.iter().map(|d| d.span.clone()).collect();
     let platform = cx.platform(parsed, versions);
+    let n_secrets = secrets.len();
+    let mut i = 0;
+    cx.diags.retain(|d| {
+        i += 1;
+        i <= n_secrets || !secrets.contains(&d.span)
+    });
     if cx.diags.is_empty() {
         Ok(platform.expect("no diagnostics means a platform was built"))
     } else {
@@ -54,6 +56,8 @@ pub(crate) fn load(file: &str, source: &str, versions: &Versions) -> Result<Plat
 #[derive(Default)]
 struct Cx {
     diags: Vec<Diagnostic>,
+    /// The file, to name the line of an earlier definition in a help.
+    source: String,
 }
 
 fn span<T>(s: &Spanned<T>) -> Range<usize> {
@@ -62,7 +66,13 @@ fn span<T>(s: &Spanned<T>) -> Range<usize> {
 
 impl Cx {
     fn err_help(&mut self, span: Range<usize>, msg: impl Into<String>, help: impl Into<String>) {
-        self.diags.push(Diagnostic::error(span, msg).with_help(help));
+        self.diags
+            .push(Diagnostic::error(span, msg).with_help(help));
+    }
+
+    /// The 1-based line of a span, for "first defined on line N".
+    fn line(&self, span: &Range<usize>) -> usize {
+        line_col(&self.source, span.start).0
     }
 
     /// Runs a value check; on failure reports `what "value" is invalid` with the check's help.
@@ -75,7 +85,11 @@ impl Cx {
         match f(v.get_ref()) {
             Ok(t) => Some(t),
             Err(help) => {
-                self.err_help(span(v), format!("{what} \"{}\" is not valid", v.get_ref()), help);
+                self.err_help(
+                    span(v),
+                    format!("{what} \"{}\" is not valid", v.get_ref()),
+                    help,
+                );
                 None
             }
         }
@@ -94,18 +108,18 @@ impl Cx {
         n as u32
     }
 
-    fn unique<'a>(
-        &mut self,
-        what: &str,
-        items: impl IntoIterator<Item = &'a S<String>>,
-    ) {
+    fn unique<'a>(&mut self, what: &str, items: impl IntoIterator<Item = &'a S<String>>) {
         let mut seen: HashMap<&str, Range<usize>> = HashMap::new();
         for item in items {
-            if seen.contains_key(item.get_ref().as_str()) {
+            if let Some(first) = seen.get(item.get_ref().as_str()) {
+                let line = self.line(first);
                 self.err_help(
                     span(item),
                     format!("duplicate {what} \"{}\"", item.get_ref()),
-                    format!("{what}s must be unique; rename one of them"),
+                    format!(
+                        "{what}s must be unique; \"{}\" is already used on line {line}",
+                        item.get_ref()
+                    ),
                 );
             } else {
                 seen.insert(item.get_ref(), span(item));
@@ -124,7 +138,11 @@ impl Cx {
                 self.check(b, "state bucket", names::bucket_name);
                 b.get_ref().clone()
             }
-            None => format!("{}-{}-tfstate", meta.name.get_ref(), meta.account_id.get_ref()),
+            None => format!(
+                "{}-{}-tfstate",
+                meta.name.get_ref(),
+                meta.account_id.get_ref()
+            ),
         };
 
         // Clusters.
@@ -154,13 +172,18 @@ impl Cx {
             );
         }
         for extra in controlplanes.iter().skip(1) {
+            let first = controlplanes[0].get_ref();
+            let line = self.line(&span(&first.role));
             self.err_help(
                 span(&extra.get_ref().role),
                 format!(
-                    "a second controlplane cluster \"{}\"",
+                    "cluster \"{}\" is a second controlplane",
                     extra.get_ref().name.get_ref()
                 ),
-                "exactly one cluster has role = \"controlplane\"; make this one a workload cluster",
+                format!(
+                    "exactly one cluster has role = \"controlplane\" (\"{}\", line {line}); make this one a workload cluster",
+                    first.name.get_ref()
+                ),
             );
         }
         // One cluster per environment; environment names are unique across clusters.
@@ -175,18 +198,28 @@ impl Cx {
             })
             .collect();
         self.unique("environment", env_spans.iter());
-        // VPCs are peered with each other through the controlplane: no overlaps.
+        // VPCs are peered with each other through the controlplane: no overlaps. A CIDR that
+        // did not parse is already reported (and its placeholder 0.0.0.0/0 overlaps everything).
+        let valid_cidr: Vec<bool> = f
+            .clusters
+            .iter()
+            .map(|c| names::cidr(c.get_ref().vpc_cidr.get_ref()).is_ok())
+            .collect();
         for (i, a) in clusters.iter().enumerate() {
             for (j, b) in clusters.iter().enumerate().skip(i + 1) {
-                if names::overlaps(&a.vpc_cidr, &b.vpc_cidr) {
+                if valid_cidr[i] && valid_cidr[j] && names::overlaps(&a.vpc_cidr, &b.vpc_cidr) {
                     let rb = f.clusters[j].get_ref();
+                    let first = self.line(&span(&f.clusters[i].get_ref().vpc_cidr));
                     self.err_help(
                         span(&rb.vpc_cidr),
                         format!(
                             "VPC CIDR {} of cluster \"{}\" overlaps {} of cluster \"{}\"",
                             b.vpc_cidr, b.name, a.vpc_cidr, a.name
                         ),
-                        "every VPC is peered with the controlplane's; give each cluster its own range",
+                        format!(
+                            "every VPC is peered with the controlplane's, so no two may overlap; pick a range outside {} (line {first})",
+                            a.vpc_cidr
+                        ),
                     );
                 }
             }
@@ -205,7 +238,10 @@ impl Cx {
             .iter()
             .map(|a| self.application(a, &environments))
             .collect();
-        self.unique("application name", f.applications.iter().map(|a| &a.get_ref().name));
+        self.unique(
+            "application name",
+            f.applications.iter().map(|a| &a.get_ref().name),
+        );
         let ns_spans: Vec<S<String>> = f
             .applications
             .iter()
@@ -221,7 +257,10 @@ impl Cx {
             if RESERVED_NAMESPACES.contains(&ns.get_ref().as_str()) {
                 self.err_help(
                     span(ns),
-                    format!("namespace \"{}\" is used by the platform itself", ns.get_ref()),
+                    format!(
+                        "namespace \"{}\" is used by the platform itself",
+                        ns.get_ref()
+                    ),
                     "choose another name with `namespace = \"...\"`",
                 );
             }
@@ -230,7 +269,8 @@ impl Cx {
         // Routes.
         self.routes(&f.routes, &f.applications, &mut applications, &clusters);
 
-        let observability = self.observability(f.observability.get_ref(), &all_targets, &environments);
+        let observability =
+            self.observability(f.observability.get_ref(), &all_targets, &environments);
         let sizing = self.sizing(f.sizing.get_ref());
 
         if !self.diags.is_empty() {
@@ -257,7 +297,9 @@ impl Cx {
         versions: &Versions,
     ) -> Cluster {
         let c = sc.get_ref();
-        self.check(&c.name, "cluster name", |s| names::dns_label(s, MAX_CLUSTER_NAME));
+        self.check(&c.name, "cluster name", |s| {
+            names::dns_label(s, MAX_CLUSTER_NAME)
+        });
         let role = match c.role.get_ref().as_str() {
             "workload" => Role::Workload,
             "controlplane" => Role::Controlplane,
@@ -272,7 +314,9 @@ impl Cx {
         };
         let environment = match (&c.environment, role) {
             (Some(e), Role::Workload) => {
-                self.check(e, "environment name", |s| names::dns_label(s, MAX_CLUSTER_NAME));
+                self.check(e, "environment name", |s| {
+                    names::dns_label(s, MAX_CLUSTER_NAME)
+                });
                 e.get_ref().clone()
             }
             (Some(e), Role::Controlplane) if e.get_ref() != c.name.get_ref() => {
@@ -303,7 +347,11 @@ impl Cx {
             Some(net) if !(16..=24).contains(&net.prefix_len()) => {
                 self.err_help(
                     span(&c.vpc_cidr),
-                    format!("VPC CIDR {net} has a /{} prefix", net.prefix_len()),
+                    format!(
+                        "VPC CIDR {net} of cluster \"{}\" is too {} for a VPC",
+                        c.name.get_ref(),
+                        if net.prefix_len() < 16 { "large" } else { "small" }
+                    ),
                     "AWS VPCs take a prefix between /16 and /24 (and subnets need room: /16 to /20 is usual)",
                 );
                 net
@@ -314,13 +362,30 @@ impl Cx {
         let protected = c.protected.as_ref().is_some_and(|p| *p.get_ref());
         let azs = *c.availability_zones.get_ref();
         let min_azs = if protected { 3 } else { 2 };
-        if azs < min_azs || azs > MAX_AZS {
-            let why = if protected { " for a protected cluster" } else { "" };
+        if azs > MAX_AZS {
             self.err_help(
                 span(&c.availability_zones),
-                format!("{azs} availability zones{why}; the minimum is {min_azs} and the maximum {MAX_AZS}"),
+                format!(
+                    "cluster \"{}\" asks for {azs} availability zones; at most {MAX_AZS} are supported",
+                    c.name.get_ref()
+                ),
+                "3 zones is usual; no AWS region offers a VPC more than 6",
+            );
+        } else if azs < min_azs {
+            self.err_help(
+                span(&c.availability_zones),
+                format!(
+                    "{} \"{}\" has {azs} availability zone{}; it needs at least {min_azs}",
+                    if protected {
+                        "protected cluster"
+                    } else {
+                        "cluster"
+                    },
+                    c.name.get_ref(),
+                    if azs == 1 { "" } else { "s" }
+                ),
                 if protected {
-                    "protected clusters survive the loss of a zone only with 3 or more"
+                    "a protected cluster must survive the loss of a zone: use 3 or more"
                 } else {
                     "EKS needs subnets in at least 2 zones"
                 },
@@ -331,22 +396,29 @@ impl Cx {
             self.err_help(
                 span(&c.kubernetes_version),
                 format!(
-                    "Kubernetes version \"{}\" is not supported",
-                    c.kubernetes_version.get_ref()
+                    "Kubernetes version \"{}\" of cluster \"{}\" is not supported",
+                    c.kubernetes_version.get_ref(),
+                    c.name.get_ref()
                 ),
-                format!("supported versions (versions.toml): {}", supported.join(", ")),
+                format!(
+                    "supported versions (versions.toml): {}",
+                    supported.join(", ")
+                ),
             );
         }
         let mut admin_roles = Vec::new();
         for r in &c.admin_roles {
-            if let Some((kind, _)) = self.check(r, "admin role", names::iam_arn) {
-                if kind != "role" {
-                    self.err_help(
-                        span(r),
-                        format!("admin access needs an IAM role, \"{}\" is a {kind}", r.get_ref()),
-                        "EKS access entries take role ARNs; create a role the group can assume",
-                    );
-                }
+            if let Some((kind, _)) = self.check(r, "admin role", names::iam_arn)
+                && kind != "role"
+            {
+                self.err_help(
+                    span(r),
+                    format!(
+                        "admin access needs an IAM role, \"{}\" is a {kind}",
+                        r.get_ref()
+                    ),
+                    "EKS access entries take role ARNs; create a role the group can assume",
+                );
             }
             admin_roles.push(r.get_ref().clone());
         }
@@ -373,7 +445,10 @@ impl Cx {
             );
         }
         let node_pools = c.node_pools.iter().map(|p| self.node_pool(p)).collect();
-        self.unique("node pool name", c.node_pools.iter().map(|p| &p.get_ref().name));
+        self.unique(
+            "node pool name",
+            c.node_pools.iter().map(|p| &p.get_ref().name),
+        );
 
         Cluster {
             name: c.name.get_ref().clone(),
@@ -465,7 +540,11 @@ impl Cx {
                 LoadBalancerScheme::Internal
             }
         };
-        self.check(&g.certificate_arn, "certificate ARN", names::acm_certificate_arn);
+        self.check(
+            &g.certificate_arn,
+            "certificate ARN",
+            names::acm_certificate_arn,
+        );
         self.check(&g.domain, "gateway domain", names::dns_name);
         Gateway {
             scheme,
@@ -507,29 +586,54 @@ impl Cx {
             if *v.get_ref() < 0 || *v.get_ref() > 1000 {
                 self.err_help(
                     span(v),
-                    format!("node pool {what} must be between 0 and 1000, found {}", v.get_ref()),
+                    format!(
+                        "node pool {what} must be between 0 and 1000, found {}",
+                        v.get_ref()
+                    ),
                     "EKS managed node groups scale from 0 to 1000 nodes",
                 );
             }
         }
         if max < 1 {
-            self.err_help(span(&p.max), "node pool max must be at least 1", "a pool that can never have a node is of no use");
-        }
-        if !(min <= desired && desired <= max) {
             self.err_help(
-                span(sp),
+                span(&p.max),
+                "node pool max must be at least 1",
+                "a pool that can never have a node is of no use",
+            );
+        }
+        // Point at the value that breaks min <= desired <= max, not at the whole pool.
+        let sizes = format!(
+            "node pools need min <= desired <= max; here min = {min}, desired = {desired}, max = {max}"
+        );
+        if min > desired {
+            self.err_help(
+                span(&p.min),
                 format!(
-                    "node pool \"{}\" needs min <= desired <= max, found min = {min}, desired = {desired}, max = {max}",
+                    "node pool \"{}\" has min = {min} above desired = {desired}",
                     p.name.get_ref()
                 ),
-                "adjust the three sizes",
+                sizes.clone(),
+            );
+        }
+        if desired > max {
+            self.err_help(
+                span(&p.desired),
+                format!(
+                    "node pool \"{}\" has desired = {desired} above max = {max}",
+                    p.name.get_ref()
+                ),
+                sizes,
             );
         }
         let disk_gib = match &p.disk_gib {
             Some(d) => {
                 let n = *d.get_ref();
                 if !(20..=16384).contains(&n) {
-                    self.err_help(span(d), format!("disk_gib must be between 20 and 16384, found {n}"), "EBS gp3 volumes take 1-16384 GiB; nodes need at least 20");
+                    self.err_help(
+                        span(d),
+                        format!("disk_gib must be between 20 and 16384, found {n}"),
+                        "EBS gp3 volumes take 1-16384 GiB; nodes need at least 20",
+                    );
                 }
                 n.clamp(0, 16384) as u32
             }
@@ -572,7 +676,12 @@ impl Cx {
             .collect();
         NodePool {
             name: p.name.get_ref().clone(),
-            instance_types: p.instance_types.get_ref().iter().map(|t| t.get_ref().clone()).collect(),
+            instance_types: p
+                .instance_types
+                .get_ref()
+                .iter()
+                .map(|t| t.get_ref().clone())
+                .collect(),
             capacity,
             min: min.clamp(0, 1000) as u32,
             desired: desired.clamp(0, 1000) as u32,
@@ -589,7 +698,11 @@ impl Cx {
         let team = match self.check(&a.team, "team", names::iam_arn) {
             Some((kind, name)) => Team {
                 arn: a.team.get_ref().clone(),
-                kind: if kind == "role" { TeamKind::Role } else { TeamKind::Group },
+                kind: if kind == "role" {
+                    TeamKind::Role
+                } else {
+                    TeamKind::Group
+                },
                 name,
             },
             None => Team {
@@ -608,7 +721,10 @@ impl Cx {
         if a.environments.is_empty() {
             self.err_help(
                 span(sa),
-                format!("application \"{}\" runs in no environment", a.name.get_ref()),
+                format!(
+                    "application \"{}\" runs in no environment",
+                    a.name.get_ref()
+                ),
                 "add [applications.environments] with a quota per environment",
             );
         }
@@ -617,8 +733,15 @@ impl Cx {
             if !envs.contains(env.get_ref()) {
                 self.err_help(
                     span(env),
-                    format!("unknown environment \"{}\"", env.get_ref()),
-                    known("environments", envs.iter()),
+                    format!(
+                        "application \"{}\" lists unknown environment \"{}\"",
+                        a.name.get_ref(),
+                        env.get_ref()
+                    ),
+                    format!(
+                        "{} (an environment is the `environment` of a workload cluster)",
+                        known("environments", envs.iter())
+                    ),
                 );
             }
             let q = q.get_ref();
@@ -660,8 +783,14 @@ impl Cx {
             else {
                 self.err_help(
                     span(&r.application),
-                    format!("route refers to unknown application \"{}\"", r.application.get_ref()),
-                    known("applications", raw_apps.iter().map(|a| a.get_ref().name.get_ref())),
+                    format!(
+                        "route refers to unknown application \"{}\"",
+                        r.application.get_ref()
+                    ),
+                    known(
+                        "applications",
+                        raw_apps.iter().map(|a| a.get_ref().name.get_ref()),
+                    ),
                 );
                 continue;
             };
@@ -685,7 +814,11 @@ impl Cx {
             };
             let port = *r.port.get_ref();
             if !(1..=65535).contains(&port) {
-                self.err_help(span(&r.port), format!("port {port} is out of range"), "ports are 1-65535");
+                self.err_help(
+                    span(&r.port),
+                    format!("port {port} is out of range"),
+                    "ports are 1-65535",
+                );
             }
             let app = &mut apps[idx];
             let environments: Vec<String> = match &r.environments {
@@ -709,6 +842,8 @@ impl Cx {
                 }
                 None => app.environments.keys().cloned().collect(),
             };
+            let mut duplicates: Vec<String> = Vec::new();
+            let mut first_line: Option<usize> = None;
             for env in &environments {
                 let Some(domain) = clusters
                     .iter()
@@ -720,15 +855,20 @@ impl Cx {
                 };
                 let host = format!("{}.{domain}", r.host.get_ref());
                 let key = (env.clone(), host.clone(), path.clone());
-                if seen.contains_key(&key) {
-                    self.err_help(
-                        span(sr),
-                        format!("duplicate route {host}{path} in environment \"{env}\""),
-                        "each hostname and path pair leads to one service; change the host or path",
-                    );
+                if let Some(first) = seen.get(&key) {
+                    first_line.get_or_insert(self.line(first));
+                    duplicates.push(format!("{host}{path} in \"{env}\""));
                 } else {
                     seen.insert(key, span(sr));
                 }
+            }
+            if let Some(line) = first_line {
+                // One error per route, at the path (or host) that repeats an earlier route's.
+                self.err_help(
+                    r.path.as_ref().map_or_else(|| span(&r.host), span),
+                    format!("duplicate route {}", duplicates.join(", ")),
+                    format!("the route on line {line} already has this host and path; each pair leads to one service, so change the host or the path"),
+                );
             }
             app.routes.push(Route {
                 host: r.host.get_ref().clone(),
@@ -747,16 +887,31 @@ impl Cx {
         environments: &BTreeSet<String>,
     ) -> Observability {
         self.check(&o.logs_topic, "logs topic", |s| names::dns_label(s, 100));
-        self.check(&o.metrics_topic, "metrics topic", |s| names::dns_label(s, 100));
+        self.check(&o.metrics_topic, "metrics topic", |s| {
+            names::dns_label(s, 100)
+        });
         if o.logs_topic.get_ref() == o.metrics_topic.get_ref() {
-            self.err_help(span(&o.metrics_topic), "logs and metrics share one topic name", "give the metrics topic its own name");
+            self.err_help(
+                span(&o.metrics_topic),
+                "logs and metrics share one topic name",
+                "give the metrics topic its own name",
+            );
         }
-        let kafka_retention_hours = self.positive(&o.kafka_retention_hours, "kafka_retention_hours", 24 * 90);
-        let prometheus_retention_days = self.positive(&o.prometheus_retention_days, "prometheus_retention_days", 365);
-        let prometheus_volume_gib = self.positive(&o.prometheus_volume_gib, "prometheus_volume_gib", 16384);
+        let kafka_retention_hours =
+            self.positive(&o.kafka_retention_hours, "kafka_retention_hours", 24 * 90);
+        let prometheus_retention_days = self.positive(
+            &o.prometheus_retention_days,
+            "prometheus_retention_days",
+            365,
+        );
+        let prometheus_volume_gib =
+            self.positive(&o.prometheus_volume_gib, "prometheus_volume_gib", 16384);
 
         let receivers: Vec<Receiver> = o.receivers.iter().map(|r| self.receiver(r)).collect();
-        self.unique("receiver name", o.receivers.iter().map(|r| &r.get_ref().name));
+        self.unique(
+            "receiver name",
+            o.receivers.iter().map(|r| &r.get_ref().name),
+        );
         let receiver_names: BTreeSet<&str> = receivers.iter().map(|r| r.name.as_str()).collect();
 
         let alerts: Vec<Alert> = o.alerts.iter().map(|a| self.alert(a)).collect();
@@ -767,7 +922,11 @@ impl Cx {
             let r = sr.get_ref();
             for e in &r.environments {
                 if !targets.contains(e.get_ref()) {
-                    self.err_help(span(e), format!("unknown environment \"{}\"", e.get_ref()), known("environments", targets.iter()));
+                    self.err_help(
+                        span(e),
+                        format!("routing rule names unknown environment \"{}\"", e.get_ref()),
+                        known("environments", targets.iter()),
+                    );
                 }
             }
             let severities = r
@@ -776,13 +935,17 @@ impl Cx {
                 .filter_map(|s| self.severity(s))
                 .collect();
             if r.receivers.get_ref().is_empty() {
-                self.err_help(span(&r.receivers), "a routing rule with no receivers", "name at least one receiver");
+                self.err_help(
+                    span(&r.receivers),
+                    "a routing rule with no receivers",
+                    "name at least one receiver",
+                );
             }
             for name in r.receivers.get_ref() {
                 if !receiver_names.contains(name.get_ref().as_str()) {
                     self.err_help(
                         span(name),
-                        format!("unknown receiver \"{}\"", name.get_ref()),
+                        format!("routing rule names unknown receiver \"{}\"", name.get_ref()),
                         known("receivers", receiver_names.iter()),
                     );
                 }
@@ -790,7 +953,12 @@ impl Cx {
             routing.push(AlertRoute {
                 environments: r.environments.iter().map(|e| e.get_ref().clone()).collect(),
                 severities,
-                receivers: r.receivers.get_ref().iter().map(|n| n.get_ref().clone()).collect(),
+                receivers: r
+                    .receivers
+                    .get_ref()
+                    .iter()
+                    .map(|n| n.get_ref().clone())
+                    .collect(),
             });
         }
         let obs = Observability {
@@ -806,7 +974,10 @@ impl Cx {
         // Every alert, in every environment where it is evaluated, reaches a receiver.
         for (sa, alert) in o.alerts.iter().zip(&obs.alerts) {
             let envs: Vec<&String> = match alert.rule.scope() {
-                AlertScope::Controlplane => targets.iter().filter(|t| !environments.contains(*t)).collect(),
+                AlertScope::Controlplane => targets
+                    .iter()
+                    .filter(|t| !environments.contains(*t))
+                    .collect(),
                 AlertScope::AllClusters => targets.iter().collect(),
             };
             let unrouted: Vec<&str> = envs
@@ -833,11 +1004,22 @@ impl Cx {
     fn receiver(&mut self, sr: &S<raw::Receiver>) -> Receiver {
         let r = sr.get_ref();
         self.check(&r.name, "receiver name", |s| names::dns_label(s, 63));
-        self.check(&r.credentials_secret, "credentials secret name", names::secret_name);
+        self.check(
+            &r.credentials_secret,
+            "credentials secret name",
+            names::secret_name,
+        );
         let kind = match r.kind.get_ref().as_str() {
             "email" => {
                 if r.to.is_empty() {
-                    self.err_help(span(sr), format!("email receiver \"{}\" has no `to` addresses", r.name.get_ref()), "add to = [\"oncall@example.com\"]");
+                    self.err_help(
+                        span(sr),
+                        format!(
+                            "email receiver \"{}\" has no `to` addresses",
+                            r.name.get_ref()
+                        ),
+                        "add to = [\"oncall@example.com\"]",
+                    );
                 }
                 for t in &r.to {
                     self.check(t, "email address", names::email);
@@ -848,22 +1030,38 @@ impl Cx {
                         f.get_ref().clone()
                     }
                     None => {
-                        self.err_help(span(sr), format!("email receiver \"{}\" has no `from` address", r.name.get_ref()), "add from = \"alerts@example.com\"");
+                        self.err_help(
+                            span(sr),
+                            format!(
+                                "email receiver \"{}\" has no `from` address",
+                                r.name.get_ref()
+                            ),
+                            "add from = \"alerts@example.com\"",
+                        );
                         String::new()
                     }
                 };
                 let smarthost = match &r.smarthost {
                     Some(h) => {
                         let ok = h.get_ref().rsplit_once(':').is_some_and(|(host, port)| {
-                            names::dns_name(host).is_ok() && port.parse::<u16>().is_ok_and(|p| p > 0)
+                            names::dns_name(host).is_ok()
+                                && port.parse::<u16>().is_ok_and(|p| p > 0)
                         });
                         if !ok {
-                            self.err_help(span(h), format!("smarthost \"{}\" is not host:port", h.get_ref()), "e.g. \"email-smtp.eu-west-1.amazonaws.com:587\"");
+                            self.err_help(
+                                span(h),
+                                format!("smarthost \"{}\" is not host:port", h.get_ref()),
+                                "e.g. \"email-smtp.eu-west-1.amazonaws.com:587\"",
+                            );
                         }
                         h.get_ref().clone()
                     }
                     None => {
-                        self.err_help(span(sr), format!("email receiver \"{}\" has no smarthost", r.name.get_ref()), "add smarthost = \"host:587\"");
+                        self.err_help(
+                            span(sr),
+                            format!("email receiver \"{}\" has no smarthost", r.name.get_ref()),
+                            "add smarthost = \"host:587\"",
+                        );
                         String::new()
                     }
                 };
@@ -879,27 +1077,51 @@ impl Cx {
             "slack" => {
                 let channel = match &r.channel {
                     Some(c) => {
-                        let ok = c.get_ref().starts_with('#') && c.get_ref().len() > 1 && !c.get_ref().contains(' ');
+                        let ok = c.get_ref().starts_with('#')
+                            && c.get_ref().len() > 1
+                            && !c.get_ref().contains(' ');
                         if !ok {
-                            self.err_help(span(c), format!("Slack channel \"{}\" is not valid", c.get_ref()), "write the channel with its '#', e.g. \"#platform-alerts\"");
+                            self.err_help(
+                                span(c),
+                                format!("Slack channel \"{}\" is not valid", c.get_ref()),
+                                "write the channel with its '#', e.g. \"#platform-alerts\"",
+                            );
                         }
                         c.get_ref().clone()
                     }
                     None => {
-                        self.err_help(span(sr), format!("Slack receiver \"{}\" has no channel", r.name.get_ref()), "add channel = \"#platform-alerts\"");
+                        self.err_help(
+                            span(sr),
+                            format!("Slack receiver \"{}\" has no channel", r.name.get_ref()),
+                            "add channel = \"#platform-alerts\"",
+                        );
                         String::new()
                     }
                 };
-                for (field, v) in [("to", r.to.first()), ("from", r.from.as_ref()), ("smarthost", r.smarthost.as_ref())] {
+                for (field, v) in [
+                    ("to", r.to.first()),
+                    ("from", r.from.as_ref()),
+                    ("smarthost", r.smarthost.as_ref()),
+                ] {
                     if let Some(v) = v {
-                        self.err_help(span(v), format!("`{field}` belongs to email receivers"), "remove it");
+                        self.err_help(
+                            span(v),
+                            format!("`{field}` belongs to email receivers"),
+                            "remove it",
+                        );
                     }
                 }
                 ReceiverKind::Slack { channel }
             }
             other => {
-                self.err_help(span(&r.kind), format!("unknown receiver kind \"{other}\""), "kind is \"email\" or \"slack\"");
-                ReceiverKind::Slack { channel: String::new() }
+                self.err_help(
+                    span(&r.kind),
+                    format!("unknown receiver kind \"{other}\""),
+                    "kind is \"email\" or \"slack\"",
+                );
+                ReceiverKind::Slack {
+                    channel: String::new(),
+                }
             }
         };
         Receiver {
@@ -915,7 +1137,11 @@ impl Cx {
             "warning" => Some(Severity::Warning),
             "critical" => Some(Severity::Critical),
             other => {
-                self.err_help(span(s), format!("unknown severity \"{other}\""), "severity is \"info\", \"warning\" or \"critical\"");
+                self.err_help(
+                    span(s),
+                    format!("unknown severity \"{other}\""),
+                    "severity is \"info\", \"warning\" or \"critical\"",
+                );
                 None
             }
         }
@@ -929,26 +1155,48 @@ impl Cx {
             match &a.threshold {
                 Some(t) => {
                     let v = *t.get_ref();
-                    if !(v > 0.0 && v <= max) || !v.is_finite() {
-                        cx.err_help(span(t), format!("threshold {v} is out of range for a {kind} alert"), format!("use a value above 0 and at most {max} ({unit})"));
+                    if !(v > 0.0 && v <= max && v.is_finite()) {
+                        cx.err_help(
+                            span(t),
+                            format!("threshold {v} is out of range for a {kind} alert"),
+                            format!("use a value above 0 and at most {max} ({unit})"),
+                        );
                     }
                     v
                 }
                 None => {
-                    cx.err_help(span(&a.kind), format!("a {kind} alert needs a threshold ({unit})"), "add threshold = ...");
+                    cx.err_help(
+                        span(&a.kind),
+                        format!("a {kind} alert needs a threshold ({unit})"),
+                        "add threshold = ...",
+                    );
                     0.0
                 }
             }
         };
         let rule = match kind {
-            "node_cpu" => AlertRule::NodeCpu { threshold_percent: threshold(self, "percent", 100.0) },
-            "node_memory" => AlertRule::NodeMemory { threshold_percent: threshold(self, "percent", 100.0) },
-            "node_disk" => AlertRule::NodeDisk { threshold_percent: threshold(self, "percent", 100.0) },
-            "pod_crash_looping" => AlertRule::PodCrashLooping { restarts: threshold(self, "restarts", 1e6) },
-            "kafka_consumer_lag" => AlertRule::KafkaConsumerLag { messages: threshold(self, "messages", 1e12) },
+            "node_cpu" => AlertRule::NodeCpu {
+                threshold_percent: threshold(self, "percent", 100.0),
+            },
+            "node_memory" => AlertRule::NodeMemory {
+                threshold_percent: threshold(self, "percent", 100.0),
+            },
+            "node_disk" => AlertRule::NodeDisk {
+                threshold_percent: threshold(self, "percent", 100.0),
+            },
+            "pod_crash_looping" => AlertRule::PodCrashLooping {
+                restarts: threshold(self, "restarts", 1e6),
+            },
+            "kafka_consumer_lag" => AlertRule::KafkaConsumerLag {
+                messages: threshold(self, "messages", 1e12),
+            },
             "elasticsearch_health" | "promql" => {
                 if let Some(t) = &a.threshold {
-                    self.err_help(span(t), format!("a {kind} alert takes no threshold"), "remove it");
+                    self.err_help(
+                        span(t),
+                        format!("a {kind} alert takes no threshold"),
+                        "remove it",
+                    );
                 }
                 if kind == "promql" {
                     match &a.expr {
@@ -959,13 +1207,25 @@ impl Cx {
                                 _ => n,
                             }) == 0;
                             if !balanced {
-                                self.err_help(span(e), "unbalanced brackets in the PromQL expression", "check the expression with promtool");
+                                self.err_help(
+                                    span(e),
+                                    "unbalanced brackets in the PromQL expression",
+                                    "check the expression with promtool",
+                                );
                             }
-                            AlertRule::Promql { expr: e.get_ref().trim().to_string() }
+                            AlertRule::Promql {
+                                expr: e.get_ref().trim().to_string(),
+                            }
                         }
                         _ => {
-                            self.err_help(span(&a.kind), "a promql alert needs an `expr`", "add expr = '...' (true while the alert should fire)");
-                            AlertRule::Promql { expr: String::new() }
+                            self.err_help(
+                                span(&a.kind),
+                                "a promql alert needs an `expr`",
+                                "add expr = '...' (true while the alert should fire)",
+                            );
+                            AlertRule::Promql {
+                                expr: String::new(),
+                            }
                         }
                     }
                 } else {
@@ -978,32 +1238,59 @@ impl Cx {
                     format!("unknown alert kind \"{other}\""),
                     "kinds: node_cpu, node_memory, node_disk, pod_crash_looping, kafka_consumer_lag, elasticsearch_health, promql",
                 );
-                AlertRule::Promql { expr: String::new() }
+                AlertRule::Promql {
+                    expr: String::new(),
+                }
             }
         };
-        if kind != "promql" {
-            if let Some(e) = &a.expr {
-                self.err_help(span(e), format!("a {kind} alert takes no `expr`"), "use kind = \"promql\" for a raw expression");
-            }
+        if kind != "promql"
+            && let Some(e) = &a.expr
+        {
+            self.err_help(
+                span(e),
+                format!("a {kind} alert takes no `expr`"),
+                "use kind = \"promql\" for a raw expression",
+            );
         }
         let for_ = match &a.for_ {
             Some(d) => match names::prom_duration(d.get_ref()) {
-                Ok(seconds) => PromDuration { text: d.get_ref().clone(), seconds },
+                Ok(seconds) => PromDuration {
+                    text: d.get_ref().clone(),
+                    seconds,
+                },
                 Err(help) => {
-                    self.err_help(span(d), format!("duration \"{}\" is not valid", d.get_ref()), help);
-                    PromDuration { text: String::new(), seconds: 0 }
+                    self.err_help(
+                        span(d),
+                        format!("duration \"{}\" is not valid", d.get_ref()),
+                        help,
+                    );
+                    PromDuration {
+                        text: String::new(),
+                        seconds: 0,
+                    }
                 }
             },
-            None => PromDuration { text: "5m".into(), seconds: 300 },
+            None => PromDuration {
+                text: "5m".into(),
+                seconds: 300,
+            },
         };
         let severity = match &a.severity {
             Some(s) => self.severity(s).unwrap_or(Severity::Warning),
             None => {
-                self.err_help(span(&a.name), format!("alert \"{}\" has no severity", a.name.get_ref()), "add severity = \"info\", \"warning\" or \"critical\"");
+                self.err_help(
+                    span(&a.name),
+                    format!("alert \"{}\" has no severity", a.name.get_ref()),
+                    "add severity = \"info\", \"warning\" or \"critical\"",
+                );
                 Severity::Warning
             }
         };
-        let summary = a.summary.as_ref().map(|s| s.get_ref().clone()).unwrap_or_else(|| default_summary(&rule, &for_));
+        let summary = a
+            .summary
+            .as_ref()
+            .map(|s| s.get_ref().clone())
+            .unwrap_or_else(|| default_summary(&rule, &for_));
         Alert {
             name: a.name.get_ref().clone(),
             rule,
@@ -1016,11 +1303,19 @@ impl Cx {
     fn sizing(&mut self, s: &raw::Sizing) -> Sizing {
         let eps = *s.peak_events_per_second.get_ref();
         if !(1..=10_000_000).contains(&eps) {
-            self.err_help(span(&s.peak_events_per_second), format!("peak_events_per_second must be between 1 and 10000000, found {eps}"), "the capacity plan is calibrated for that range");
+            self.err_help(
+                span(&s.peak_events_per_second),
+                format!("peak_events_per_second must be between 1 and 10000000, found {eps}"),
+                "the capacity plan is calibrated for that range",
+            );
         }
         let bytes = *s.average_event_bytes.get_ref();
         if !(16..=1_048_576).contains(&bytes) {
-            self.err_help(span(&s.average_event_bytes), format!("average_event_bytes must be between 16 and 1048576, found {bytes}"), "Kafka's default message limit is 1 MiB");
+            self.err_help(
+                span(&s.average_event_bytes),
+                format!("average_event_bytes must be between 16 and 1048576, found {bytes}"),
+                "Kafka's default message limit is 1 MiB",
+            );
         }
         let retention_days = self.positive(&s.retention_days, "retention_days", 3650);
         let replication = self.positive(&s.replication, "replication", 5);
@@ -1037,12 +1332,24 @@ impl Cx {
 
 fn default_summary(rule: &AlertRule, for_: &PromDuration) -> String {
     match rule {
-        AlertRule::NodeCpu { threshold_percent } => format!("Average CPU of a node above {threshold_percent}% for {for_}"),
-        AlertRule::NodeMemory { threshold_percent } => format!("Memory use of a node above {threshold_percent}% for {for_}"),
-        AlertRule::NodeDisk { threshold_percent } => format!("A node filesystem is more than {threshold_percent}% full for {for_}"),
-        AlertRule::PodCrashLooping { restarts } => format!("A container restarted more than {restarts} times in {for_}"),
-        AlertRule::KafkaConsumerLag { messages } => format!("A Kafka consumer group is more than {messages} messages behind for {for_}"),
-        AlertRule::ElasticsearchHealth => format!("Elasticsearch cluster health is not green for {for_}"),
+        AlertRule::NodeCpu { threshold_percent } => {
+            format!("Average CPU of a node above {threshold_percent}% for {for_}")
+        }
+        AlertRule::NodeMemory { threshold_percent } => {
+            format!("Memory use of a node above {threshold_percent}% for {for_}")
+        }
+        AlertRule::NodeDisk { threshold_percent } => {
+            format!("A node filesystem is more than {threshold_percent}% full for {for_}")
+        }
+        AlertRule::PodCrashLooping { restarts } => {
+            format!("A container restarted more than {restarts} times in {for_}")
+        }
+        AlertRule::KafkaConsumerLag { messages } => {
+            format!("A Kafka consumer group is more than {messages} messages behind for {for_}")
+        }
+        AlertRule::ElasticsearchHealth => {
+            format!("Elasticsearch cluster health is not green for {for_}")
+        }
         AlertRule::Promql { .. } => format!("PromQL condition true for {for_}"),
     }
 }
@@ -1096,4 +1403,146 @@ fn scan_for_secrets(source: &str, cx: &mut Cx) {
     for v in doc.get_ref().values() {
         walk(v, cx);
     }
+}
+
+/// A syntax, type, unknown-key or missing-key error from the TOML parser, in the words of the
+/// file format (keys, arrays, tables) rather than serde's (fields, sequences, maps), with a help
+/// that says what to write.
+fn parse_error(source: &str, e: &toml::de::Error) -> Diagnostic {
+    let span = e.span().unwrap_or(0..0);
+    let msg = e.message().trim_end();
+    // An array or inline table left open is noticed at the start of the next line (which the
+    // parser takes for another element); the mistake is on the line that left it open.
+    let at_line_start = source
+        .get(..span.start)
+        .is_some_and(|b| b.is_empty() || b.ends_with('\n'));
+    if at_line_start
+        && msg.ends_with("expected `,`")
+        && let Some(open) = previous_content_line(source, span.start)
+    {
+        return Diagnostic::error(open, format!("invalid TOML: {msg}")).with_help(
+            "an array or inline table is still open after this line: close it with `]` or `}`, or put `,` between its elements",
+        );
+    }
+    let text = source.get(span.clone()).unwrap_or("");
+    let first_line = text.lines().next().unwrap_or("").trim();
+    let docs = "docs/platform-reference.md lists every key";
+    // The backquoted names after "expected" (serde's list of the keys a table takes).
+    let expected_keys = |m: &str| -> Vec<String> {
+        m.split_once("expected")
+            .map(|(_, list)| {
+                list.split('`')
+                    .skip(1)
+                    .step_by(2)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    if let Some(rest) = msg.strip_prefix("unknown field `") {
+        let key = rest.split('`').next().unwrap_or("");
+        let keys = expected_keys(rest);
+        let help = match keys.iter().min_by_key(|k| edit_distance(key, k)) {
+            // Short keys are too alike to guess between (`gpu` is not a misspelt `cpu`).
+            Some(k) if edit_distance(key, k) <= 2 && 4 * edit_distance(key, k) <= key.len() => {
+                format!("did you mean `{k}`? ({docs})")
+            }
+            _ if keys.is_empty() => format!("this table takes no keys ({docs})"),
+            _ => format!("the keys here are {} ({docs})", keys.join(", ")),
+        };
+        return Diagnostic::error(span, format!("unknown key `{key}`")).with_help(help);
+    }
+    if let Some(rest) = msg.strip_prefix("missing field `") {
+        let key = rest.split('`').next().unwrap_or("");
+        return if first_line.starts_with('[') {
+            Diagnostic::error(span, format!("missing key `{key}` in {first_line}"))
+                .with_help(format!("add `{key} = ...` to this table ({docs})"))
+        } else if span.start == 0 && !first_line.starts_with('{') {
+            // The top level: every required key there is a table.
+            Diagnostic::error(span, format!("missing table [{key}]"))
+                .with_help(format!("add a [{key}] table ({docs})"))
+        } else {
+            Diagnostic::error(span, format!("missing key `{key}` in this table"))
+                .with_help(format!("add `{key} = ...` ({docs})"))
+        };
+    }
+    if let Some(rest) = msg.strip_prefix("invalid type: ") {
+        let (found, expected) = rest.rsplit_once(", expected ").unwrap_or((rest, ""));
+        let found = found.replace("map", "table").replace("sequence", "array");
+        let (expected, help) = match expected {
+            "i64" | "u32" | "u64" => {
+                let unquoted = text.trim_matches('"');
+                let help = if unquoted.parse::<i64>().is_ok() {
+                    format!("write the number without quotes: {unquoted}")
+                } else {
+                    "write a whole number, e.g. 3".to_string()
+                };
+                ("an integer", help)
+            }
+            "f64" => (
+                "a number",
+                "write a number without quotes, e.g. 80".to_string(),
+            ),
+            "a string" => (
+                "a string",
+                format!("strings are quoted in TOML: \"{}\"", text.trim()),
+            ),
+            "a boolean" => ("a boolean", "write true or false".to_string()),
+            "a sequence" => ("an array", format!("write an array: [{}]", text.trim())),
+            _ => (
+                "a table",
+                format!("write a [table] or an inline {{ key = value }} table ({docs})"),
+            ),
+        };
+        return Diagnostic::error(span, format!("invalid type: {found}, expected {expected}"))
+            .with_help(help);
+    }
+    if msg.starts_with("string values must be quoted") {
+        let help = if text.trim().is_empty() {
+            "write a value after `=`".to_string()
+        } else {
+            format!("quote it: \"{}\"", text.trim())
+        };
+        return Diagnostic::error(span, format!("invalid TOML: {msg}")).with_help(help);
+    }
+    if msg == "duplicate key" {
+        return Diagnostic::error(span, format!("duplicate key `{first_line}`"))
+            .with_help("a key may appear once in a table; remove one of them");
+    }
+    Diagnostic::error(span, format!("invalid TOML: {msg}")).with_help(
+        "the parser stopped here; the mistake may be just before (an unclosed bracket or quote?), see https://toml.io",
+    )
+}
+
+/// Levenshtein distance, for "did you mean" on short key names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The byte range of the last line before `offset` with anything but blanks or a comment,
+/// without its surrounding whitespace.
+fn previous_content_line(source: &str, offset: usize) -> Option<Range<usize>> {
+    let before = source.get(..offset)?;
+    let mut end = before.len();
+    for line in before.split_inclusive('\n').rev() {
+        let start = end - line.len();
+        end = start;
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let lead = line.len() - line.trim_start().len();
+        return Some(start + lead..start + lead + trimmed.len());
+    }
+    None
 }
