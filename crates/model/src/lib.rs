@@ -6,6 +6,7 @@
 //! engine take a `&Platform` and build their own output types from it.
 
 pub mod artifact;
+pub mod capacity;
 mod diagnostic;
 mod names;
 mod raw;
@@ -80,7 +81,10 @@ impl Platform {
 
     /// Every target a command may name: the environments and the controlplane's environment.
     pub fn targets(&self) -> Vec<&str> {
-        self.clusters.iter().map(|c| c.environment.as_str()).collect()
+        self.clusters
+            .iter()
+            .map(|c| c.environment.as_str())
+            .collect()
     }
 
     /// Applications deployed to an environment, with their settings there.
@@ -212,6 +216,10 @@ pub struct Cluster {
     /// The NGINX gateway in front of the applications (every workload cluster has one).
     pub gateway: Option<Gateway>,
     pub node_pools: Vec<NodePool>,
+    /// Share of the platform's peak ingest this workload cluster produces, in percent, when
+    /// written; otherwise the capacity plan derives it (see [`capacity::ingest_shares`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingest_percent: Option<u32>,
 }
 
 /// Who can reach the Kubernetes API endpoint. The private endpoint is always on.

@@ -59,6 +59,9 @@ pub struct Cluster {
     pub gateway: Option<S<Gateway>>,
     #[serde(default)]
     pub node_pools: Vec<S<NodePool>>,
+    /// Share of the peak ingest in percent (workload clusters only; optional).
+    #[serde(default)]
+    pub ingest_percent: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

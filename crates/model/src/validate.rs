@@ -224,6 +224,31 @@ impl Cx {
                 }
             }
         }
+        // Explicit ingest shares leave something for the environments without one.
+        let explicit: Vec<&S<i64>> = f
+            .clusters
+            .iter()
+            .zip(&clusters)
+            .filter(|(_, c)| c.role == Role::Workload)
+            .filter_map(|(rc, _)| rc.get_ref().ingest_percent.as_ref())
+            .collect();
+        let workloads = clusters.iter().filter(|c| c.role == Role::Workload).count();
+        let sum: i64 = explicit.iter().map(|p| *p.get_ref()).sum();
+        if let Some(last) = explicit.last()
+            && (sum > 100
+                || (sum < 100 && explicit.len() == workloads)
+                || (sum == 100 && explicit.len() < workloads))
+        {
+            self.err_help(
+                span(last),
+                format!("ingest_percent of the workload clusters adds up to {sum}"),
+                if explicit.len() == workloads {
+                    "when every workload cluster sets ingest_percent they must add up to 100"
+                } else {
+                    "the clusters without ingest_percent share what is left of 100; leave them something (or set it everywhere)"
+                },
+            );
+        }
         let environments: BTreeSet<String> = clusters
             .iter()
             .filter(|c| c.role == Role::Workload)
@@ -449,6 +474,18 @@ impl Cx {
             "node pool name",
             c.node_pools.iter().map(|p| &p.get_ref().name),
         );
+        let ingest_percent = match (&c.ingest_percent, role) {
+            (Some(p), Role::Controlplane) => {
+                self.err_help(
+                    span(p),
+                    "the controlplane produces no ingest of its own",
+                    "remove `ingest_percent`; it is the share of a workload cluster",
+                );
+                None
+            }
+            (Some(p), Role::Workload) => Some(self.positive(p, "ingest_percent", 100)),
+            (None, _) => None,
+        };
 
         Cluster {
             name: c.name.get_ref().clone(),
@@ -464,6 +501,7 @@ impl Cx {
             endpoint,
             gateway,
             node_pools,
+            ingest_percent,
         }
     }
 
