@@ -393,7 +393,15 @@ pub fn looks_like_secret(s: &str) -> Option<&'static str> {
         "apikey=",
         "api_key=",
     ] {
-        if lower.contains(key) {
+        // `password=hunter2` is a credential; `secret="tls"` or `secret=~"..."` is a PromQL
+        // label matcher (kube-state-metrics has a `secret` label) and must pass.
+        let assigned = lower.match_indices(key).any(|(i, _)| {
+            lower[i + key.len()..]
+                .chars()
+                .next()
+                .is_some_and(|c| !(c.is_whitespace() || "\"'~=,}&".contains(c)))
+        });
+        if assigned {
             return Some("a credential assignment");
         }
     }
@@ -478,6 +486,8 @@ mod tests {
             "smtp://user:hunter2@mail.example.com",
             "xoxb-123456789012-abcdefghijkl",
             "-----BEGIN RSA PRIVATE KEY-----",
+            "smtp password=hunter2",
+            "https://example.com/hook?token=abc123",
             "wJalrXUtnFEMI0K7MDENG0bPxRfiCYEXAMPLEKEY",
         ] {
             assert!(looks_like_secret(s).is_some(), "{s}");
@@ -489,6 +499,8 @@ mod tests {
             "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
             "#platform-alerts",
             "email-smtp.eu-west-1.amazonaws.com:587",
+            "time() - kube_secret_created{secret=\"tls-cert\"} > 86400 * 80",
+            "kube_secret_info{secret=~\"db-.*\"}",
         ] {
             assert_eq!(looks_like_secret(s), None, "{s}");
         }
