@@ -449,9 +449,11 @@ impl Cx {
         }
 
         let endpoint = self.endpoint(c.endpoint.get_ref(), &c.endpoint, protected, &c.name);
+        // An unknown role is reported once; do not also demand what a workload cluster needs.
+        let role_known = matches!(c.role.get_ref().as_str(), "workload" | "controlplane");
         let gateway = match (&c.gateway, role) {
             (Some(g), _) => Some(self.gateway(g.get_ref())),
-            (None, Role::Workload) => {
+            (None, Role::Workload) if role_known => {
                 self.err_help(
                     span(&c.name),
                     format!("workload cluster \"{}\" has no gateway", c.name.get_ref()),
@@ -459,7 +461,7 @@ impl Cx {
                 );
                 None
             }
-            (None, Role::Controlplane) => None,
+            (None, _) => None,
         };
 
         if c.node_pools.is_empty() {
