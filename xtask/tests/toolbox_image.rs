@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use flotilla_model::versions::Tools;
 use flotilla_model::Versions;
+use flotilla_model::versions::Tools;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -34,7 +34,10 @@ fn arg_defaults(dockerfile: &str) -> Result<BTreeMap<String, String>, String> {
         };
         let value = value.trim().trim_matches('"').to_owned();
         if out.insert(name.trim().to_owned(), value).is_some() {
-            return Err(format!("Dockerfile:{}: ARG {name} has a second default", i + 1));
+            return Err(format!(
+                "Dockerfile:{}: ARG {name} has a second default",
+                i + 1
+            ));
         }
     }
     Ok(out)
@@ -82,7 +85,9 @@ fn mismatches(dockerfile: &str, tools: &Tools) -> Vec<String> {
     let known: Vec<&str> = expected(tools).iter().map(|(a, _)| *a).collect();
     for arg in args.keys() {
         if arg.ends_with("_VERSION") && arg != "RUST_VERSION" && !known.contains(&arg.as_str()) {
-            out.push(format!("Dockerfile ARG {arg} is not pinned in versions.toml [tools]"));
+            out.push(format!(
+                "Dockerfile ARG {arg} is not pinned in versions.toml [tools]"
+            ));
         }
     }
     out
@@ -130,10 +135,16 @@ fn a_disagreeing_dockerfile_is_reported() {
         &format!("ARG HELM_VERSION={}", tools.helm),
         "ARG HELM_VERSION=0.0.1",
     );
-    assert_ne!(wrong, dockerfile, "the Dockerfile declares ARG HELM_VERSION");
+    assert_ne!(
+        wrong, dockerfile,
+        "the Dockerfile declares ARG HELM_VERSION"
+    );
     let problems = mismatches(&wrong, &tools);
     assert_eq!(problems.len(), 1, "{problems:?}");
-    assert!(problems[0].contains("HELM_VERSION defaults to 0.0.1"), "{problems:?}");
+    assert!(
+        problems[0].contains("HELM_VERSION defaults to 0.0.1"),
+        "{problems:?}"
+    );
 
     let missing = dockerfile.replace(&format!("ARG AWSCLI_VERSION={}\n", tools.awscli), "");
     assert!(

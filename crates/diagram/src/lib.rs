@@ -357,7 +357,7 @@ fn routing_label(platform: &Platform, receiver: &flotilla_model::Receiver) -> Op
         .observability
         .routing
         .iter()
-        .filter(|r| r.receivers.iter().any(|n| *n == receiver.name))
+        .filter(|r| r.receivers.contains(&receiver.name))
         .map(|r| {
             let severities = if r.severities.is_empty() {
                 "every severity".to_owned()
