@@ -1,0 +1,273 @@
+//! AWS: EKS DescribeCluster (endpoint, certificate authority), the EKS bearer token (a presigned
+//! STS GetCallerIdentity URL), and Secrets Manager for receiver credentials.
+//!
+//! Configuration follows the SDK's standard chain (`AWS_ENDPOINT_URL`, `AWS_PROFILE`, regions,
+//! web identity in CI), which is what points the tests at a moto server.
+
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::provider::ProvideCredentials as _;
+use base64::Engine as _;
+
+/// Endpoint and certificate authority of an EKS cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterEndpoint {
+    pub endpoint: String,
+    /// The certificate authority as PEM (DescribeCluster returns it base64-encoded).
+    pub ca_pem: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AwsError {
+    #[error("EKS cluster `{cluster}` in {region}: {detail}")]
+    Cluster {
+        cluster: String,
+        region: String,
+        detail: String,
+    },
+    #[error(
+        "AWS Secrets Manager secret `{secret}` in {region} was not found; create it (aws secretsmanager create-secret --name {secret} --secret-string ...) or fix credentials_secret in platform.toml"
+    )]
+    SecretMissing { secret: String, region: String },
+    #[error("AWS Secrets Manager secret `{secret}` in {region}: {detail}")]
+    Secret {
+        secret: String,
+        region: String,
+        detail: String,
+    },
+    #[error("AWS credentials: {0}")]
+    Credentials(String),
+}
+
+/// What the engine asks of AWS. The real implementation is [`SdkAws`].
+pub trait Aws: Send + Sync {
+    fn describe_cluster(&self, name: &str, region: &str) -> Result<ClusterEndpoint, AwsError>;
+    /// A bearer token for the cluster's API (`k8s-aws-v1.` + presigned GetCallerIdentity).
+    fn eks_token(&self, name: &str, region: &str) -> Result<String, AwsError>;
+    /// The `SecretString` of a Secrets Manager secret.
+    fn secret_string(&self, id: &str, region: &str) -> Result<String, AwsError>;
+}
+
+/// The AWS SDK, one configuration per region, on a private tokio runtime.
+#[derive(Debug)]
+pub struct SdkAws {
+    runtime: tokio::runtime::Runtime,
+}
+
+impl SdkAws {
+    pub fn new() -> std::io::Result<SdkAws> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        Ok(SdkAws { runtime })
+    }
+
+    fn config(&self, region: &str) -> aws_config::SdkConfig {
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
+        self.runtime.block_on(
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .http_client(http)
+                .region(aws_config::Region::new(region.to_string()))
+                .load(),
+        )
+    }
+}
+
+impl Aws for SdkAws {
+    fn describe_cluster(&self, name: &str, region: &str) -> Result<ClusterEndpoint, AwsError> {
+        let config = self.config(region);
+        let client = aws_sdk_eks::Client::new(&config);
+        let err = |detail: String| AwsError::Cluster {
+            cluster: name.to_string(),
+            region: region.to_string(),
+            detail,
+        };
+        let out = self
+            .runtime
+            .block_on(client.describe_cluster().name(name).send())
+            .map_err(|e| err(format!("DescribeCluster failed: {}", error_chain(&e))))?;
+        let cluster = out
+            .cluster
+            .ok_or_else(|| err("DescribeCluster returned no cluster".into()))?;
+        let endpoint = cluster
+            .endpoint
+            .ok_or_else(|| err("the cluster has no endpoint yet (still creating?)".into()))?;
+        let ca_b64 = cluster
+            .certificate_authority
+            .and_then(|c| c.data)
+            .ok_or_else(|| err("the cluster has no certificate authority".into()))?;
+        let ca = base64::engine::general_purpose::STANDARD
+            .decode(ca_b64.trim())
+            .map_err(|e| err(format!("certificate authority is not base64: {e}")))?;
+        Ok(ClusterEndpoint {
+            endpoint,
+            ca_pem: String::from_utf8_lossy(&ca).into_owned(),
+        })
+    }
+
+    fn eks_token(&self, name: &str, region: &str) -> Result<String, AwsError> {
+        let config = self.config(region);
+        let provider = config
+            .credentials_provider()
+            .ok_or_else(|| AwsError::Credentials("no credentials provider configured".into()))?;
+        let creds = self
+            .runtime
+            .block_on(provider.provide_credentials())
+            .map_err(|e| AwsError::Credentials(error_chain(&e)))?;
+        eks_token(&creds, name, region, SystemTime::now())
+    }
+
+    fn secret_string(&self, id: &str, region: &str) -> Result<String, AwsError> {
+        let config = self.config(region);
+        let client = aws_sdk_secretsmanager::Client::new(&config);
+        let result = self
+            .runtime
+            .block_on(client.get_secret_value().secret_id(id).send());
+        match result {
+            Ok(out) => out.secret_string.ok_or_else(|| AwsError::Secret {
+                secret: id.to_string(),
+                region: region.to_string(),
+                detail: "the secret has no SecretString (binary secrets are not supported)".into(),
+            }),
+            Err(e) => {
+                let not_found = e
+                    .as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception());
+                if not_found {
+                    Err(AwsError::SecretMissing {
+                        secret: id.to_string(),
+                        region: region.to_string(),
+                    })
+                } else {
+                    Err(AwsError::Secret {
+                        secret: id.to_string(),
+                        region: region.to_string(),
+                        detail: error_chain(&e),
+                    })
+                }
+            }
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// How long the presigned URL inside a token is valid (what aws-iam-authenticator uses).
+const TOKEN_URL_EXPIRES: Duration = Duration::from_secs(60);
+
+/// The EKS token: `k8s-aws-v1.` + base64url (no padding) of a presigned STS GetCallerIdentity
+/// URL whose signed headers include `x-k8s-aws-id: <cluster>`.
+pub fn eks_token(
+    creds: &aws_credential_types::Credentials,
+    cluster: &str,
+    region: &str,
+    now: SystemTime,
+) -> Result<String, AwsError> {
+    use aws_sigv4::http_request::{
+        SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
+    };
+    let host = format!("sts.{region}.amazonaws.com");
+    let url = format!("https://{host}/?Action=GetCallerIdentity&Version=2011-06-15");
+    let mut settings = SigningSettings::default();
+    settings.signature_location = SignatureLocation::QueryParams;
+    settings.expires_in = Some(TOKEN_URL_EXPIRES);
+    let identity = creds.clone().into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name("sts")
+        .time(now)
+        .settings(settings)
+        .build()
+        .map_err(|e| AwsError::Credentials(e.to_string()))?
+        .into();
+    let headers = [("host", host.as_str()), ("x-k8s-aws-id", cluster)];
+    let signable = SignableRequest::new("GET", &url, headers.into_iter(), SignableBody::Bytes(&[]))
+        .map_err(|e| AwsError::Credentials(e.to_string()))?;
+    let (instructions, _) = sign(signable, &params)
+        .map_err(|e| AwsError::Credentials(e.to_string()))?
+        .into_parts();
+    let mut signed = url;
+    for (k, v) in instructions.params() {
+        signed.push('&');
+        signed.push_str(k);
+        signed.push('=');
+        signed.push_str(&percent_encode(v));
+    }
+    Ok(format!(
+        "k8s-aws-v1.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signed)
+    ))
+}
+
+/// RFC 3986 unreserved characters stay, everything else is %XX (what SigV4 expects).
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_is_a_presigned_get_caller_identity_for_the_cluster() {
+        let creds = aws_credential_types::Credentials::new(
+            "AKIDEXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            None,
+            None,
+            "test",
+        );
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let token = eks_token(&creds, "production", "eu-west-1", now).unwrap();
+        let b64 = token.strip_prefix("k8s-aws-v1.").expect("token prefix");
+        assert!(!b64.contains('='), "no padding");
+        let url = String::from_utf8(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(b64)
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(url.starts_with(
+            "https://sts.eu-west-1.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15&"
+        ));
+        assert!(url.contains("X-Amz-Algorithm=AWS4-HMAC-SHA256"), "{url}");
+        assert!(
+            url.contains(
+                "X-Amz-Credential=AKIDEXAMPLE%2F20231114%2Feu-west-1%2Fsts%2Faws4_request"
+            ),
+            "{url}"
+        );
+        assert!(
+            url.contains("X-Amz-SignedHeaders=host%3Bx-k8s-aws-id"),
+            "{url}"
+        );
+        assert!(url.contains("X-Amz-Expires=60"), "{url}");
+        assert!(url.contains("X-Amz-Signature="), "{url}");
+        // A different cluster signs differently.
+        let other = eks_token(&creds, "staging", "eu-west-1", now).unwrap();
+        assert_ne!(token, other);
+    }
+}

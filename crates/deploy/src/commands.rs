@@ -1,0 +1,635 @@
+//! The commands xtask dispatches to: `deploy`, `destroy`, `plan`. Each takes the repository
+//! root, the loaded platform, its arguments, the outside world ([`Io`]) and where to print, and
+//! returns the process exit code (0 success, 1 failure, 2 changes found).
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal as _, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use flotilla_model::Platform;
+
+use crate::aws::{Aws, SdkAws};
+use crate::engine::{Engine, Paths, Timeouts, describe, inputs_hash};
+use crate::graph::{
+    DestroyRefused, Graph, GraphError, GraphInputs, GraphOptions, Step, Target, TerraformMode,
+    UnknownTarget, Work, deploy_graph, destroy_graph,
+};
+use crate::journal::{self, RUNS_DIR};
+use crate::kube::{Kube, KubeClient};
+use crate::runner::{self, Cancel, Reporter, RunOptions, RunSummary};
+use crate::tools::{self, Tool, ToolError};
+
+/// Errors that stop a command before or around a run (a failing step is not one: it shows in
+/// the summary and the exit code).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    UnknownTarget(#[from] UnknownTarget),
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Tools(Vec<ToolError>),
+    #[error(
+        "{clusters} protected: deploying it needs a clean git tree (commit or stash first), or --allow-dirty-protected\n{status}"
+    )]
+    DirtyTree { clusters: String, status: String },
+    #[error(
+        "applying Terraform changes needs --yes when not interactive (stdin is not a terminal); review them first with `cargo xtask diff {target} --live` or `--dry-run`"
+    )]
+    NeedsYes { target: String },
+    #[error(transparent)]
+    Refused(#[from] DestroyRefused),
+    #[error("internal: {0}")]
+    Graph(#[from] GraphError),
+    #[error("--resume: no earlier {command} run of `{target}` under {RUNS_DIR}")]
+    NothingToResume { command: String, target: String },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The outside world a command works with. [`Io::real`] for the CLI; tests build their own.
+pub struct Io {
+    pub aws: Box<dyn Aws>,
+    pub kube: Box<dyn Kube>,
+    pub cancel: Arc<Cancel>,
+    /// `None`: indicatif on a terminal, timestamped lines otherwise.
+    pub reporter: Option<Box<dyn Reporter>>,
+    /// Whether a prompt can be answered (stdin is a terminal).
+    pub interactive: bool,
+    /// Cluster name -> Kubernetes API endpoint, instead of DescribeCluster's.
+    pub endpoints: BTreeMap<String, String>,
+    /// Tool programs named explicitly (tests); otherwise `FLOTILLA_<TOOL>` or PATH.
+    pub tools: BTreeMap<Tool, PathBuf>,
+}
+
+impl Io {
+    /// The SDK, `kube`, a Ctrl-C handler that interrupts the run, endpoints from
+    /// `FLOTILLA_KUBE_ENDPOINT_<CLUSTER>`.
+    pub fn real(platform: &Platform) -> std::io::Result<Io> {
+        let cancel = Cancel::new();
+        install_ctrl_c(cancel.clone())?;
+        Ok(Io {
+            aws: Box::new(SdkAws::new()?),
+            kube: Box::new(KubeClient::new()?),
+            cancel,
+            reporter: None,
+            interactive: std::io::stdin().is_terminal(),
+            endpoints: endpoints_from_env(platform),
+            tools: BTreeMap::new(),
+        })
+    }
+}
+
+/// `FLOTILLA_KUBE_ENDPOINT_<CLUSTER>` (cluster name upper-cased, `-` as `_`).
+pub fn endpoints_from_env(platform: &Platform) -> BTreeMap<String, String> {
+    platform
+        .clusters
+        .iter()
+        .filter_map(|c| {
+            let var = format!(
+                "FLOTILLA_KUBE_ENDPOINT_{}",
+                c.name.to_uppercase().replace('-', "_")
+            );
+            std::env::var(var).ok().map(|e| (c.name.clone(), e))
+        })
+        .collect()
+}
+
+/// Ctrl-C: the first starts no new step and forwards the interrupt to running processes;
+/// the run then waits for them and writes the journal. A second one is forwarded again.
+fn install_ctrl_c(cancel: Arc<Cancel>) -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("ctrl-c".into())
+        .spawn(move || {
+            rt.block_on(async {
+                let mut n = 0;
+                while tokio::signal::ctrl_c().await.is_ok() {
+                    n += 1;
+                    if n == 1 {
+                        eprintln!(
+                            "\ninterrupted: starting no new step, waiting for the running ones to stop (the journal is kept; continue with --resume)"
+                        );
+                    } else {
+                        eprintln!("\ninterrupted again: forwarding to the running processes");
+                    }
+                    cancel.interrupt();
+                }
+            })
+        })?;
+    Ok(())
+}
+
+/// Arguments of `deploy`.
+#[derive(Debug, Clone)]
+pub struct DeployArgs {
+    /// An environment, `controlplane` or `all`.
+    pub target: String,
+    pub dry_run: bool,
+    pub yes: bool,
+    pub with_dependencies: bool,
+    pub jobs: usize,
+    pub resume: bool,
+    pub allow_dirty_protected: bool,
+    pub timeouts: Timeouts,
+}
+
+impl DeployArgs {
+    pub fn new(target: &str) -> DeployArgs {
+        DeployArgs {
+            target: target.to_string(),
+            dry_run: false,
+            yes: false,
+            with_dependencies: false,
+            jobs: 4,
+            resume: false,
+            allow_dirty_protected: false,
+            timeouts: Timeouts::default(),
+        }
+    }
+}
+
+/// `cargo xtask deploy <target>`.
+pub fn deploy(
+    root: &Path,
+    platform: &Platform,
+    args: &DeployArgs,
+    io: &Io,
+    out: &mut dyn Write,
+) -> Result<i32, Error> {
+    let target = Target::parse(platform, &args.target)?;
+    let inputs = GraphInputs::from_platform(platform);
+    let graph = deploy_graph(
+        platform,
+        &inputs,
+        &target,
+        GraphOptions {
+            with_dependencies: args.with_dependencies,
+        },
+    )?;
+    let target_name = target.name(platform);
+    if args.dry_run {
+        print_dry_run(
+            root,
+            platform,
+            "deploy",
+            &target_name,
+            &graph,
+            &args.timeouts,
+            io,
+            out,
+        )?;
+        return Ok(0);
+    }
+    check_protected(root, platform, &graph, args.allow_dirty_protected, out)?;
+    if !args.yes && !io.interactive {
+        return Err(Error::NeedsYes {
+            target: target_name,
+        });
+    }
+    execute(
+        root,
+        "deploy",
+        &target_name,
+        &graph,
+        args.jobs,
+        args.resume,
+        args.yes,
+        &args.timeouts,
+        io,
+        out,
+    )
+}
+
+/// Arguments of `destroy`.
+#[derive(Debug, Clone)]
+pub struct DestroyArgs {
+    pub target: String,
+    /// Must repeat the target.
+    pub confirm: Option<String>,
+    pub dry_run: bool,
+    pub yes: bool,
+    pub jobs: usize,
+    pub resume: bool,
+    pub timeouts: Timeouts,
+}
+
+impl DestroyArgs {
+    pub fn new(target: &str, confirm: Option<&str>) -> DestroyArgs {
+        DestroyArgs {
+            target: target.to_string(),
+            confirm: confirm.map(str::to_string),
+            dry_run: false,
+            yes: false,
+            jobs: 4,
+            resume: false,
+            timeouts: Timeouts::default(),
+        }
+    }
+}
+
+/// `cargo xtask destroy <env> --confirm <env>`: the reverse graph. Refuses protected clusters,
+/// and the controlplane while a workload cluster still peers with it.
+pub fn destroy(
+    root: &Path,
+    platform: &Platform,
+    args: &DestroyArgs,
+    io: &Io,
+    out: &mut dyn Write,
+) -> Result<i32, Error> {
+    let target = Target::parse(platform, &args.target)?;
+    let target_name = target.name(platform);
+    let inputs = GraphInputs::from_platform(platform);
+    let graph = destroy_graph(platform, &inputs, &target)??;
+    if args.dry_run {
+        print_dry_run(
+            root,
+            platform,
+            "destroy",
+            &target_name,
+            &graph,
+            &args.timeouts,
+            io,
+            out,
+        )?;
+        return Ok(0);
+    }
+    if args.confirm.as_deref() != Some(args.target.as_str()) {
+        return Err(DestroyRefused::Confirmation {
+            target: args.target.clone(),
+            given: args.confirm.clone().unwrap_or_default(),
+        }
+        .into());
+    }
+    if !args.yes && !io.interactive {
+        return Err(Error::NeedsYes {
+            target: target_name,
+        });
+    }
+    execute(
+        root,
+        "destroy",
+        &target_name,
+        &graph,
+        args.jobs,
+        args.resume,
+        args.yes,
+        &args.timeouts,
+        io,
+        out,
+    )
+}
+
+/// Output format of `plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Text,
+    Mermaid,
+    Dot,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Format, String> {
+        match s {
+            "text" => Ok(Format::Text),
+            "mermaid" => Ok(Format::Mermaid),
+            "dot" => Ok(Format::Dot),
+            other => Err(format!("unknown format `{other}` (text, mermaid, dot)")),
+        }
+    }
+}
+
+/// `cargo xtask plan <target>`: the capacity plan and the step graph (text), or the graph as
+/// Mermaid or DOT.
+pub fn plan(
+    platform: &Platform,
+    target: &str,
+    format: Format,
+    with_dependencies: bool,
+    out: &mut dyn Write,
+) -> Result<i32, Error> {
+    let target = Target::parse(platform, target)?;
+    let inputs = GraphInputs::from_platform(platform);
+    let graph = deploy_graph(
+        platform,
+        &inputs,
+        &target,
+        GraphOptions { with_dependencies },
+    )?;
+    match format {
+        Format::Text => {
+            writeln!(out, "Capacity plan\n=============\n")?;
+            writeln!(out, "{}", platform.capacity_plan().to_text().trim_end())?;
+            writeln!(
+                out,
+                "\nStep graph of `deploy {}` ({} steps)\n=====================\n",
+                target.name(platform),
+                graph.steps().len()
+            )?;
+            write!(out, "{}", graph.to_text())?;
+        }
+        Format::Mermaid => write!(out, "{}", graph.to_mermaid())?,
+        Format::Dot => write!(out, "{}", graph.to_dot())?,
+    }
+    Ok(0)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn print_dry_run(
+    root: &Path,
+    platform: &Platform,
+    command: &str,
+    target: &str,
+    graph: &Graph,
+    timeouts: &Timeouts,
+    io: &Io,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    let paths = Paths {
+        root: root.to_path_buf(),
+        run_dir: root.join(RUNS_DIR).join("<run-id>"),
+    };
+    writeln!(
+        out,
+        "{command} {target} --dry-run: {} steps; nothing is run, nothing is written",
+        graph.steps().len()
+    )?;
+    let drift = crate::diff::drifted_files(root, platform)?;
+    if drift.is_empty() {
+        writeln!(
+            out,
+            "generated output (infra/, helm/): up to date with platform.toml"
+        )?;
+    } else {
+        writeln!(
+            out,
+            "generated output differs from platform.toml in {} files (run `cargo xtask generate`): {}",
+            drift.len(),
+            drift.join(", ")
+        )?;
+    }
+    writeln!(out)?;
+    for (i, s) in graph.steps().iter().enumerate() {
+        write_step(out, i + 1, s, &paths, timeouts, &io.endpoints)?;
+    }
+    Ok(())
+}
+
+fn write_step(
+    out: &mut dyn Write,
+    n: usize,
+    s: &Step,
+    paths: &Paths,
+    timeouts: &Timeouts,
+    endpoints: &BTreeMap<String, String>,
+) -> std::io::Result<()> {
+    writeln!(out, "{n:>3}. {}", s.id)?;
+    if !s.needs.is_empty() {
+        let needs: Vec<&str> = s.needs.iter().map(|n| n.as_str()).collect();
+        writeln!(out, "     after:   {}", needs.join(", "))?;
+    }
+    if !s.inputs.is_empty() {
+        writeln!(out, "     inputs:  {}", s.inputs.join(", "))?;
+    }
+    if !s.outputs.is_empty() {
+        writeln!(out, "     outputs: {}", s.outputs.join("; "))?;
+    }
+    for line in describe(s, paths, timeouts, endpoints) {
+        writeln!(out, "       {line}")?;
+    }
+    Ok(())
+}
+
+fn mutates(w: &Work) -> bool {
+    match w {
+        Work::Terraform { mode, .. } => *mode != TerraformMode::Verify,
+        Work::Crds { .. }
+        | Work::Apply { .. }
+        | Work::HelmInstall { .. }
+        | Work::HelmUninstall { .. }
+        | Work::CopySecrets { .. }
+        | Work::ReceiverCredentials { .. }
+        | Work::DeleteObjects { .. } => true,
+        Work::ClusterAccess { .. }
+        | Work::Readiness { .. }
+        | Work::Smoke { .. }
+        | Work::CheckNoPeers { .. } => false,
+    }
+}
+
+/// A protected cluster is changed only from a clean git tree: what is deployed is what was
+/// reviewed.
+fn check_protected(
+    root: &Path,
+    platform: &Platform,
+    graph: &Graph,
+    allow_dirty: bool,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    let mut protected: Vec<&str> = graph
+        .steps()
+        .iter()
+        .filter(|s| mutates(&s.work))
+        .filter_map(|s| match &s.work {
+            Work::Terraform { module, .. } => Some(module.as_str()),
+            w => w.cluster(),
+        })
+        .filter(|c| platform.cluster(c).is_some_and(|c| c.protected))
+        .collect();
+    protected.sort();
+    protected.dedup();
+    if protected.is_empty() {
+        return Ok(());
+    }
+    let status = match Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=normal"])
+        .current_dir(root)
+        .output()
+    {
+        Ok(o) if o.status.success() => {
+            let s = String::from_utf8_lossy(&o.stdout).into_owned();
+            if s.trim().is_empty() {
+                return Ok(());
+            }
+            s
+        }
+        Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
+        Err(e) => format!("git: {e}"),
+    };
+    let clusters = protected.join(", ");
+    if allow_dirty {
+        writeln!(
+            out,
+            "WARNING: ===================================================================\nWARNING: deploying protected {clusters} from a DIRTY git tree (--allow-dirty-protected).\nWARNING: what gets deployed has not been reviewed as a commit.\nWARNING: ==================================================================="
+        )?;
+        return Ok(());
+    }
+    Err(Error::DirtyTree {
+        clusters: if protected.len() == 1 {
+            format!("{clusters} is")
+        } else {
+            format!("{clusters} are")
+        },
+        status: status.trim_end().to_string(),
+    })
+}
+
+fn needed_tools(graph: &Graph) -> Vec<Tool> {
+    let mut t = vec![Tool::Terraform];
+    if graph.steps().iter().any(|s| {
+        matches!(
+            s.work,
+            Work::HelmInstall { .. } | Work::HelmUninstall { .. }
+        )
+    }) {
+        t.push(Tool::Helm);
+    }
+    if graph
+        .steps()
+        .iter()
+        .any(|s| matches!(&s.work, Work::Crds { bundles, .. } if !bundles.is_empty()))
+    {
+        t.push(Tool::Kubectl);
+    }
+    t
+}
+
+#[allow(clippy::too_many_arguments)]
+fn execute(
+    root: &Path,
+    command: &str,
+    target: &str,
+    graph: &Graph,
+    jobs: usize,
+    resume: bool,
+    yes: bool,
+    timeouts: &Timeouts,
+    io: &Io,
+    out: &mut dyn Write,
+) -> Result<i32, Error> {
+    let versions = flotilla_model::Versions::embedded();
+    let found =
+        tools::check(&needed_tools(graph), &versions.tools, &io.tools).map_err(Error::Tools)?;
+    for f in found.values() {
+        if let Some(w) = &f.warning {
+            writeln!(out, "warning: {w}")?;
+        }
+    }
+    let previous = if resume {
+        match journal::latest(root, command, target)? {
+            Some((_, j)) => Some(j),
+            None => {
+                return Err(Error::NothingToResume {
+                    command: command.to_string(),
+                    target: target.to_string(),
+                });
+            }
+        }
+    } else {
+        None
+    };
+    let run_id = journal::new_run_id(command, target);
+    let run_dir = root.join(RUNS_DIR).join(&run_id);
+    // The hash must not depend on the run directory, so it is taken over a placeholder path.
+    let hash_paths = Paths {
+        root: root.to_path_buf(),
+        run_dir: root.join(RUNS_DIR).join("<run-id>"),
+    };
+    let hashes = graph
+        .steps()
+        .iter()
+        .map(|s| {
+            let d = describe(s, &hash_paths, timeouts, &io.endpoints);
+            (s.id.clone(), inputs_hash(s, &d, root))
+        })
+        .collect();
+    let engine = Engine::new(
+        Paths {
+            root: root.to_path_buf(),
+            run_dir: run_dir.clone(),
+        },
+        found.into_iter().map(|(t, f)| (t, f.program)).collect(),
+        io.aws.as_ref(),
+        io.kube.as_ref(),
+        *timeouts,
+        io.endpoints.clone(),
+        yes,
+        io.interactive,
+    );
+    let default_reporter;
+    let reporter: &dyn Reporter = match &io.reporter {
+        Some(r) => r.as_ref(),
+        None => {
+            default_reporter = crate::progress::reporter(graph.steps().len());
+            default_reporter.as_ref()
+        }
+    };
+    writeln!(
+        out,
+        "{command} {target}: {} steps, up to {jobs} at a time; journal {}",
+        graph.steps().len(),
+        rel(root, &run_dir.join("journal.json"))
+    )?;
+    let summary = runner::run(
+        graph,
+        &engine,
+        reporter,
+        &io.cancel,
+        &RunOptions {
+            jobs,
+            root: root.to_path_buf(),
+            run_dir,
+            run_id,
+            command: command.to_string(),
+            target: target.to_string(),
+            previous,
+            hashes,
+        },
+    )?;
+    write_summary(out, &summary, command, target)?;
+    Ok(if summary.success() { 0 } else { 1 })
+}
+
+fn write_summary(
+    out: &mut dyn Write,
+    summary: &RunSummary,
+    command: &str,
+    target: &str,
+) -> std::io::Result<()> {
+    writeln!(out)?;
+    write!(out, "{}", summary.table())?;
+    let j = &summary.journal;
+    if summary.success() {
+        writeln!(out, "\n{command} {target}: done")?;
+    } else {
+        let failed = j
+            .steps
+            .iter()
+            .filter(|s| s.status == journal::Status::Failed)
+            .count();
+        let reason = if j.state == journal::RunState::Interrupted {
+            "interrupted".to_string()
+        } else {
+            format!("{failed} step(s) failed")
+        };
+        writeln!(
+            out,
+            "\n{command} {target}: {reason}; continue with `cargo xtask {command} {target} --resume`"
+        )?;
+    }
+    Ok(())
+}
+
+fn rel(root: &Path, p: &Path) -> String {
+    p.strip_prefix(root)
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .to_string_lossy()
+        .into_owned()
+}

@@ -1,0 +1,845 @@
+//! The step graph: typed steps with explicit inputs, outputs and dependencies.
+//!
+//! Building the graph is pure: it reads the model and the release/manifest lists the renderers
+//! produce ([`GraphInputs`]), never the disk or the network. The same graph is printed by
+//! `--dry-run` and `plan`, and run by [`crate::runner`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::{self, Write as _};
+
+use flotilla_helm::{CrdBundle, Phase, Release};
+use flotilla_model::{Cluster, Platform, Role};
+
+use crate::wiring;
+
+/// The name of a step, unique in a graph (`terraform:production`, `helm:staging:fluent-bit`).
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct StepId(pub String);
+
+impl StepId {
+    fn new(parts: &[&str]) -> StepId {
+        StepId(parts.join(":"))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for StepId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What `deploy`, `destroy` and `plan` act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// One workload environment.
+    Environment(String),
+    /// The controlplane cluster.
+    Controlplane,
+    /// The state bootstrap, the controlplane and every workload cluster.
+    All,
+}
+
+impl Target {
+    /// Parses a command-line target against the platform; an unknown one lists the known ones.
+    pub fn parse(platform: &Platform, text: &str) -> Result<Target, UnknownTarget> {
+        if text == "all" {
+            return Ok(Target::All);
+        }
+        match platform.cluster_for_environment(text) {
+            Some(c) if c.role == Role::Controlplane => Ok(Target::Controlplane),
+            Some(c) => Ok(Target::Environment(c.environment.clone())),
+            None => Err(UnknownTarget {
+                given: text.to_string(),
+                known: platform
+                    .targets()
+                    .into_iter()
+                    .map(str::to_string)
+                    .chain(["all".to_string()])
+                    .collect(),
+            }),
+        }
+    }
+
+    pub fn name(&self, platform: &Platform) -> String {
+        match self {
+            Target::Environment(e) => e.clone(),
+            Target::Controlplane => platform.controlplane().environment.clone(),
+            Target::All => "all".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("unknown target `{given}`; known targets: {}", known.join(", "))]
+pub struct UnknownTarget {
+    pub given: String,
+    pub known: Vec<String>,
+}
+
+/// What Terraform does in a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TerraformMode {
+    /// `init`, `plan -out`, `show -json` (change counts), `apply` of that saved plan.
+    Apply,
+    /// `init`, `plan -detailed-exitcode`: fails when the module is not deployed and current.
+    Verify,
+    /// `init`, `plan -destroy -out`, `show -json`, `apply` of that saved plan.
+    Destroy,
+}
+
+/// A reference to a Kubernetes Secret in one cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRef {
+    pub cluster: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl fmt::Display for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}/{}", self.cluster, self.namespace, self.name)
+    }
+}
+
+/// One receiver credential: an AWS Secrets Manager secret into a Kubernetes Secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiverSecret {
+    pub receiver: String,
+    pub secret_id: String,
+    pub target: SecretRef,
+}
+
+/// The work of a step. Each variant names exactly what it touches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Work {
+    Terraform {
+        /// `bootstrap` or a cluster name.
+        module: String,
+        /// Relative to the repository root (`infra/production`).
+        dir: String,
+        mode: TerraformMode,
+    },
+    /// `terraform output -json` for the EKS cluster name, DescribeCluster for endpoint and CA.
+    ClusterAccess {
+        cluster: String,
+        region: String,
+        dir: String,
+    },
+    /// CRD bundles from their pinned upstream release (kubectl server-side apply, then wait
+    /// until established), and CRD manifest files (server-side apply).
+    Crds {
+        cluster: String,
+        bundles: Vec<CrdBundle>,
+        files: Vec<String>,
+    },
+    /// Server-side apply of manifest files with field manager [`crate::kube::FIELD_MANAGER`].
+    Apply {
+        cluster: String,
+        phase: Phase,
+        files: Vec<String>,
+    },
+    HelmInstall {
+        cluster: String,
+        release: Release,
+    },
+    HelmUninstall {
+        cluster: String,
+        release: Release,
+    },
+    /// Deployments and StatefulSets of the namespaces available, custom resources ready.
+    Readiness {
+        cluster: String,
+        namespaces: Vec<String>,
+        files: Vec<String>,
+    },
+    /// Copy Secrets from one cluster into another (`(from, to)` pairs, one target cluster).
+    CopySecrets {
+        copies: Vec<(SecretRef, SecretRef)>,
+    },
+    /// Read receiver credentials from AWS Secrets Manager into Kubernetes Secrets.
+    ReceiverCredentials {
+        cluster: String,
+        region: String,
+        secrets: Vec<ReceiverSecret>,
+    },
+    /// Smoke checks: API reachable, every node Ready, custom resources still ready.
+    Smoke {
+        cluster: String,
+        files: Vec<String>,
+    },
+    /// Delete custom resources and wait until their finalizers have let them go.
+    DeleteObjects {
+        cluster: String,
+        files: Vec<String>,
+    },
+    /// Refuse while any of these workload modules still has resources in its state.
+    CheckNoPeers {
+        workloads: Vec<(String, String)>,
+    },
+}
+
+impl Work {
+    /// The cluster the step talks to, when it talks to one.
+    pub fn cluster(&self) -> Option<&str> {
+        match self {
+            Work::Terraform { .. } | Work::CheckNoPeers { .. } => None,
+            Work::ClusterAccess { cluster, .. }
+            | Work::Crds { cluster, .. }
+            | Work::Apply { cluster, .. }
+            | Work::HelmInstall { cluster, .. }
+            | Work::HelmUninstall { cluster, .. }
+            | Work::Readiness { cluster, .. }
+            | Work::ReceiverCredentials { cluster, .. }
+            | Work::Smoke { cluster, .. }
+            | Work::DeleteObjects { cluster, .. } => Some(cluster),
+            Work::CopySecrets { copies } => copies.first().map(|(_, to)| to.cluster.as_str()),
+        }
+    }
+}
+
+/// One node of the graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub id: StepId,
+    pub work: Work,
+    /// Steps that must succeed first.
+    pub needs: Vec<StepId>,
+    /// Files (relative to the repository root; a directory means every file under it) whose
+    /// contents, with the step's commands, make its inputs hash.
+    pub inputs: Vec<String>,
+    /// What the step establishes for its dependents.
+    pub outputs: Vec<String>,
+    /// Re-run on `--resume` even when it succeeded before: it only reads, and what it reads
+    /// (endpoints, short-lived tokens) is not kept in the journal.
+    pub volatile: bool,
+}
+
+/// A validated, acyclic set of steps in a deterministic topological order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Graph {
+    steps: Vec<Step>,
+}
+
+/// The graph has a dependency on an unknown step or a cycle: a bug in the builder.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum GraphError {
+    #[error("step {step} needs {missing}, which is not in the graph")]
+    Missing { step: StepId, missing: StepId },
+    #[error("dependency cycle through {0}")]
+    Cycle(StepId),
+    #[error("step {0} appears twice")]
+    Duplicate(StepId),
+}
+
+impl Graph {
+    /// Orders the steps topologically; ties keep insertion order (deterministic output).
+    pub fn new(steps: Vec<Step>) -> Result<Graph, GraphError> {
+        let mut index = BTreeMap::new();
+        for (i, s) in steps.iter().enumerate() {
+            if index.insert(s.id.clone(), i).is_some() {
+                return Err(GraphError::Duplicate(s.id.clone()));
+            }
+        }
+        for s in &steps {
+            for n in &s.needs {
+                if !index.contains_key(n) {
+                    return Err(GraphError::Missing {
+                        step: s.id.clone(),
+                        missing: n.clone(),
+                    });
+                }
+            }
+        }
+        let mut done: BTreeSet<StepId> = BTreeSet::new();
+        let mut ordered = Vec::with_capacity(steps.len());
+        let mut remaining: Vec<Step> = steps;
+        while !remaining.is_empty() {
+            let pos = remaining
+                .iter()
+                .position(|s| s.needs.iter().all(|n| done.contains(n)));
+            match pos {
+                Some(p) => {
+                    let s = remaining.remove(p);
+                    done.insert(s.id.clone());
+                    ordered.push(s);
+                }
+                None => return Err(GraphError::Cycle(remaining[0].id.clone())),
+            }
+        }
+        Ok(Graph { steps: ordered })
+    }
+
+    /// Steps in topological order.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    pub fn get(&self, id: &StepId) -> Option<&Step> {
+        self.steps.iter().find(|s| &s.id == id)
+    }
+
+    /// Every step that depends on `id`, directly or not.
+    pub fn dependents(&self, id: &StepId) -> BTreeSet<StepId> {
+        let mut out = BTreeSet::new();
+        let mut frontier = vec![id.clone()];
+        while let Some(cur) = frontier.pop() {
+            for s in &self.steps {
+                if s.needs.contains(&cur) && out.insert(s.id.clone()) {
+                    frontier.push(s.id.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// The step graph as an indented text list with each step's dependencies.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        for (i, s) in self.steps.iter().enumerate() {
+            let _ = writeln!(out, "{:>3}. {}", i + 1, s.id);
+            if !s.needs.is_empty() {
+                let needs: Vec<&str> = s.needs.iter().map(StepId::as_str).collect();
+                let _ = writeln!(out, "       after: {}", needs.join(", "));
+            }
+        }
+        out
+    }
+
+    /// Mermaid flowchart (`flowchart TD`).
+    pub fn to_mermaid(&self) -> String {
+        let mut out = String::from("flowchart TD\n");
+        let ids: BTreeMap<&StepId, String> = self
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (&s.id, format!("s{i}")))
+            .collect();
+        for s in &self.steps {
+            let _ = writeln!(out, "    {}[\"{}\"]", ids[&s.id], s.id);
+        }
+        for s in &self.steps {
+            for n in &s.needs {
+                let _ = writeln!(out, "    {} --> {}", ids[n], ids[&s.id]);
+            }
+        }
+        out
+    }
+
+    /// Graphviz DOT.
+    pub fn to_dot(&self) -> String {
+        let mut out = String::from("digraph deploy {\n    rankdir=LR;\n    node [shape=box];\n");
+        for s in &self.steps {
+            let _ = writeln!(out, "    \"{}\";", s.id);
+        }
+        for s in &self.steps {
+            for n in &s.needs {
+                let _ = writeln!(out, "    \"{}\" -> \"{}\";", n, s.id);
+            }
+        }
+        out.push_str("}\n");
+        out
+    }
+}
+
+/// What the renderers say about each cluster: CRD bundles, Helm releases and manifest files by
+/// phase. Built from the pure Helm renderer ([`GraphInputs::from_platform`]); tests may build
+/// their own.
+#[derive(Debug, Clone, Default)]
+pub struct GraphInputs {
+    pub crd_bundles: BTreeMap<String, Vec<CrdBundle>>,
+    pub releases: BTreeMap<String, Vec<Release>>,
+    /// (cluster, phase) -> manifest files relative to the repository root, in apply order.
+    pub manifests: BTreeMap<(String, Phase), Vec<String>>,
+}
+
+impl GraphInputs {
+    /// Asks the Helm renderer (pure) for every cluster's CRD bundles, releases and manifests.
+    pub fn from_platform(platform: &Platform) -> GraphInputs {
+        let mut inputs = GraphInputs::default();
+        for c in &platform.clusters {
+            inputs
+                .crd_bundles
+                .insert(c.name.clone(), flotilla_helm::crd_bundles(platform, c));
+            inputs
+                .releases
+                .insert(c.name.clone(), flotilla_helm::releases(platform, c));
+            for m in flotilla_helm::manifests(platform, c) {
+                inputs
+                    .manifests
+                    .entry((c.name.clone(), m.phase))
+                    .or_default()
+                    .push(m.path);
+            }
+        }
+        inputs
+    }
+
+    fn releases_of(&self, cluster: &str) -> &[Release] {
+        self.releases.get(cluster).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    fn bundles_of(&self, cluster: &str) -> Vec<CrdBundle> {
+        self.crd_bundles.get(cluster).cloned().unwrap_or_default()
+    }
+
+    fn files(&self, cluster: &str, phase: Phase) -> Vec<String> {
+        self.manifests
+            .get(&(cluster.to_string(), phase))
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// How the deploy graph is cut.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GraphOptions {
+    /// Deploy the bootstrap and the controlplane too, instead of only checking they are current.
+    pub with_dependencies: bool,
+}
+
+fn id(parts: &[&str]) -> StepId {
+    StepId::new(parts)
+}
+
+/// The deploy graph of a target.
+pub fn deploy_graph(
+    platform: &Platform,
+    inputs: &GraphInputs,
+    target: &Target,
+    options: GraphOptions,
+) -> Result<Graph, GraphError> {
+    let cp = platform.controlplane();
+    let mut steps = Vec::new();
+    let full_dependencies = options.with_dependencies || *target == Target::All;
+    // The bootstrap and controlplane are either deployed or verified by every target.
+    let (bootstrap_id, cp_terraform_id) = match target {
+        Target::Controlplane => {
+            let b = bootstrap_steps(platform, &mut steps, full_dependencies);
+            (b, None)
+        }
+        _ => {
+            let b = bootstrap_steps(platform, &mut steps, full_dependencies);
+            if full_dependencies {
+                (b, None)
+            } else {
+                let v = id(&["verify", &cp.name]);
+                steps.push(Step {
+                    id: v.clone(),
+                    work: Work::Terraform {
+                        module: cp.name.clone(),
+                        dir: infra_dir(&cp.name),
+                        mode: TerraformMode::Verify,
+                    },
+                    needs: vec![b.clone()],
+                    inputs: vec![infra_dir(&cp.name)],
+                    outputs: vec![format!("{} is deployed and current", cp.name)],
+                    volatile: true,
+                });
+                (b, Some(v))
+            }
+        }
+    };
+    let deploy_cp = matches!(target, Target::Controlplane | Target::All) || full_dependencies;
+    if deploy_cp {
+        cluster_steps(platform, inputs, cp, &bootstrap_id, None, &mut steps);
+    } else {
+        // Only what a workload deploy reads from the controlplane: its access.
+        steps.push(access_step(
+            cp,
+            cp_terraform_id.clone().into_iter().collect(),
+        ));
+    }
+    let cp_ready = if deploy_cp {
+        id(&["readiness", &cp.name])
+    } else {
+        cp_terraform_id.clone().expect("verify step exists")
+    };
+    let cp_tf = if deploy_cp {
+        id(&["terraform", &cp.name])
+    } else {
+        cp_terraform_id.expect("verify step exists")
+    };
+    let workloads: Vec<&Cluster> = match target {
+        Target::Environment(env) => platform
+            .workload_clusters()
+            .filter(|c| &c.environment == env)
+            .collect(),
+        Target::Controlplane => Vec::new(),
+        Target::All => platform.workload_clusters().collect(),
+    };
+    for w in workloads {
+        let wiring = WorkloadWiring {
+            controlplane_terraform: cp_tf.clone(),
+            controlplane_ready: cp_ready.clone(),
+            controlplane_access: id(&["access", &cp.name]),
+            kafka_copies: wiring::kafka_secrets(platform, w),
+        };
+        cluster_steps(
+            platform,
+            inputs,
+            w,
+            &bootstrap_id,
+            Some(&wiring),
+            &mut steps,
+        );
+    }
+    Graph::new(steps)
+}
+
+struct WorkloadWiring {
+    controlplane_terraform: StepId,
+    controlplane_ready: StepId,
+    controlplane_access: StepId,
+    kafka_copies: Vec<(SecretRef, SecretRef)>,
+}
+
+fn infra_dir(module: &str) -> String {
+    format!("infra/{module}")
+}
+
+fn bootstrap_steps(platform: &Platform, steps: &mut Vec<Step>, deploy: bool) -> StepId {
+    let mode = if deploy {
+        TerraformMode::Apply
+    } else {
+        TerraformMode::Verify
+    };
+    let step_id = if deploy {
+        id(&["terraform", "bootstrap"])
+    } else {
+        id(&["verify", "bootstrap"])
+    };
+    steps.push(Step {
+        id: step_id.clone(),
+        work: Work::Terraform {
+            module: "bootstrap".into(),
+            dir: infra_dir("bootstrap"),
+            mode,
+        },
+        needs: vec![],
+        inputs: vec![infra_dir("bootstrap")],
+        outputs: vec![format!("state bucket {}", platform.state_bucket)],
+        volatile: !deploy,
+    });
+    step_id
+}
+
+fn access_step(cluster: &Cluster, needs: Vec<StepId>) -> Step {
+    Step {
+        id: id(&["access", &cluster.name]),
+        work: Work::ClusterAccess {
+            cluster: cluster.name.clone(),
+            region: cluster.region.clone(),
+            dir: infra_dir(&cluster.name),
+        },
+        needs,
+        inputs: vec![],
+        outputs: vec![format!(
+            "API endpoint and certificate authority of {} (in memory)",
+            cluster.name
+        )],
+        volatile: true,
+    }
+}
+
+fn cluster_steps(
+    platform: &Platform,
+    inputs: &GraphInputs,
+    cluster: &Cluster,
+    bootstrap: &StepId,
+    workload: Option<&WorkloadWiring>,
+    steps: &mut Vec<Step>,
+) {
+    let name = cluster.name.as_str();
+    let tf = id(&["terraform", name]);
+    let mut tf_needs = vec![bootstrap.clone()];
+    if let Some(w) = workload {
+        // The workload VPC peers with the controlplane's: its module reads the controlplane state.
+        tf_needs.push(w.controlplane_terraform.clone());
+    }
+    steps.push(Step {
+        id: tf.clone(),
+        work: Work::Terraform {
+            module: name.to_string(),
+            dir: infra_dir(name),
+            mode: TerraformMode::Apply,
+        },
+        needs: tf_needs,
+        inputs: vec![infra_dir(name)],
+        outputs: vec![format!("EKS cluster and VPC of {name}")],
+        volatile: false,
+    });
+    let access = id(&["access", name]);
+    steps.push(access_step(cluster, vec![tf.clone()]));
+
+    let crds_files = inputs.files(name, Phase::Crds);
+    let crds = id(&["crds", name]);
+    steps.push(Step {
+        id: crds.clone(),
+        inputs: crds_files.clone(),
+        work: Work::Crds {
+            cluster: name.to_string(),
+            bundles: inputs.bundles_of(name),
+            files: crds_files,
+        },
+        needs: vec![access.clone()],
+        outputs: vec!["CustomResourceDefinitions no chart installs".into()],
+        volatile: false,
+    });
+    let ns_files = inputs.files(name, Phase::Namespaces);
+    let namespaces = id(&["namespaces", name]);
+    steps.push(Step {
+        id: namespaces.clone(),
+        work: Work::Apply {
+            cluster: name.to_string(),
+            phase: Phase::Namespaces,
+            files: ns_files.clone(),
+        },
+        needs: vec![crds.clone()],
+        inputs: ns_files,
+        outputs: vec!["namespaces with quotas, limits, network and admission policies".into()],
+        volatile: false,
+    });
+
+    // Secrets the releases mount must exist before `helm --wait` can succeed.
+    let mut before_releases = vec![namespaces.clone()];
+    if let Some(w) = workload {
+        let copy = id(&["kafka-credentials", name]);
+        steps.push(Step {
+            id: copy.clone(),
+            outputs: w
+                .kafka_copies
+                .iter()
+                .map(|(_, to)| format!("Secret {to}"))
+                .collect(),
+            work: Work::CopySecrets {
+                copies: w.kafka_copies.clone(),
+            },
+            needs: vec![
+                namespaces.clone(),
+                w.controlplane_access.clone(),
+                w.controlplane_ready.clone(),
+            ],
+            inputs: vec![],
+            volatile: false,
+        });
+        before_releases.push(copy);
+    } else {
+        let secrets: Vec<ReceiverSecret> = platform
+            .observability
+            .receivers
+            .iter()
+            .map(|r| ReceiverSecret {
+                receiver: r.name.clone(),
+                secret_id: r.credentials_secret.clone(),
+                target: wiring::receiver_secret(cluster, &r.name),
+            })
+            .collect();
+        if !secrets.is_empty() {
+            let rc = id(&["receiver-credentials", name]);
+            steps.push(Step {
+                id: rc.clone(),
+                outputs: secrets
+                    .iter()
+                    .map(|s| format!("Secret {}", s.target))
+                    .collect(),
+                work: Work::ReceiverCredentials {
+                    cluster: name.to_string(),
+                    region: cluster.region.clone(),
+                    secrets,
+                },
+                needs: vec![namespaces.clone()],
+                inputs: vec![],
+                volatile: false,
+            });
+            before_releases.push(rc);
+        }
+    }
+
+    let releases = inputs.releases_of(name);
+    let mut release_ids = Vec::new();
+    for r in releases {
+        let rid = id(&["helm", name, &r.name]);
+        let mut needs = before_releases.clone();
+        needs.extend(r.needs.iter().map(|n| id(&["helm", name, n])));
+        steps.push(Step {
+            id: rid.clone(),
+            work: Work::HelmInstall {
+                cluster: name.to_string(),
+                release: r.clone(),
+            },
+            needs,
+            inputs: vec![r.values_file.clone()],
+            outputs: vec![format!("release {} in namespace {}", r.name, r.namespace)],
+            volatile: false,
+        });
+        release_ids.push(rid);
+    }
+    let cr_files = inputs.files(name, Phase::CustomResources);
+    let cr = id(&["custom-resources", name]);
+    let mut cr_needs = if release_ids.is_empty() {
+        before_releases.clone()
+    } else {
+        release_ids.clone()
+    };
+    cr_needs.sort();
+    cr_needs.dedup();
+    steps.push(Step {
+        id: cr.clone(),
+        work: Work::Apply {
+            cluster: name.to_string(),
+            phase: Phase::CustomResources,
+            files: cr_files.clone(),
+        },
+        needs: cr_needs,
+        inputs: cr_files.clone(),
+        outputs: vec!["custom resources (Gateway, routes, Kafka, Elasticsearch, ...)".into()],
+        volatile: false,
+    });
+    let mut namespaces_of_releases: Vec<String> =
+        releases.iter().map(|r| r.namespace.clone()).collect();
+    namespaces_of_releases.sort();
+    namespaces_of_releases.dedup();
+    let ready = id(&["readiness", name]);
+    steps.push(Step {
+        id: ready.clone(),
+        work: Work::Readiness {
+            cluster: name.to_string(),
+            namespaces: namespaces_of_releases,
+            files: cr_files.clone(),
+        },
+        needs: vec![cr.clone()],
+        inputs: vec![],
+        outputs: vec![format!("{name} ready")],
+        volatile: true,
+    });
+    steps.push(Step {
+        id: id(&["smoke", name]),
+        work: Work::Smoke {
+            cluster: name.to_string(),
+            files: cr_files,
+        },
+        needs: vec![ready],
+        inputs: vec![],
+        outputs: vec![],
+        volatile: true,
+    });
+}
+
+/// Why a destroy is refused before anything runs.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DestroyRefused {
+    #[error(
+        "{cluster} is protected in platform.toml; set `protected = false` for it, merge that change, then destroy"
+    )]
+    Protected { cluster: String },
+    #[error("`--confirm {given}` does not match the target `{target}`")]
+    Confirmation { target: String, given: String },
+    #[error("destroy takes one environment or the controlplane, not `all`")]
+    All,
+}
+
+/// The reverse graph of one cluster: custom resources (finalizers awaited), Helm releases in
+/// reverse dependency order, then Terraform. Refuses protected clusters. For the controlplane
+/// a first step refuses while any workload module still has resources (its VPC peers).
+pub fn destroy_graph(
+    platform: &Platform,
+    inputs: &GraphInputs,
+    target: &Target,
+) -> Result<Result<Graph, GraphError>, DestroyRefused> {
+    let cluster = match target {
+        Target::All => return Err(DestroyRefused::All),
+        Target::Controlplane => platform.controlplane(),
+        Target::Environment(env) => platform
+            .cluster_for_environment(env)
+            .expect("target parsed against the platform"),
+    };
+    if cluster.protected {
+        return Err(DestroyRefused::Protected {
+            cluster: cluster.name.clone(),
+        });
+    }
+    let name = cluster.name.as_str();
+    let mut steps = Vec::new();
+    let mut first_needs = Vec::new();
+    if cluster.role == Role::Controlplane {
+        let check = id(&["check-peers", name]);
+        steps.push(Step {
+            id: check.clone(),
+            work: Work::CheckNoPeers {
+                workloads: platform
+                    .workload_clusters()
+                    .map(|w| (w.name.clone(), infra_dir(&w.name)))
+                    .collect(),
+            },
+            needs: vec![],
+            inputs: vec![],
+            outputs: vec!["no workload cluster peers with the controlplane".into()],
+            volatile: true,
+        });
+        first_needs.push(check);
+    }
+    let access = id(&["access", name]);
+    steps.push(access_step(cluster, first_needs));
+    let cr_files = inputs.files(name, Phase::CustomResources);
+    let delete_cr = id(&["delete-custom-resources", name]);
+    steps.push(Step {
+        id: delete_cr.clone(),
+        work: Work::DeleteObjects {
+            cluster: name.to_string(),
+            files: cr_files.clone(),
+        },
+        needs: vec![access.clone()],
+        inputs: cr_files,
+        outputs: vec!["custom resources gone, finalizers done".into()],
+        volatile: false,
+    });
+    // A release is uninstalled after every release that needs it.
+    let releases = inputs.releases_of(name);
+    let mut release_ids = Vec::new();
+    for r in releases.iter().rev() {
+        let rid = id(&["uninstall", name, &r.name]);
+        let mut needs = vec![delete_cr.clone()];
+        for other in releases {
+            if other.needs.contains(&r.name) {
+                needs.push(id(&["uninstall", name, &other.name]));
+            }
+        }
+        steps.push(Step {
+            id: rid.clone(),
+            work: Work::HelmUninstall {
+                cluster: name.to_string(),
+                release: r.clone(),
+            },
+            needs,
+            inputs: vec![],
+            outputs: vec![format!("release {} gone", r.name)],
+            volatile: false,
+        });
+        release_ids.push(rid);
+    }
+    let tf_needs = if release_ids.is_empty() {
+        vec![delete_cr]
+    } else {
+        release_ids
+    };
+    steps.push(Step {
+        id: id(&["terraform-destroy", name]),
+        work: Work::Terraform {
+            module: name.to_string(),
+            dir: infra_dir(name),
+            mode: TerraformMode::Destroy,
+        },
+        needs: tf_needs,
+        inputs: vec![infra_dir(name)],
+        outputs: vec![format!("EKS cluster and VPC of {name} destroyed")],
+        volatile: false,
+    });
+    Ok(Graph::new(steps))
+}

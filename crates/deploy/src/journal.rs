@@ -1,0 +1,145 @@
+//! The journal of a run: `.flotilla/runs/<run-id>/journal.json`.
+//!
+//! Rewritten (to a temporary file, then renamed) after every change of a step's status, so an
+//! interrupt or a crash leaves the last consistent state on disk. `--resume` reads the newest
+//! journal of the same command and target.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::graph::StepId;
+
+/// Where runs live, relative to the repository root.
+pub const RUNS_DIR: &str = ".flotilla/runs";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Not started yet.
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    /// Not started because a step it needs failed, was skipped or was interrupted.
+    Skipped,
+    /// Was running when the run was interrupted.
+    Interrupted,
+    /// Not started because the run was interrupted first.
+    NotRun,
+    /// Succeeded in an earlier run with the same inputs; not run again (`--resume`).
+    Reused,
+}
+
+impl Status {
+    /// Done well: dependents may start.
+    pub fn is_success(self) -> bool {
+        matches!(self, Status::Succeeded | Status::Reused)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Running => "running",
+            Status::Succeeded => "succeeded",
+            Status::Failed => "FAILED",
+            Status::Skipped => "skipped",
+            Status::Interrupted => "interrupted",
+            Status::NotRun => "not run",
+            Status::Reused => "reused",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub id: StepId,
+    pub status: Status,
+    /// SHA-256 of the step's commands and input files.
+    pub inputs_hash: String,
+    /// The step's log file, relative to the repository root.
+    pub log: Option<String>,
+    pub started: Option<String>,
+    pub duration_ms: Option<u64>,
+    /// Why it failed or was skipped.
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunState {
+    Running,
+    Finished,
+    Interrupted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Journal {
+    pub run_id: String,
+    /// `deploy` or `destroy`.
+    pub command: String,
+    pub target: String,
+    pub started: String,
+    pub finished: Option<String>,
+    pub state: RunState,
+    pub steps: Vec<StepRecord>,
+}
+
+impl Journal {
+    pub fn step(&self, id: &StepId) -> Option<&StepRecord> {
+        self.steps.iter().find(|s| &s.id == id)
+    }
+
+    pub fn step_mut(&mut self, id: &StepId) -> Option<&mut StepRecord> {
+        self.steps.iter_mut().find(|s| &s.id == id)
+    }
+
+    /// Writes atomically: a reader never sees half a journal.
+    pub fn write(&self, run_dir: &Path) -> io::Result<()> {
+        fs::create_dir_all(run_dir)?;
+        let tmp = run_dir.join("journal.json.tmp");
+        let text = serde_json::to_string_pretty(self).map_err(io::Error::other)?;
+        fs::write(&tmp, text + "\n")?;
+        fs::rename(&tmp, run_dir.join("journal.json"))
+    }
+
+    pub fn read(run_dir: &Path) -> io::Result<Journal> {
+        let text = fs::read_to_string(run_dir.join("journal.json"))?;
+        serde_json::from_str(&text).map_err(io::Error::other)
+    }
+}
+
+/// A new run directory name: sortable time, command and target (`20260101T120000.123Z-deploy-production`).
+pub fn new_run_id(command: &str, target: &str) -> String {
+    let now = jiff::Timestamp::now();
+    format!(
+        "{}-{command}-{target}",
+        now.strftime("%Y%m%dT%H%M%S%.3fZ")
+            .to_string()
+            .replace('.', "")
+    )
+}
+
+/// The newest journal of a command and target, if any.
+pub fn latest(root: &Path, command: &str, target: &str) -> io::Result<Option<(PathBuf, Journal)>> {
+    let dir = root.join(RUNS_DIR);
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return Ok(None);
+    };
+    let suffix = format!("-{command}-{target}");
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(&suffix))
+        .collect();
+    names.sort();
+    for name in names.iter().rev() {
+        let path = dir.join(name);
+        if let Ok(j) = Journal::read(&path) {
+            return Ok(Some((path, j)));
+        }
+    }
+    Ok(None)
+}

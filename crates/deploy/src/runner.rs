@@ -1,0 +1,506 @@
+//! Runs a [`Graph`]: independent steps in parallel (bounded by `jobs`), a failure skips exactly
+//! its dependents, an interrupt starts nothing new and waits for what runs, and the journal is
+//! rewritten after every change. What a step does is the [`StepExecutor`]'s business, so the
+//! scheduling is tested without any IO.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use crate::graph::{Graph, Step, StepId};
+use crate::journal::{Journal, RunState, Status, StepRecord};
+
+/// Why a step failed, in one line (details are in its log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepFailure {
+    Failed(String),
+    /// It stopped because the run was interrupted.
+    Interrupted,
+}
+
+impl From<String> for StepFailure {
+    fn from(s: String) -> StepFailure {
+        StepFailure::Failed(s)
+    }
+}
+
+/// Does the work of one step. Implemented by the real engine and by test fakes.
+pub trait StepExecutor: Sync {
+    fn execute(&self, step: &Step, ctx: &StepContext<'_>) -> Result<(), StepFailure>;
+}
+
+/// What a step gets to work with: its log, the run's cancel flag, a way to tell the user.
+pub struct StepContext<'a> {
+    pub log: &'a StepLog,
+    pub cancel: &'a Cancel,
+    pub reporter: &'a dyn Reporter,
+    pub run_dir: &'a Path,
+}
+
+/// A step's own log file. Process output goes here; messages are timestamped.
+#[derive(Debug)]
+pub struct StepLog {
+    pub path: PathBuf,
+    file: Mutex<File>,
+}
+
+impl StepLog {
+    pub fn create(path: PathBuf) -> std::io::Result<StepLog> {
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let file = File::create(&path)?;
+        Ok(StepLog {
+            path,
+            file: Mutex::new(file),
+        })
+    }
+
+    /// Appends a timestamped line.
+    pub fn line(&self, text: &str) {
+        let mut f = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = writeln!(f, "[{}] {text}", crate::progress::timestamp());
+    }
+
+    /// A handle for a child process's stdout/stderr.
+    pub fn file(&self) -> std::io::Result<File> {
+        let f = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        f.try_clone()
+    }
+
+    /// The last `n` lines.
+    pub fn tail(&self, n: usize) -> Vec<String> {
+        let text = fs::read_to_string(&self.path).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+}
+
+/// The run's interrupt flag and the processes to forward an interrupt to.
+#[derive(Debug, Default)]
+pub struct Cancel {
+    flag: AtomicBool,
+    children: Mutex<BTreeSet<u32>>,
+}
+
+impl Cancel {
+    pub fn new() -> Arc<Cancel> {
+        Arc::new(Cancel::default())
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    /// Starts no new step from now on and sends SIGINT to every running child process (they run
+    /// in their own process groups, so a terminal's Ctrl-C reaches them only through here:
+    /// Terraform takes a second interrupt as "abort now", which must not happen by accident).
+    pub fn interrupt(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        let children = self.children.lock().unwrap_or_else(|e| e.into_inner());
+        for pid in children.iter() {
+            crate::process::interrupt(*pid);
+        }
+    }
+
+    pub(crate) fn register(&self, pid: u32) {
+        self.children
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(pid);
+        // An interrupt that raced with the spawn still reaches the new child.
+        if self.is_cancelled() {
+            crate::process::interrupt(pid);
+        }
+    }
+
+    pub(crate) fn unregister(&self, pid: u32) {
+        self.children
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&pid);
+    }
+
+    /// Sleeps up to `d`, returning early (with `true`) when interrupted.
+    pub fn sleep(&self, d: Duration) -> bool {
+        let end = Instant::now() + d;
+        while Instant::now() < end {
+            if self.is_cancelled() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20).min(end - Instant::now()));
+        }
+        self.is_cancelled()
+    }
+}
+
+/// Progress output: indicatif on a terminal, timestamped lines otherwise, nothing in tests.
+pub trait Reporter: Sync {
+    fn started(&self, step: &StepId);
+    fn finished(&self, record: &StepRecord, tail: &[String]);
+    /// A line about a running step (Terraform change counts, waits).
+    fn message(&self, step: &StepId, text: &str);
+    /// Runs `f` with the progress display out of the way (for a prompt).
+    fn suspend(&self, f: &mut dyn FnMut());
+}
+
+/// A reporter that prints nothing.
+#[derive(Debug, Default)]
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn started(&self, _: &StepId) {}
+    fn finished(&self, _: &StepRecord, _: &[String]) {}
+    fn message(&self, _: &StepId, _: &str) {}
+    fn suspend(&self, f: &mut dyn FnMut()) {
+        f()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub jobs: usize,
+    /// Repository root: log paths in the journal are relative to it.
+    pub root: PathBuf,
+    /// `.flotilla/runs/<run-id>`.
+    pub run_dir: PathBuf,
+    pub run_id: String,
+    pub command: String,
+    pub target: String,
+    /// The journal `--resume` continues from.
+    pub previous: Option<Journal>,
+    /// Inputs hash of every step.
+    pub hashes: BTreeMap<StepId, String>,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub journal: Journal,
+    pub run_dir: PathBuf,
+}
+
+impl RunSummary {
+    pub fn success(&self) -> bool {
+        self.journal.state == RunState::Finished
+            && self.journal.steps.iter().all(|s| s.status.is_success())
+    }
+
+    /// The summary table: step, status, duration, log file.
+    pub fn table(&self) -> String {
+        let rows: Vec<[String; 4]> = self
+            .journal
+            .steps
+            .iter()
+            .map(|s| {
+                [
+                    s.id.to_string(),
+                    s.status.as_str().to_string(),
+                    s.duration_ms
+                        .map(|ms| format!("{:.1}s", ms as f64 / 1000.0))
+                        .unwrap_or_else(|| "-".into()),
+                    s.log.clone().unwrap_or_else(|| "-".into()),
+                ]
+            })
+            .collect();
+        table(&["STEP", "STATUS", "DURATION", "LOG"], &rows)
+    }
+}
+
+/// A plain left-aligned text table.
+pub fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
+    let mut widths = header.map(str::len);
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == N {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:<w$}  "));
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header.to_vec());
+    for r in rows {
+        out.push_str(&line(r.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+/// Which steps `--resume` runs again: failed, not run, or with changed inputs, plus everything
+/// downstream of those; volatile steps (reads) run whenever something after them runs.
+pub fn steps_to_run(
+    graph: &Graph,
+    previous: Option<&Journal>,
+    hashes: &BTreeMap<StepId, String>,
+) -> BTreeSet<StepId> {
+    let Some(prev) = previous else {
+        return graph.steps().iter().map(|s| s.id.clone()).collect();
+    };
+    let mut dirty: BTreeSet<StepId> = BTreeSet::new();
+    for s in graph.steps() {
+        let done_before = prev
+            .step(&s.id)
+            .is_some_and(|r| r.status.is_success() && Some(&r.inputs_hash) == hashes.get(&s.id));
+        if !done_before || s.needs.iter().any(|n| dirty.contains(n)) {
+            dirty.insert(s.id.clone());
+        }
+    }
+    let mut run = dirty;
+    for s in graph.steps().iter().rev() {
+        if s.volatile
+            && graph
+                .steps()
+                .iter()
+                .any(|d| d.needs.contains(&s.id) && run.contains(&d.id))
+        {
+            run.insert(s.id.clone());
+        }
+    }
+    run
+}
+
+enum Event {
+    Done(StepId, Result<(), StepFailure>, Duration),
+}
+
+/// Runs the graph and returns the final journal. Never panics on a step failure.
+pub fn run(
+    graph: &Graph,
+    executor: &dyn StepExecutor,
+    reporter: &dyn Reporter,
+    cancel: &Cancel,
+    options: &RunOptions,
+) -> std::io::Result<RunSummary> {
+    let to_run = steps_to_run(graph, options.previous.as_ref(), &options.hashes);
+    let mut journal = Journal {
+        run_id: options.run_id.clone(),
+        command: options.command.clone(),
+        target: options.target.clone(),
+        started: crate::progress::timestamp(),
+        finished: None,
+        state: RunState::Running,
+        steps: graph
+            .steps()
+            .iter()
+            .map(|s| {
+                let hash = options.hashes.get(&s.id).cloned().unwrap_or_default();
+                if to_run.contains(&s.id) {
+                    StepRecord {
+                        id: s.id.clone(),
+                        status: Status::Pending,
+                        inputs_hash: hash,
+                        log: None,
+                        started: None,
+                        duration_ms: None,
+                        message: None,
+                    }
+                } else {
+                    let prev = options
+                        .previous
+                        .as_ref()
+                        .and_then(|p| p.step(&s.id))
+                        .cloned();
+                    StepRecord {
+                        id: s.id.clone(),
+                        status: Status::Reused,
+                        inputs_hash: hash,
+                        log: prev.as_ref().and_then(|p| p.log.clone()),
+                        started: prev.as_ref().and_then(|p| p.started.clone()),
+                        duration_ms: None,
+                        message: Some(format!(
+                            "succeeded in run {}",
+                            options
+                                .previous
+                                .as_ref()
+                                .map(|p| p.run_id.as_str())
+                                .unwrap_or("?")
+                        )),
+                    }
+                }
+            })
+            .collect(),
+    };
+    journal.write(&options.run_dir)?;
+
+    let jobs = options.jobs.max(1);
+    let logs: Mutex<BTreeMap<StepId, Arc<StepLog>>> = Mutex::new(BTreeMap::new());
+    let (tx, rx) = mpsc::channel::<Event>();
+    std::thread::scope(|scope| -> std::io::Result<()> {
+        let mut running = 0usize;
+        loop {
+            // Skip whatever can no longer run.
+            loop {
+                let mut changed = false;
+                for s in graph.steps() {
+                    let status = journal.step(&s.id).map(|r| r.status);
+                    if status != Some(Status::Pending) {
+                        continue;
+                    }
+                    let blocked = s.needs.iter().find(|n| {
+                        journal.step(n).is_some_and(|r| {
+                            matches!(
+                                r.status,
+                                Status::Failed
+                                    | Status::Skipped
+                                    | Status::Interrupted
+                                    | Status::NotRun
+                            )
+                        })
+                    });
+                    if let Some(n) = blocked {
+                        let cancelled = matches!(
+                            journal_status(&journal, n),
+                            Some(Status::Interrupted | Status::NotRun)
+                        );
+                        let rec = journal.step_mut(&s.id).expect("step in journal");
+                        rec.status = if cancelled {
+                            Status::NotRun
+                        } else {
+                            Status::Skipped
+                        };
+                        rec.message = Some(format!("{n} did not succeed"));
+                        let rec = rec.clone();
+                        reporter.finished(&rec, &[]);
+                        changed = true;
+                    }
+                }
+                if !changed {
+                    break;
+                }
+                journal.write(&options.run_dir)?;
+            }
+            if !cancel.is_cancelled() {
+                for s in graph.steps() {
+                    if running >= jobs {
+                        break;
+                    }
+                    let pending = journal.step(&s.id).map(|r| r.status) == Some(Status::Pending);
+                    let ready = s
+                        .needs
+                        .iter()
+                        .all(|n| journal.step(n).is_some_and(|r| r.status.is_success()));
+                    if !(pending && ready) {
+                        continue;
+                    }
+                    let log_path = options
+                        .run_dir
+                        .join("logs")
+                        .join(format!("{}.log", s.id.as_str().replace(':', "_")));
+                    let log = Arc::new(StepLog::create(log_path.clone())?);
+                    logs.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(s.id.clone(), log.clone());
+                    let rec = journal.step_mut(&s.id).expect("step in journal");
+                    rec.status = Status::Running;
+                    rec.started = Some(crate::progress::timestamp());
+                    rec.log = Some(relative(&options.root, &log_path));
+                    journal.write(&options.run_dir)?;
+                    reporter.started(&s.id);
+                    running += 1;
+                    let tx = tx.clone();
+                    let run_dir = options.run_dir.as_path();
+                    scope.spawn(move || {
+                        let start = Instant::now();
+                        log.line(&format!("step {} started", s.id));
+                        let ctx = StepContext {
+                            log: &log,
+                            cancel,
+                            reporter,
+                            run_dir,
+                        };
+                        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            executor.execute(s, &ctx)
+                        }))
+                        .unwrap_or_else(|_| Err(StepFailure::Failed("the step panicked".into())));
+                        match &result {
+                            Ok(()) => log.line("step succeeded"),
+                            Err(StepFailure::Failed(m)) => log.line(&format!("step failed: {m}")),
+                            Err(StepFailure::Interrupted) => log.line("step interrupted"),
+                        }
+                        let _ = tx.send(Event::Done(s.id.clone(), result, start.elapsed()));
+                    });
+                }
+            }
+            if running == 0 {
+                break;
+            }
+            let Ok(Event::Done(id, result, elapsed)) = rx.recv() else {
+                break;
+            };
+            running -= 1;
+            let rec = journal.step_mut(&id).expect("step in journal");
+            rec.duration_ms = Some(elapsed.as_millis() as u64);
+            match result {
+                Ok(()) => rec.status = Status::Succeeded,
+                Err(StepFailure::Failed(m)) => {
+                    // A process killed by our forwarded interrupt reports a failure too.
+                    rec.status = if cancel.is_cancelled() {
+                        Status::Interrupted
+                    } else {
+                        Status::Failed
+                    };
+                    rec.message = Some(m);
+                }
+                Err(StepFailure::Interrupted) => {
+                    rec.status = Status::Interrupted;
+                    rec.message = Some("interrupted".into());
+                }
+            }
+            let rec = rec.clone();
+            journal.write(&options.run_dir)?;
+            let tail = if rec.status == Status::Failed {
+                logs.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(&id)
+                    .map(|l| l.tail(20))
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            reporter.finished(&rec, &tail);
+        }
+        Ok(())
+    })?;
+    for rec in &mut journal.steps {
+        if rec.status == Status::Pending {
+            rec.status = Status::NotRun;
+            rec.message = Some("the run was interrupted first".into());
+        }
+    }
+    journal.state = if cancel.is_cancelled() {
+        RunState::Interrupted
+    } else {
+        RunState::Finished
+    };
+    journal.finished = Some(crate::progress::timestamp());
+    journal.write(&options.run_dir)?;
+    Ok(RunSummary {
+        journal,
+        run_dir: options.run_dir.clone(),
+    })
+}
+
+fn journal_status(journal: &Journal, id: &StepId) -> Option<Status> {
+    journal.step(id).map(|r| r.status)
+}
+
+fn relative(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
