@@ -63,7 +63,8 @@ impl SdkAws {
         Ok(SdkAws { runtime })
     }
 
-    fn config(&self, region: &str) -> aws_config::SdkConfig {
+    /// The SDK configuration for a region (standard chain; rustls with ring).
+    pub fn config(&self, region: &str) -> aws_config::SdkConfig {
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
                 aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
@@ -75,6 +76,13 @@ impl SdkAws {
                 .region(aws_config::Region::new(region.to_string()))
                 .load(),
         )
+    }
+}
+
+impl SdkAws {
+    /// Runs a future on this client's runtime (for callers that use the SDK directly).
+    pub fn block_on<F: Future>(&self, f: F) -> F::Output {
+        self.runtime.block_on(f)
     }
 }
 

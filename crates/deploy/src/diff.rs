@@ -467,3 +467,8 @@ fn server_dry_run(
     )?;
     Ok(true)
 }
+
+/// Stdout that keeps the diff's colors on a terminal and strips them otherwise.
+pub fn colored_stdout() -> anstream::AutoStream<std::io::Stdout> {
+    anstream::AutoStream::auto(std::io::stdout())
+}

@@ -1,0 +1,182 @@
+//! Snapshots of the step graph: the repository's platform and the fixtures, every target.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use flotilla_deploy::engine::{Paths, Timeouts, describe};
+use flotilla_deploy::graph::{
+    Graph, GraphInputs, GraphOptions, StepId, Target, deploy_graph, destroy_graph,
+};
+use flotilla_model::Platform;
+
+/// The graph with every step's dependencies, inputs, outputs and exact commands, paths under
+/// a fixed root so the snapshot does not depend on the machine.
+fn render(graph: &Graph) -> String {
+    let paths = Paths {
+        root: Path::new("/repo").to_path_buf(),
+        run_dir: Path::new("/repo/.flotilla/runs/<run-id>").to_path_buf(),
+    };
+    let mut out = String::new();
+    for (i, s) in graph.steps().iter().enumerate() {
+        out.push_str(&format!("{:>3}. {}\n", i + 1, s.id));
+        if !s.needs.is_empty() {
+            let needs: Vec<&str> = s.needs.iter().map(StepId::as_str).collect();
+            out.push_str(&format!("     after:   {}\n", needs.join(", ")));
+        }
+        if !s.inputs.is_empty() {
+            out.push_str(&format!("     inputs:  {}\n", s.inputs.join(", ")));
+        }
+        if !s.outputs.is_empty() {
+            out.push_str(&format!("     outputs: {}\n", s.outputs.join("; ")));
+        }
+        for line in describe(s, &paths, &Timeouts::default(), &BTreeMap::new()) {
+            out.push_str(&format!("       {line}\n"));
+        }
+    }
+    out
+}
+
+fn deploy(p: &Platform, target: &str, with_dependencies: bool) -> Graph {
+    let t = Target::parse(p, target).unwrap();
+    deploy_graph(
+        p,
+        &GraphInputs::from_platform(p),
+        &t,
+        GraphOptions { with_dependencies },
+    )
+    .unwrap()
+}
+
+fn ids(g: &Graph) -> Vec<&str> {
+    g.steps().iter().map(|s| s.id.as_str()).collect()
+}
+
+fn pos(g: &Graph, id: &str) -> usize {
+    ids(g)
+        .iter()
+        .position(|s| *s == id)
+        .unwrap_or_else(|| panic!("{id} not in the graph: {:?}", ids(g)))
+}
+
+#[test]
+fn seed_production() {
+    insta::assert_snapshot!(render(&deploy(&support::seed(), "production", false)));
+}
+
+#[test]
+fn seed_production_with_dependencies() {
+    insta::assert_snapshot!(render(&deploy(&support::seed(), "production", true)));
+}
+
+#[test]
+fn seed_controlplane() {
+    insta::assert_snapshot!(render(&deploy(&support::seed(), "controlplane", false)));
+}
+
+#[test]
+fn seed_all_as_mermaid() {
+    insta::assert_snapshot!(deploy(&support::seed(), "all", false).to_mermaid());
+}
+
+#[test]
+fn two_envs_all() {
+    insta::assert_snapshot!(render(&deploy(&support::two_envs(), "all", false)));
+}
+
+#[test]
+fn two_envs_destroy_dev() {
+    let p = support::two_envs();
+    let g = destroy_graph(
+        &p,
+        &GraphInputs::from_platform(&p),
+        &Target::parse(&p, "dev").unwrap(),
+    )
+    .unwrap()
+    .unwrap();
+    insta::assert_snapshot!(render(&g));
+}
+
+#[test]
+fn controlplane_terraform_comes_before_every_workload_cluster() {
+    let g = deploy(&support::seed(), "all", false);
+    let cp = pos(&g, "terraform:controlplane");
+    for env in ["production", "staging", "testing"] {
+        assert!(cp < pos(&g, &format!("terraform:{env}")));
+        // Kafka credentials come from the controlplane once it is ready.
+        assert!(pos(&g, "readiness:controlplane") < pos(&g, &format!("kafka-credentials:{env}")));
+        assert!(
+            pos(&g, &format!("kafka-credentials:{env}"))
+                < pos(&g, &format!("custom-resources:{env}"))
+        );
+    }
+}
+
+#[test]
+fn an_environment_only_verifies_its_dependencies_unless_asked() {
+    let p = support::seed();
+    let g = deploy(&p, "staging", false);
+    assert!(ids(&g).contains(&"verify:bootstrap"));
+    assert!(ids(&g).contains(&"verify:controlplane"));
+    assert!(!ids(&g).contains(&"terraform:controlplane"));
+    assert!(!ids(&g).iter().any(|s| s.ends_with(":production")));
+    let g = deploy(&p, "staging", true);
+    assert!(ids(&g).contains(&"terraform:bootstrap"));
+    assert!(ids(&g).contains(&"terraform:controlplane"));
+    assert!(ids(&g).contains(&"readiness:controlplane"));
+}
+
+#[test]
+fn helm_releases_follow_their_needs() {
+    let p = support::seed();
+    let g = deploy(&p, "all", false);
+    for c in &p.clusters {
+        for r in flotilla_helm::releases(&p, c) {
+            let me = pos(&g, &format!("helm:{}:{}", c.name, r.name));
+            for n in &r.needs {
+                assert!(pos(&g, &format!("helm:{}:{n}", c.name)) < me);
+            }
+            assert!(pos(&g, &format!("namespaces:{}", c.name)) < me);
+        }
+    }
+}
+
+#[test]
+fn destroy_refuses_protected_clusters_and_reverses_the_releases() {
+    let p = support::seed();
+    let inputs = GraphInputs::from_platform(&p);
+    let err = destroy_graph(&p, &inputs, &Target::parse(&p, "production").unwrap()).unwrap_err();
+    assert!(err.to_string().contains("production is protected"), "{err}");
+    let g = destroy_graph(&p, &inputs, &Target::parse(&p, "staging").unwrap())
+        .unwrap()
+        .unwrap();
+    let staging = p.cluster("staging").unwrap();
+    for r in flotilla_helm::releases(&p, staging) {
+        let me = pos(&g, &format!("uninstall:staging:{}", r.name));
+        assert!(pos(&g, "delete-custom-resources:staging") < me);
+        assert!(me < pos(&g, "terraform-destroy:staging"));
+        for n in &r.needs {
+            // What a release needs goes after it.
+            assert!(me < pos(&g, &format!("uninstall:staging:{n}")));
+        }
+    }
+}
+
+#[test]
+fn unknown_target_lists_the_known_ones() {
+    let p = support::seed();
+    let err = Target::parse(&p, "prod").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "unknown target `prod`; known targets: controlplane, production, staging, testing, all"
+    );
+}
+
+#[test]
+fn dot_and_mermaid_name_every_edge() {
+    let g = deploy(&support::two_envs(), "dev", false);
+    let edges: usize = g.steps().iter().map(|s| s.needs.len()).sum();
+    assert_eq!(g.to_dot().matches(" -> ").count(), edges);
+    assert_eq!(g.to_mermaid().matches(" --> ").count(), edges);
+}

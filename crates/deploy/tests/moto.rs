@@ -1,0 +1,160 @@
+//! AWS through a moto server started here: DescribeCluster gives endpoint and certificate
+//! authority, Secrets Manager gives receiver credentials, a missing secret is a clear error
+//! naming it. The SDK finds moto through `AWS_ENDPOINT_URL`, as it would in any environment,
+//! so the checks run in a child test process with that environment.
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use flotilla_deploy::aws::{Aws, AwsError, SdkAws};
+
+struct Moto(Child);
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_moto(program: &std::path::Path) -> (Moto, u16) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(program)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto_server starts");
+    let moto = Moto(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "moto_server did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (moto, port)
+}
+
+#[test]
+fn aws_through_moto() {
+    let Some(moto_server) =
+        flotilla_testkit::tool("moto_server", None, "pip install 'moto[server]'")
+    else {
+        return;
+    };
+    let (_moto, port) = start_moto(&moto_server);
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "moto_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("FLOTILLA_MOTO_CHILD", "1")
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1 passed"), "the child ran: {text}");
+}
+
+/// Run by `aws_through_moto` with the environment pointing at moto.
+#[test]
+#[ignore = "run by aws_through_moto against its moto server"]
+fn moto_child() {
+    assert!(
+        std::env::var_os("FLOTILLA_MOTO_CHILD").is_some(),
+        "run through aws_through_moto"
+    );
+    let aws = SdkAws::new().unwrap();
+    let region = "eu-west-1";
+    let config = aws.config(region);
+    // Arrange what Terraform would have made: a cluster and the receiver's secret.
+    let eks = aws_sdk_eks::Client::new(&config);
+    let created = aws
+        .block_on(
+            eks.create_cluster()
+                .name("flotilla-production")
+                .role_arn("arn:aws:iam::123456789012:role/eks")
+                .resources_vpc_config(
+                    aws_sdk_eks::types::VpcConfigRequest::builder()
+                        .subnet_ids("subnet-1")
+                        .build(),
+                )
+                .send(),
+        )
+        .unwrap()
+        .cluster
+        .unwrap();
+    let sm = aws_sdk_secretsmanager::Client::new(&config);
+    aws.block_on(
+        sm.create_secret()
+            .name("flotilla/alerting/slack-webhook")
+            .secret_string("https://hooks.slack.invalid/T000/B000/XXXX")
+            .send(),
+    )
+    .unwrap();
+
+    let described = aws.describe_cluster("flotilla-production", region).unwrap();
+    assert_eq!(Some(described.endpoint.as_str()), created.endpoint());
+    assert!(described.endpoint.starts_with("https://"));
+    use base64::Engine as _;
+    let ca = base64::engine::general_purpose::STANDARD
+        .decode(created.certificate_authority().unwrap().data().unwrap())
+        .unwrap();
+    assert_eq!(described.ca_pem, String::from_utf8_lossy(&ca));
+
+    let missing_cluster = aws.describe_cluster("nope", region).unwrap_err();
+    assert!(
+        missing_cluster.to_string().contains("EKS cluster `nope`"),
+        "{missing_cluster}"
+    );
+
+    assert_eq!(
+        aws.secret_string("flotilla/alerting/slack-webhook", region)
+            .unwrap(),
+        "https://hooks.slack.invalid/T000/B000/XXXX"
+    );
+    let err = aws
+        .secret_string("flotilla/alerting/smtp-password", region)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        AwsError::SecretMissing {
+            secret: "flotilla/alerting/smtp-password".into(),
+            region: region.into()
+        }
+    );
+    assert!(
+        err.to_string()
+            .contains("`flotilla/alerting/smtp-password`")
+    );
+
+    // The token is signed with the credentials of the standard chain (here: the environment).
+    let token = aws.eks_token("flotilla-production", region).unwrap();
+    let url = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.strip_prefix("k8s-aws-v1.").unwrap())
+        .unwrap();
+    let url = String::from_utf8(url).unwrap();
+    assert!(url.contains("X-Amz-Credential=testing%2F"), "{url}");
+}

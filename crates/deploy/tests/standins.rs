@@ -1,0 +1,659 @@
+//! The engine end to end against recording stand-ins for terraform, helm and kubectl, and
+//! in-memory fakes for AWS and Kubernetes: ordering, overlap, failure, resume, interrupt,
+//! dry-run, destroy, the secret wiring and readiness timeouts.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use flotilla_deploy::journal::{self, Journal, RunState, Status};
+use flotilla_deploy::{DeployArgs, DestroyArgs, deploy, destroy};
+use support::{Behaviour, FakeAws, FakeKube, StandIns};
+
+fn args(target: &str) -> DeployArgs {
+    let mut a = DeployArgs::new(target);
+    a.yes = true;
+    a.jobs = 4;
+    a.timeouts = support::quick();
+    a
+}
+
+fn aws_with_receivers() -> FakeAws {
+    FakeAws {
+        secrets: [("duo/smtp".to_string(), "smtp-password-value".to_string())].into(),
+        ..FakeAws::default()
+    }
+}
+
+fn latest(root: &std::path::Path, target: &str) -> Journal {
+    journal::latest(root, "deploy", target).unwrap().unwrap().1
+}
+
+/// `terraform:qa`, `helm:qa:fluent-bit`, ...
+fn of_qa(id: &str) -> bool {
+    id.split(':').nth(1) == Some("qa")
+}
+
+fn status(j: &Journal, id: &str) -> Status {
+    j.step(&flotilla_deploy::graph::StepId(id.into()))
+        .unwrap_or_else(|| panic!("{id} not in the journal"))
+        .status
+}
+
+#[test]
+fn deploy_all_runs_in_dependency_order_with_overlap_and_wires_secrets() {
+    let p = support::two_envs();
+    let repo = support::scratch_repo(&p);
+    let stand = StandIns::new(
+        repo.path(),
+        &Behaviour {
+            sleep: 0.2,
+            ..Behaviour::default()
+        },
+    );
+    let kube = Arc::new(FakeKube::default());
+    let io = support::io(aws_with_receivers(), kube.clone(), stand.tools());
+    let mut out = Vec::new();
+    let code = deploy(repo.path(), &p, &args("all"), &io, &mut out).unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("deploy all: done"), "{out}");
+
+    let calls = stand.calls();
+    let starts: Vec<_> = calls.iter().filter(|c| c.event == "start").collect();
+    let ends: Vec<_> = calls.iter().filter(|c| c.event == "end").collect();
+    // Every call ran from the repository root.
+    let root = repo.path().canonicalize().unwrap();
+    assert!(
+        starts
+            .iter()
+            .all(|c| std::path::Path::new(&c.cwd_or_code) == root)
+    );
+    // Terraform per module: init, plan -out, show -json, apply of exactly that plan.
+    for m in ["bootstrap", "controlplane", "dev", "qa"] {
+        let subs: Vec<String> = starts
+            .iter()
+            .filter(|c| c.tool == "terraform" && c.module().as_deref() == Some(m))
+            .map(|c| c.sub())
+            .collect();
+        let subs: Vec<&str> = subs.iter().map(String::as_str).collect();
+        assert_eq!(
+            &subs[..4],
+            ["init", "plan", "show", "apply"],
+            "{m}: {subs:?}"
+        );
+        let plan = starts
+            .iter()
+            .find(|c| c.module().as_deref() == Some(m) && c.sub() == "plan")
+            .unwrap();
+        let out_file = plan
+            .args
+            .split_whitespace()
+            .find_map(|a| a.strip_prefix("-out="))
+            .unwrap();
+        let apply = starts
+            .iter()
+            .find(|c| c.module().as_deref() == Some(m) && c.sub() == "apply")
+            .unwrap();
+        assert!(apply.args.ends_with(out_file), "apply uses the saved plan");
+    }
+    let end_of = |m: &str, sub: &str| {
+        ends.iter()
+            .find(|c| c.tool == "terraform" && c.module().as_deref() == Some(m) && c.sub() == sub)
+            .unwrap()
+            .at
+    };
+    let start_of = |m: &str, sub: &str| {
+        starts
+            .iter()
+            .find(|c| c.tool == "terraform" && c.module().as_deref() == Some(m) && c.sub() == sub)
+            .unwrap()
+            .at
+    };
+    // The bootstrap, then the controlplane, then the workload clusters.
+    assert!(end_of("bootstrap", "apply") <= start_of("controlplane", "init"));
+    assert!(end_of("controlplane", "apply") <= start_of("dev", "init"));
+    assert!(end_of("controlplane", "apply") <= start_of("qa", "init"));
+    // dev and qa are independent: their Terraform runs overlap in time.
+    assert!(start_of("dev", "init") < end_of("qa", "apply"));
+    assert!(start_of("qa", "init") < end_of("dev", "apply"));
+
+    // Helm releases of a cluster in their order of needs, after its namespaces.
+    let helm: Vec<_> = starts.iter().filter(|c| c.tool == "helm").collect();
+    for c in &p.clusters {
+        for r in flotilla_helm::releases(&p, c) {
+            let me = helm
+                .iter()
+                .find(|h| {
+                    h.args.contains(&format!("--install {} ", r.name))
+                        && h.args.contains(&format!("/helm/{}/", c.name))
+                })
+                .unwrap_or_else(|| panic!("release {} of {} did not run", r.name, c.name));
+            assert!(
+                me.args.contains("--atomic --wait --timeout 5s"),
+                "{}",
+                me.args
+            );
+            for n in &r.needs {
+                let need_end = ends
+                    .iter()
+                    .find(|h| {
+                        h.tool == "helm"
+                            && h.args.contains(&format!("--install {n} "))
+                            && h.args.contains(&format!("/helm/{}/", c.name))
+                    })
+                    .unwrap();
+                assert!(need_end.at <= me.at, "{n} before {}", r.name);
+            }
+        }
+    }
+    // The CRD bundle went through kubectl server-side apply.
+    assert!(starts.iter().any(|c| c.tool == "kubectl"
+        && c.args.starts_with(
+            "apply --server-side --field-manager=flotilla --force-conflicts -f https://"
+        )));
+
+    // Kafka credentials: the controlplane KafkaUser Secret, copied into each workload cluster.
+    for env in ["dev", "qa"] {
+        let src = kube
+            .object(
+                "controlplane",
+                &format!("/api/v1/namespaces/kafka/secrets/fluent-bit-{env}"),
+            )
+            .expect("Strimzi (the fake) wrote the KafkaUser Secret");
+        let dst = kube
+            .object(env, "/api/v1/namespaces/logging/secrets/kafka-client")
+            .expect("copied");
+        assert_eq!(src["data"], dst["data"]);
+        assert_eq!(
+            dst["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "flotilla"
+        );
+        let ca = kube
+            .object(env, "/api/v1/namespaces/logging/secrets/kafka-cluster-ca")
+            .expect("cluster CA copied");
+        assert_eq!(ca["data"]["ca.crt"], "Y2EtY2VydA==");
+    }
+    // Receiver credentials from Secrets Manager into the controlplane.
+    let receiver = kube
+        .object(
+            "controlplane",
+            "/api/v1/namespaces/monitoring/secrets/alertmanager-receiver-oncall",
+        )
+        .expect("receiver secret");
+    assert_eq!(
+        receiver["data"]["credentials"],
+        "c210cC1wYXNzd29yZC12YWx1ZQ=="
+    );
+    // Every object was applied with the cluster's own token.
+    for (cluster, token) in kube.tokens.lock().unwrap().iter() {
+        assert_eq!(token, &format!("k8s-aws-v1.fake-eks-{cluster}"));
+    }
+    let j = latest(repo.path(), "all");
+    assert_eq!(j.state, RunState::Finished);
+    assert!(j.steps.iter().all(|s| s.status == Status::Succeeded));
+}
+
+#[test]
+fn a_failure_skips_exactly_its_dependents_and_resume_completes_the_rest() {
+    let p = support::two_envs();
+    let repo = support::scratch_repo(&p);
+    let failing = StandIns::new(
+        repo.path(),
+        &Behaviour {
+            fail: Some("-chdir=infra/qa apply".into()),
+            ..Behaviour::default()
+        },
+    );
+    let kube = Arc::new(FakeKube::default());
+    let io = support::io(aws_with_receivers(), kube.clone(), failing.tools());
+    let mut out = Vec::new();
+    let code = deploy(repo.path(), &p, &args("all"), &io, &mut out).unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("continue with `cargo xtask deploy all --resume`"),
+        "{out}"
+    );
+    let j = latest(repo.path(), "all");
+    assert_eq!(status(&j, "terraform:qa"), Status::Failed);
+    let qa_after: Vec<_> = j
+        .steps
+        .iter()
+        .filter(|s| of_qa(s.id.as_str()) && s.id.as_str() != "terraform:qa")
+        .collect();
+    assert!(!qa_after.is_empty());
+    assert!(
+        qa_after.iter().all(|s| s.status == Status::Skipped),
+        "{qa_after:?}"
+    );
+    // Everything else, dev included, succeeded.
+    for s in j.steps.iter().filter(|s| !of_qa(s.id.as_str())) {
+        assert_eq!(s.status, Status::Succeeded, "{}", s.id);
+    }
+    // The summary table names the failed step and its log; the log has the tool's stderr.
+    let failed = j
+        .step(&flotilla_deploy::graph::StepId("terraform:qa".into()))
+        .unwrap();
+    let log = failed.log.as_ref().unwrap();
+    assert!(
+        out.contains(&format!("terraform:qa")) && out.contains(log.as_str()),
+        "{out}"
+    );
+    let log_text = std::fs::read_to_string(repo.path().join(log)).unwrap();
+    assert!(
+        log_text.contains("stand-in: failing on demand"),
+        "{log_text}"
+    );
+
+    // Resume with the failure gone: only qa's steps (and the reads they need) run.
+    let before = failing.calls().len();
+    let fixed = StandIns::new(&repo.path().join("fixed"), &Behaviour::default());
+    let io = support::io(aws_with_receivers(), kube, fixed.tools());
+    let mut a = args("all");
+    a.resume = true;
+    let mut out = Vec::new();
+    assert_eq!(deploy(repo.path(), &p, &a, &io, &mut out).unwrap(), 0);
+    assert_eq!(
+        failing.calls().len(),
+        before,
+        "the first stand-ins are not used again"
+    );
+    let modules: std::collections::BTreeSet<String> = fixed
+        .starts()
+        .iter()
+        .filter(|c| c.tool == "terraform" && c.sub() != "output")
+        .filter_map(|c| c.module())
+        .collect();
+    assert_eq!(
+        modules,
+        ["qa".to_string()].into(),
+        "only qa's Terraform runs again"
+    );
+    let helm_clusters: std::collections::BTreeSet<bool> = fixed
+        .starts()
+        .iter()
+        .filter(|c| c.tool == "helm")
+        .map(|c| c.args.contains("/helm/qa/"))
+        .collect();
+    assert_eq!(helm_clusters, [true].into(), "only qa's releases run");
+    let j2 = latest(repo.path(), "all");
+    assert_eq!(status(&j2, "terraform:dev"), Status::Reused);
+    assert_eq!(
+        status(&j2, "helm:controlplane:strimzi-kafka-operator"),
+        Status::Reused
+    );
+    assert_eq!(status(&j2, "terraform:qa"), Status::Succeeded);
+    assert_eq!(status(&j2, "smoke:qa"), Status::Succeeded);
+}
+
+#[test]
+fn an_interrupt_forwards_to_the_running_process_and_leaves_a_consistent_journal() {
+    let p = support::two_envs();
+    let repo = support::scratch_repo(&p);
+    let stand = StandIns::new(
+        repo.path(),
+        &Behaviour {
+            hang: Some("-chdir=infra/dev apply".into()),
+            ..Behaviour::default()
+        },
+    );
+    let io = support::io(
+        aws_with_receivers(),
+        Arc::new(FakeKube::default()),
+        stand.tools(),
+    );
+    let cancel = io.cancel.clone();
+    let started = Instant::now();
+    let (code, _) = std::thread::scope(|s| {
+        s.spawn(|| {
+            // Interrupt once the hanging apply has started.
+            while Instant::now() - started < Duration::from_secs(20) {
+                if stand
+                    .starts()
+                    .iter()
+                    .any(|c| c.module().as_deref() == Some("dev") && c.sub() == "apply")
+                {
+                    std::thread::sleep(Duration::from_millis(200));
+                    cancel.interrupt();
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        let mut out = Vec::new();
+        let code = deploy(repo.path(), &p, &args("all"), &io, &mut out).unwrap();
+        (code, out)
+    });
+    assert_eq!(code, 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the hanging process was stopped"
+    );
+    // The stand-in got SIGINT (its trap logged it).
+    assert!(
+        stand
+            .calls()
+            .iter()
+            .any(|c| c.event == "interrupted" && c.args.contains("-chdir=infra/dev apply"))
+    );
+    let j = latest(repo.path(), "all");
+    assert_eq!(j.state, RunState::Interrupted);
+    assert_eq!(status(&j, "terraform:dev"), Status::Interrupted);
+    assert_eq!(status(&j, "access:dev"), Status::NotRun);
+    assert!(
+        j.steps
+            .iter()
+            .all(|s| !matches!(s.status, Status::Pending | Status::Running))
+    );
+    // Nothing of dev ran after the interrupt.
+    assert!(
+        !stand
+            .starts()
+            .iter()
+            .any(|c| c.tool == "helm" && c.args.contains("/helm/dev/"))
+    );
+}
+
+#[test]
+fn dry_run_runs_nothing_and_needs_no_tools() {
+    let p = support::two_envs();
+    let repo = support::scratch_repo(&p);
+    let stand = StandIns::new(repo.path(), &Behaviour::default());
+    let mut io = support::io(
+        FakeAws::default(),
+        Arc::new(FakeKube::default()),
+        Default::default(),
+    );
+    io.tools.clear();
+    let mut a = args("dev");
+    a.dry_run = true;
+    let mut out = Vec::new();
+    assert_eq!(deploy(repo.path(), &p, &a, &io, &mut out).unwrap(), 0);
+    let out = String::from_utf8(out).unwrap();
+    assert!(stand.calls().is_empty());
+    assert!(!repo.path().join(".flotilla").exists(), "nothing written");
+    assert!(out.contains("nothing is run, nothing is written"), "{out}");
+    assert!(
+        out.contains("generated output (infra/, helm/): up to date"),
+        "{out}"
+    );
+    assert!(
+        out.contains("terraform -chdir=infra/dev plan -input=false -no-color -out="),
+        "{out}"
+    );
+    assert!(out.contains("helm upgrade --install fluent-bit"), "{out}");
+    assert!(out.contains("aws eks DescribeCluster"), "{out}");
+    assert!(
+        out.contains("/api/v1/namespaces/"),
+        "manifests list their objects: {out}"
+    );
+}
+
+#[test]
+fn without_yes_and_without_a_terminal_nothing_runs() {
+    let p = support::two_envs();
+    let repo = support::scratch_repo(&p);
+    let stand = StandIns::new(repo.path(), &Behaviour::default());
+    let io = support::io(
+        FakeAws::default(),
+        Arc::new(FakeKube::default()),
+        stand.tools(),
+    );
+    let mut a = args("dev");
+    a.yes = false;
+    let err = deploy(repo.path(), &p, &a, &io, &mut Vec::new()).unwrap_err();
+    assert!(
+        err.to_string().contains("needs --yes when not interactive"),
+        "{err}"
+    );
+    assert!(stand.calls().is_empty());
+}
+
+#[test]
+fn an_environment_deploy_stops_when_the_controlplane_is_not_current() {
+    let p = support::two_envs();
+    let repo = support::scratch_repo(&p);
+    let stand = StandIns::new(
+        repo.path(),
+        &Behaviour {
+            verify_exit: 2,
+            ..Behaviour::default()
+        },
+    );
+    let io = support::io(
+        aws_with_receivers(),
+        Arc::new(FakeKube::default()),
+        stand.tools(),
+    );
+    let mut out = Vec::new();
+    assert_eq!(
+        deploy(repo.path(), &p, &args("dev"), &io, &mut out).unwrap(),
+        1
+    );
+    let j = latest(repo.path(), "dev");
+    let verify = j
+        .step(&flotilla_deploy::graph::StepId("verify:bootstrap".into()))
+        .unwrap();
+    assert_eq!(verify.status, Status::Failed);
+    assert!(
+        verify
+            .message
+            .as_ref()
+            .unwrap()
+            .contains("--with-dependencies"),
+        "{verify:?}"
+    );
+    assert!(
+        !stand
+            .starts()
+            .iter()
+            .any(|c| c.module().as_deref() == Some("dev"))
+    );
+}
+
+#[test]
+fn readiness_times_out_with_a_clear_error() {
+    let p = support::two_envs();
+    let repo = support::scratch_repo(&p);
+    let stand = StandIns::new(repo.path(), &Behaviour::default());
+    let kube = Arc::new(FakeKube {
+        never_ready: ["Kafka".to_string()].into(),
+        ..FakeKube::default()
+    });
+    let io = support::io(aws_with_receivers(), kube, stand.tools());
+    let started = Instant::now();
+    let mut out = Vec::new();
+    assert_eq!(
+        deploy(repo.path(), &p, &args("controlplane"), &io, &mut out).unwrap(),
+        1
+    );
+    assert!(started.elapsed() < Duration::from_secs(15));
+    let j = latest(repo.path(), "controlplane");
+    let r = j
+        .step(&flotilla_deploy::graph::StepId(
+            "readiness:controlplane".into(),
+        ))
+        .unwrap();
+    assert_eq!(r.status, Status::Failed);
+    let m = r.message.as_ref().unwrap();
+    assert!(m.contains("not ready after 1s"), "{m}");
+    assert!(
+        m.contains("Kafka kafka/flotilla (Ready=False operator still working)"),
+        "{m}"
+    );
+    assert_eq!(status(&j, "smoke:controlplane"), Status::Skipped);
+}
+
+#[test]
+fn a_missing_receiver_secret_fails_naming_it() {
+    let p = support::two_envs();
+    let repo = support::scratch_repo(&p);
+    let stand = StandIns::new(repo.path(), &Behaviour::default());
+    let io = support::io(
+        FakeAws::default(),
+        Arc::new(FakeKube::default()),
+        stand.tools(),
+    );
+    let mut out = Vec::new();
+    assert_eq!(
+        deploy(repo.path(), &p, &args("controlplane"), &io, &mut out).unwrap(),
+        1
+    );
+    let j = latest(repo.path(), "controlplane");
+    let r = j
+        .step(&flotilla_deploy::graph::StepId(
+            "receiver-credentials:controlplane".into(),
+        ))
+        .unwrap();
+    assert_eq!(r.status, Status::Failed);
+    assert!(r.message.as_ref().unwrap().contains("`duo/smtp`"), "{r:?}");
+}
+
+#[test]
+fn destroy_runs_in_reverse_and_refuses_protected_clusters_and_peered_controlplanes() {
+    let p = support::two_envs();
+    let repo = support::scratch_repo(&p);
+    let stand = StandIns::new(repo.path(), &Behaviour::default());
+    let kube = Arc::new(FakeKube::default());
+    let io = support::io(aws_with_receivers(), kube.clone(), stand.tools());
+    // Deploy dev first so there is something to delete.
+    assert_eq!(
+        deploy(repo.path(), &p, &args("all"), &io, &mut Vec::new()).unwrap(),
+        0
+    );
+    let before = stand.calls().len();
+
+    // --confirm must repeat the target.
+    let mut d = DestroyArgs::new("dev", Some("qa"));
+    d.yes = true;
+    d.timeouts = support::quick();
+    let err = destroy(repo.path(), &p, &d, &io, &mut Vec::new()).unwrap_err();
+    assert!(err.to_string().contains("does not match"), "{err}");
+
+    let mut d = DestroyArgs::new("dev", Some("dev"));
+    d.yes = true;
+    d.timeouts = support::quick();
+    let mut out = Vec::new();
+    let code = destroy(repo.path(), &p, &d, &io, &mut out).unwrap();
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&out));
+    let calls: Vec<_> = stand.calls().into_iter().skip(before).collect();
+    let starts: Vec<_> = calls.iter().filter(|c| c.event == "start").collect();
+    let uninstall: Vec<_> = starts.iter().filter(|c| c.tool == "helm").collect();
+    let releases = flotilla_helm::releases(&p, p.cluster("dev").unwrap());
+    assert_eq!(uninstall.len(), releases.len());
+    assert!(uninstall.iter().all(|c| c.args.starts_with("uninstall ")));
+    // A release goes after every release that needs it.
+    for r in &releases {
+        let me = uninstall
+            .iter()
+            .find(|c| c.args.starts_with(&format!("uninstall {} ", r.name)))
+            .unwrap();
+        for n in &r.needs {
+            let need = uninstall
+                .iter()
+                .find(|c| c.args.starts_with(&format!("uninstall {n} ")))
+                .unwrap();
+            assert!(me.at < need.at, "{} before {n}", r.name);
+        }
+    }
+    // Custom resources were deleted first, Terraform destroy last.
+    assert!(!kube.deletes.lock().unwrap().is_empty());
+    let last_helm = uninstall.iter().map(|c| c.at).fold(0.0, f64::max);
+    let tf: Vec<_> = starts
+        .iter()
+        .filter(|c| c.tool == "terraform" && c.module().as_deref() == Some("dev"))
+        .collect();
+    assert!(
+        tf.iter()
+            .any(|c| c.sub() == "plan" && c.args.contains("-destroy"))
+    );
+    assert!(
+        tf.iter()
+            .filter(|c| c.sub() != "output")
+            .all(|c| c.at >= last_helm)
+    );
+    assert!(!starts.iter().any(|c| c.module().as_deref() == Some("qa")));
+
+    // The controlplane is refused while qa still has resources (its VPC peers).
+    let peered = StandIns::new(
+        &repo.path().join("peered"),
+        &Behaviour {
+            state: vec!["qa".into()],
+            ..Behaviour::default()
+        },
+    );
+    let io = support::io(aws_with_receivers(), kube.clone(), peered.tools());
+    let mut d = DestroyArgs::new("controlplane", Some("controlplane"));
+    d.yes = true;
+    let mut out = Vec::new();
+    assert_eq!(destroy(repo.path(), &p, &d, &io, &mut out).unwrap(), 1);
+    let j = journal::latest(repo.path(), "destroy", "controlplane")
+        .unwrap()
+        .unwrap()
+        .1;
+    let check = j
+        .step(&flotilla_deploy::graph::StepId(
+            "check-peers:controlplane".into(),
+        ))
+        .unwrap();
+    assert_eq!(check.status, Status::Failed);
+    assert!(
+        check.message.as_ref().unwrap().contains("qa (1 resources)"),
+        "{check:?}"
+    );
+    assert!(
+        !peered
+            .starts()
+            .iter()
+            .any(|c| c.tool == "helm" || c.args.contains("-destroy"))
+    );
+
+    // A protected cluster is refused before anything runs.
+    let seed = support::seed();
+    let mut d = DestroyArgs::new("production", Some("production"));
+    d.yes = true;
+    let err = destroy(repo.path(), &seed, &d, &io, &mut Vec::new()).unwrap_err();
+    assert!(err.to_string().contains("production is protected"), "{err}");
+}
+
+#[test]
+fn protected_clusters_deploy_only_from_a_clean_tree() {
+    let p = support::seed();
+    let repo = support::scratch_repo(&p);
+    // Not a git repository with a clean tree: refused, nothing runs.
+    let stand = StandIns::new(repo.path(), &Behaviour::default());
+    let io = support::io(
+        FakeAws::default(),
+        Arc::new(FakeKube::default()),
+        stand.tools(),
+    );
+    let mut a = args("production");
+    let err = deploy(repo.path(), &p, &a, &io, &mut Vec::new()).unwrap_err();
+    assert!(err.to_string().contains("production is protected"), "{err}");
+    assert!(stand.calls().is_empty());
+    // The override warns loudly and goes on.
+    a.allow_dirty_protected = true;
+    a.dry_run = false;
+    let stand2 = StandIns::new(
+        &repo.path().join("x"),
+        &Behaviour {
+            fail: Some("init".into()),
+            ..Behaviour::default()
+        },
+    );
+    let io = support::io(
+        FakeAws::default(),
+        Arc::new(FakeKube::default()),
+        stand2.tools(),
+    );
+    let mut out = Vec::new();
+    let _ = deploy(repo.path(), &p, &a, &io, &mut out).unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.contains("WARNING: deploying protected production from a DIRTY git tree"),
+        "{out}"
+    );
+    assert!(!stand2.calls().is_empty());
+}

@@ -1,0 +1,426 @@
+//! Shared by the integration tests: fixture platforms, a scratch repository with the generated
+//! output "committed", recording stand-ins for terraform/helm/kubectl, and fakes for AWS and
+//! Kubernetes.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use flotilla_deploy::aws::{Aws, AwsError, ClusterEndpoint};
+use flotilla_deploy::kube::{Conn, Kube, KubeError, ObjectRef};
+use flotilla_deploy::runner::{Cancel, Silent};
+use flotilla_deploy::tools::Tool;
+use flotilla_deploy::{Io, Timeouts};
+use flotilla_model::{Platform, Versions};
+use serde_json::{Value, json};
+
+pub fn crate_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn repo_root() -> PathBuf {
+    crate_dir().join("../..")
+}
+
+/// Loads a platform file (relative to the repository root).
+pub fn load(rel: &str) -> Platform {
+    let path = repo_root().join(rel);
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    flotilla_model::load(rel, &text, &Versions::embedded())
+        .unwrap_or_else(|e| panic!("{rel} does not load: {e:?}"))
+}
+
+pub fn seed() -> Platform {
+    load("platform.toml")
+}
+
+pub fn two_envs() -> Platform {
+    load("crates/deploy/tests/fixtures/two-envs.toml")
+}
+
+/// A scratch repository holding the platform's generated output, as if committed.
+pub fn scratch_repo(platform: &Platform) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in flotilla_deploy::generate::render_all(platform).files {
+        let p = dir.path().join(&path);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+    }
+    dir
+}
+
+/// How the stand-ins behave. Patterns match the line `<tool> <args...>`.
+#[derive(Debug, Clone, Default)]
+pub struct Behaviour {
+    /// Exit 1 when the line contains this.
+    pub fail: Option<String>,
+    /// Sleep (interruptibly) 30 s when the line contains this.
+    pub hang: Option<String>,
+    /// Seconds every call takes.
+    pub sleep: f64,
+    /// Exit code of `terraform plan -detailed-exitcode`.
+    pub verify_exit: i32,
+    /// Modules whose `terraform state list` prints resources.
+    pub state: Vec<String>,
+}
+
+/// Recording stand-ins: each call appends `start <ts> <tool> <cwd> :: <args>` and
+/// `end <ts> <tool> <code> :: <args>` to one log file.
+pub struct StandIns {
+    pub dir: PathBuf,
+    pub log: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub event: String,
+    pub at: f64,
+    pub tool: String,
+    pub cwd_or_code: String,
+    pub args: String,
+}
+
+impl Call {
+    /// `terraform -chdir=infra/dev apply ...` -> `dev`.
+    pub fn module(&self) -> Option<String> {
+        self.args
+            .split_whitespace()
+            .find_map(|a| a.strip_prefix("-chdir=infra/"))
+            .map(str::to_string)
+    }
+
+    /// The first argument that is not a flag (`init`, `plan`, `upgrade`, ...).
+    pub fn sub(&self) -> String {
+        self.args
+            .split_whitespace()
+            .find(|a| !a.starts_with('-'))
+            .unwrap_or("")
+            .to_string()
+    }
+}
+
+impl StandIns {
+    pub fn new(dir: &Path, b: &Behaviour) -> StandIns {
+        let bin = dir.join("bin");
+        fs::create_dir_all(&bin).unwrap();
+        let log = dir.join("calls.log");
+        fs::write(&log, "").unwrap();
+        let q = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+        let script = format!(
+            r#"#!/bin/bash
+tool=$(basename "$0")
+LOG={log}
+FAIL={fail}
+HANG={hang}
+SLEEP={sleep}
+VERIFY_EXIT={verify}
+STATE={state}
+if [ "$1" = "version" ]; then
+  case "$tool" in
+    terraform) echo '{{"terraform_version":"1.11.4","platform":"linux_amd64"}}' ;;
+    helm) echo 'v3.19.2+gstandin' ;;
+    kubectl) echo '{{"clientVersion":{{"gitVersion":"v1.34.2"}}}}' ;;
+  esac
+  exit 0
+fi
+now() {{ date +%s.%N; }}
+line="$tool $*"
+echo "start $(now) $tool $PWD :: $*" >> "$LOG"
+finish() {{ echo "end $(now) $tool $1 :: ${{line#* }}" >> "$LOG"; exit "$1"; }}
+hit() {{ [ -n "$1" ] && [[ "$line" == *"$1"* ]]; }}
+if hit "$HANG"; then
+  trap 'echo "interrupted $(now) $tool 130 :: ${{line#* }}" >> "$LOG"; exit 130' INT
+  sleep 30 & wait $!
+  finish 1
+fi
+if hit "$FAIL"; then echo "stand-in: failing on demand ($FAIL)" >&2; finish 1; fi
+sleep "$SLEEP"
+case "$tool" in
+terraform)
+  sub=""; chdir=""
+  for a in "$@"; do
+    case "$a" in
+      -chdir=*) chdir="${{a#-chdir=}}" ;;
+      -*) ;;
+      *) [ -z "$sub" ] && sub="$a" ;;
+    esac
+  done
+  module=$(basename "$chdir")
+  case "$sub" in
+    show) echo '{{"resource_changes":[{{"change":{{"actions":["create"]}}}},{{"change":{{"actions":["update"]}}}}]}}' ;;
+    output) echo "{{\"cluster_name\":{{\"value\":\"eks-$module\"}}}}" ;;
+    state) for m in $STATE; do [ "$m" = "$module" ] && echo "aws_vpc_peering_connection.this"; done ;;
+    plan)
+      for a in "$@"; do [ "$a" = "-detailed-exitcode" ] && finish "$VERIFY_EXIT"; done
+      echo "Plan: 1 to add, 1 to change, 0 to destroy." ;;
+    *) echo "terraform $sub: ok" ;;
+  esac ;;
+*) echo "$tool $1: ok" ;;
+esac
+finish 0
+"#,
+            log = q(&log.to_string_lossy()),
+            fail = q(b.fail.as_deref().unwrap_or("")),
+            hang = q(b.hang.as_deref().unwrap_or("")),
+            sleep = b.sleep,
+            verify = b.verify_exit,
+            state = q(&b.state.join(" ")),
+        );
+        for tool in ["terraform", "helm", "kubectl"] {
+            let p = bin.join(tool);
+            fs::write(&p, &script).unwrap();
+            fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        StandIns { dir: bin, log }
+    }
+
+    pub fn tools(&self) -> BTreeMap<Tool, PathBuf> {
+        [Tool::Terraform, Tool::Helm, Tool::Kubectl]
+            .into_iter()
+            .map(|t| (t, self.dir.join(t.name())))
+            .collect()
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        fs::read_to_string(&self.log)
+            .unwrap()
+            .lines()
+            .filter_map(|l| {
+                let (head, args) = l.split_once(" :: ").unwrap_or((l, ""));
+                let mut it = head.splitn(4, ' ');
+                Some(Call {
+                    event: it.next()?.to_string(),
+                    at: it.next()?.parse().ok()?,
+                    tool: it.next()?.to_string(),
+                    cwd_or_code: it.next().unwrap_or("").to_string(),
+                    args: args.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    pub fn starts(&self) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.event == "start")
+            .collect()
+    }
+}
+
+/// AWS without a network: every cluster exists, secrets from a map.
+#[derive(Default)]
+pub struct FakeAws {
+    pub secrets: BTreeMap<String, String>,
+    pub calls: Mutex<Vec<String>>,
+}
+
+pub const FAKE_CA: &str = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";
+
+impl Aws for FakeAws {
+    fn describe_cluster(&self, name: &str, region: &str) -> Result<ClusterEndpoint, AwsError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("DescribeCluster {name} {region}"));
+        Ok(ClusterEndpoint {
+            endpoint: format!("https://{name}.eks.test"),
+            ca_pem: FAKE_CA.into(),
+        })
+    }
+    fn eks_token(&self, name: &str, _region: &str) -> Result<String, AwsError> {
+        Ok(format!("k8s-aws-v1.fake-{name}"))
+    }
+    fn secret_string(&self, id: &str, region: &str) -> Result<String, AwsError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("GetSecretValue {id} {region}"));
+        self.secrets
+            .get(id)
+            .cloned()
+            .ok_or_else(|| AwsError::SecretMissing {
+                secret: id.into(),
+                region: region.into(),
+            })
+    }
+}
+
+/// An in-memory Kubernetes per cluster that plays the operators: applied objects become ready
+/// (unless their kind is listed in `never_ready`), a KafkaUser gets its Secret and a Kafka its
+/// cluster CA Secret, as Strimzi does.
+#[derive(Default)]
+pub struct FakeKube {
+    pub objects: Mutex<BTreeMap<(String, String), Value>>,
+    /// (cluster, path, dry_run) of every apply, in order.
+    pub applies: Mutex<Vec<(String, String, bool)>>,
+    pub deletes: Mutex<Vec<(String, String)>>,
+    pub never_ready: BTreeSet<String>,
+    /// Tokens seen per cluster.
+    pub tokens: Mutex<BTreeSet<(String, String)>>,
+}
+
+impl FakeKube {
+    fn ready(&self, mut o: Value) -> Value {
+        let kind = o["kind"].as_str().unwrap_or("").to_string();
+        if self.never_ready.contains(&kind) {
+            o["status"] = json!({"conditions":[{"type":"Ready","status":"False","message":"operator still working"}]});
+            return o;
+        }
+        o["status"] = match kind.as_str() {
+            "Deployment" => {
+                json!({"availableReplicas": o.pointer("/spec/replicas").cloned().unwrap_or(json!(1))})
+            }
+            "StatefulSet" => {
+                json!({"readyReplicas": o.pointer("/spec/replicas").cloned().unwrap_or(json!(1))})
+            }
+            "Elasticsearch" | "Kibana" | "Logstash" => json!({"health":"green"}),
+            _ => json!({"conditions":[
+                {"type":"Ready","status":"True"},
+                {"type":"Programmed","status":"True"},
+                {"type":"Established","status":"True"}]}),
+        };
+        o
+    }
+
+    pub fn object(&self, cluster: &str, path: &str) -> Option<Value> {
+        self.objects
+            .lock()
+            .unwrap()
+            .get(&(cluster.to_string(), path.to_string()))
+            .cloned()
+    }
+
+    fn put(&self, cluster: &str, o: Value) {
+        let r = ObjectRef::of(&o).unwrap();
+        self.objects
+            .lock()
+            .unwrap()
+            .insert((cluster.to_string(), r.path()), o);
+    }
+}
+
+impl Kube for FakeKube {
+    fn apply(&self, conn: &Conn, object: &Value, dry_run: bool) -> Result<Value, KubeError> {
+        let r = ObjectRef::of(object).unwrap();
+        self.applies
+            .lock()
+            .unwrap()
+            .push((conn.cluster.clone(), r.path(), dry_run));
+        self.tokens
+            .lock()
+            .unwrap()
+            .insert((conn.cluster.clone(), conn.token.clone()));
+        let stored = self.ready(object.clone());
+        if !dry_run {
+            self.put(&conn.cluster, stored.clone());
+            let ns = r.namespace.clone().unwrap_or_default();
+            if r.kind == "KafkaUser" {
+                self.put(
+                    &conn.cluster,
+                    json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":r.name,"namespace":ns},
+                        "data":{"user.crt":"Y3J0LW9mLXVzZXI=","user.key":"a2V5LW9mLXVzZXI=","user.password":"cGFzcw=="}}),
+                );
+            }
+            if r.kind == "Kafka" {
+                self.put(
+                    &conn.cluster,
+                    json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":format!("{}-cluster-ca-cert", r.name),"namespace":ns},
+                        "data":{"ca.crt":"Y2EtY2VydA=="}}),
+                );
+            }
+        }
+        Ok(stored)
+    }
+    fn get(&self, conn: &Conn, object: &ObjectRef) -> Result<Option<Value>, KubeError> {
+        Ok(self.object(&conn.cluster, &object.path()))
+    }
+    fn list(
+        &self,
+        conn: &Conn,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+    ) -> Result<Vec<Value>, KubeError> {
+        if kind == "Node" {
+            return Ok(vec![
+                json!({"apiVersion":"v1","kind":"Node","metadata":{"name":"node-1"},
+                "status":{"conditions":[{"type":"Ready","status":"True"}]}}),
+            ]);
+        }
+        Ok(self
+            .objects
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|((c, _), o)| {
+                c == &conn.cluster
+                    && o["kind"] == kind
+                    && o["apiVersion"] == api_version
+                    && namespace
+                        .is_none_or(|ns| o.pointer("/metadata/namespace") == Some(&json!(ns)))
+            })
+            .map(|(_, o)| o.clone())
+            .collect())
+    }
+    fn delete(&self, conn: &Conn, object: &ObjectRef) -> Result<(), KubeError> {
+        self.deletes
+            .lock()
+            .unwrap()
+            .push((conn.cluster.clone(), object.path()));
+        self.objects
+            .lock()
+            .unwrap()
+            .remove(&(conn.cluster.clone(), object.path()));
+        Ok(())
+    }
+    fn version(&self, _conn: &Conn) -> Result<String, KubeError> {
+        Ok("v1.34.0-fake".into())
+    }
+}
+
+/// An [`Io`] over fakes and stand-ins, silent, non-interactive.
+pub fn io(aws: FakeAws, kube: Arc<FakeKube>, tools: BTreeMap<Tool, PathBuf>) -> Io {
+    Io {
+        aws: Box::new(aws),
+        kube: Box::new(SharedKube(kube)),
+        cancel: Cancel::new(),
+        reporter: Some(Box::new(Silent)),
+        interactive: false,
+        endpoints: BTreeMap::new(),
+        tools,
+    }
+}
+
+/// Lets a test keep a handle on the fake it gave away.
+pub struct SharedKube(pub Arc<FakeKube>);
+
+impl Kube for SharedKube {
+    fn apply(&self, c: &Conn, o: &Value, d: bool) -> Result<Value, KubeError> {
+        self.0.apply(c, o, d)
+    }
+    fn get(&self, c: &Conn, o: &ObjectRef) -> Result<Option<Value>, KubeError> {
+        self.0.get(c, o)
+    }
+    fn list(&self, c: &Conn, a: &str, k: &str, n: Option<&str>) -> Result<Vec<Value>, KubeError> {
+        self.0.list(c, a, k, n)
+    }
+    fn delete(&self, c: &Conn, o: &ObjectRef) -> Result<(), KubeError> {
+        self.0.delete(c, o)
+    }
+    fn version(&self, c: &Conn) -> Result<String, KubeError> {
+        self.0.version(c)
+    }
+}
+
+/// Short waits for tests.
+pub fn quick() -> Timeouts {
+    Timeouts {
+        helm: std::time::Duration::from_secs(5),
+        ready: std::time::Duration::from_secs(1),
+        poll: std::time::Duration::from_millis(100),
+    }
+}

@@ -1,0 +1,60 @@
+//! `cargo xtask deploy <target>`: flags in, [`flotilla_deploy::deploy`] does the work.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::platform::{Context, Error};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Environment, `controlplane` or `all`.
+    pub target: String,
+    /// Print every step, command and API call, and touch nothing (no credentials or tools needed).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply Terraform plans without asking (required when not on a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    /// Deploy the state bootstrap and the controlplane too, instead of checking they are current.
+    #[arg(long)]
+    pub with_dependencies: bool,
+    /// How many independent steps may run at once.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub jobs: usize,
+    /// Continue the last run of this target: only what failed, did not run, or changed.
+    #[arg(long)]
+    pub resume: bool,
+    /// Deploy protected clusters from a git tree with uncommitted changes (prints a loud warning).
+    #[arg(long)]
+    pub allow_dirty_protected: bool,
+    /// `helm --timeout` of each release, in seconds.
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    pub helm_timeout: u64,
+    /// How long readiness waits may take, in seconds.
+    #[arg(long, default_value_t = 900, value_name = "SECONDS")]
+    pub ready_timeout: u64,
+}
+
+pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
+    let platform = ctx.load()?;
+    crate::platform::check_target(&platform, &args.target, true)?;
+    let io = flotilla_deploy::Io::real(&platform).map_err(|e| Error::Other(e.to_string()))?;
+    let mut deploy = flotilla_deploy::DeployArgs::new(&args.target);
+    deploy.dry_run = args.dry_run;
+    deploy.yes = args.yes;
+    deploy.with_dependencies = args.with_dependencies;
+    deploy.jobs = args.jobs;
+    deploy.resume = args.resume;
+    deploy.allow_dirty_protected = args.allow_dirty_protected;
+    deploy.timeouts.helm = Duration::from_secs(args.helm_timeout);
+    deploy.timeouts.ready = Duration::from_secs(args.ready_timeout);
+    let code = flotilla_deploy::deploy(
+        &ctx.root,
+        &platform,
+        &deploy,
+        &io,
+        &mut std::io::stdout().lock(),
+    )
+    .map_err(|e| Error::Other(e.to_string()))?;
+    Ok(ExitCode::from(code as u8))
+}

@@ -1,0 +1,53 @@
+//! `cargo xtask destroy <env> --confirm <env>`: flags in, [`flotilla_deploy::destroy`] does the
+//! work (reverse graph; protected clusters and a peered controlplane are refused).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::platform::{Context, Error};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Environment (or `controlplane`) to destroy.
+    pub env: String,
+    /// Repeat the environment name to confirm.
+    #[arg(long, value_name = "ENV")]
+    pub confirm: Option<String>,
+    /// Print every step, command and API call of the teardown, and touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply the Terraform destroy plan without asking (required when not on a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    /// How many independent steps may run at once.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub jobs: usize,
+    /// Continue the last destroy of this environment.
+    #[arg(long)]
+    pub resume: bool,
+    /// `helm uninstall --timeout` and the wait for finalizers, in seconds.
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    pub timeout: u64,
+}
+
+pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
+    let platform = ctx.load()?;
+    crate::platform::check_target(&platform, &args.env, false)?;
+    let io = flotilla_deploy::Io::real(&platform).map_err(|e| Error::Other(e.to_string()))?;
+    let mut destroy = flotilla_deploy::DestroyArgs::new(&args.env, args.confirm.as_deref());
+    destroy.dry_run = args.dry_run;
+    destroy.yes = args.yes;
+    destroy.jobs = args.jobs;
+    destroy.resume = args.resume;
+    destroy.timeouts.helm = Duration::from_secs(args.timeout);
+    destroy.timeouts.ready = Duration::from_secs(args.timeout);
+    let code = flotilla_deploy::destroy(
+        &ctx.root,
+        &platform,
+        &destroy,
+        &io,
+        &mut std::io::stdout().lock(),
+    )
+    .map_err(|e| Error::Other(e.to_string()))?;
+    Ok(ExitCode::from(code as u8))
+}

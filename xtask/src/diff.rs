@@ -1,0 +1,40 @@
+//! `cargo xtask diff <env> [<other-env>] [--live]`: flags in, [`flotilla_deploy::diff`] does
+//! the work. Exit 0 no changes, 2 changes, 1 error.
+
+use std::process::ExitCode;
+
+use crate::platform::{Context, Error};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Environment to diff (checked against the platform).
+    pub env: String,
+    /// A second environment: show how the two environments' generated output differs.
+    pub other: Option<String>,
+    /// Also run `terraform plan`, `helm diff` and a server-side dry run against the live platform.
+    #[arg(long)]
+    pub live: bool,
+}
+
+pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
+    let platform = ctx.load()?;
+    crate::platform::check_target(&platform, &args.env, false)?;
+    if let Some(other) = &args.other {
+        crate::platform::check_target(&platform, other, false)?;
+    }
+    let io = flotilla_deploy::Io::real(&platform).map_err(|e| Error::Other(e.to_string()))?;
+    let diff = flotilla_deploy::DiffArgs {
+        env: args.env.clone(),
+        other: args.other.clone(),
+        live: args.live,
+    };
+    let code = flotilla_deploy::diff(
+        &ctx.root,
+        &platform,
+        &diff,
+        &io,
+        &mut flotilla_deploy::diff::colored_stdout(),
+    )
+    .map_err(|e| Error::Other(e.to_string()))?;
+    Ok(ExitCode::from(code as u8))
+}
