@@ -1,0 +1,130 @@
+//! The command line as a user meets it: exit codes, messages, and what is (not) written.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn xtask(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .current_dir(root())
+        .env("FLOTILLA_ROOT", root())
+        .output()
+        .expect("xtask runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The seed platform with one line replaced.
+fn seed_with(from: &str, to: &str) -> String {
+    let seed = std::fs::read_to_string(root().join("platform.toml")).unwrap();
+    assert!(seed.contains(from), "seed lacks {from:?}");
+    seed.replacen(from, to, 1)
+}
+
+#[test]
+fn generate_out_writes_a_tree_that_then_checks_clean_and_detects_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let o = xtask(&["generate", "--out", out]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let files = files_under(dir.path());
+    assert!(!files.is_empty());
+    assert!(files.iter().all(|f| f.starts_with("infra/") || f.starts_with("helm/")), "{files:?}");
+
+    let o = xtask(&["generate", "--check", "--out", out]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+
+    // Edit one generated file and add a stray one: both are named, exit code 2.
+    let victim = dir.path().join(&files[0]);
+    std::fs::write(&victim, "edited by hand\n").unwrap();
+    std::fs::create_dir_all(dir.path().join("infra/gone")).unwrap();
+    std::fs::write(dir.path().join("infra/gone/main.tf"), "x\n").unwrap();
+    let o = xtask(&["generate", "--check", "--out", out]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(err.contains(&files[0]), "{err}");
+    assert!(err.contains("infra/gone/main.tf"), "{err}");
+    assert!(err.contains("cargo xtask generate"), "{err}");
+    // --check wrote nothing.
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "edited by hand\n");
+
+    // A normal run repairs both.
+    let o = xtask(&["generate", "--out", out]);
+    assert!(o.status.success());
+    assert!(!dir.path().join("infra/gone").exists());
+    let o = xtask(&["generate", "--check", "--out", out]);
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn an_invalid_platform_is_reported_with_locations_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    // Two semantic errors: a bad cluster name and an overlapping CIDR.
+    let text_ = seed_with("name = \"staging\"", "name = \"Staging_1\"")
+        .replacen("vpc_cidr = \"10.30.0.0/16\"", "vpc_cidr = \"10.10.0.0/16\"", 1);
+    std::fs::write(&bad, text_).unwrap();
+    let out = dir.path().join("out");
+    let o = xtask(&[
+        "--platform",
+        bad.to_str().unwrap(),
+        "generate",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(err.contains("bad.toml:"), "{err}");
+    assert!(err.contains("Staging_1"), "{err}");
+    assert!(err.contains("overlaps"), "{err}");
+    assert!(err.contains("2 errors"), "{err}");
+    assert!(!out.exists(), "an invalid platform wrote {:?}", files_under(&out));
+}
+
+#[test]
+fn unknown_environment_lists_the_known_ones() {
+    let o = xtask(&["deploy", "prod", "--dry-run"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(err.contains("unknown environment \"prod\""), "{err}");
+    for env in ["production", "staging", "testing", "controlplane"] {
+        assert!(err.contains(env), "{err}");
+    }
+}
+
+#[test]
+fn a_missing_platform_file_is_a_clear_error() {
+    let o = xtask(&["--platform", "/nonexistent/platform.toml", "generate", "--check"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("/nonexistent/platform.toml"));
+}
+
+#[test]
+fn graph_prints_mermaid() {
+    let o = xtask(&["graph"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("\nflowchart LR\n"), "{}", text(&o.stdout));
+}
