@@ -268,6 +268,27 @@ pub struct NodePool {
     pub taints: Vec<Taint>,
 }
 
+impl NodePool {
+    /// Whether the pool runs Graviton (arm64) instances; validation keeps a pool to one
+    /// architecture, since a node group has a single AMI type.
+    pub fn is_arm64(&self) -> bool {
+        self.instance_types
+            .iter()
+            .any(|t| is_arm64_instance_type(t))
+    }
+}
+
+/// Graviton (arm64) instance families: `a1` and any family whose generation digit is followed
+/// by `g` (`m7g`, `c7gn`, `r8g`, `x2gd`, `im4gn`, `t4g`).
+pub fn is_arm64_instance_type(instance_type: &str) -> bool {
+    let family = instance_type.split('.').next().unwrap_or_default();
+    family == "a1"
+        || family
+            .as_bytes()
+            .windows(2)
+            .any(|w| w[0].is_ascii_digit() && w[1] == b'g')
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Capacity {

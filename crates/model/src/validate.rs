@@ -17,6 +17,8 @@ use crate::*;
 /// Kubernetes allows up to 63 characters, but names end up in IAM role names, node group
 /// names and NLB names built from `<platform>-<cluster>-...`; 32 keeps all of them in AWS limits.
 const MAX_CLUSTER_NAME: usize = 32;
+/// `<platform>-<cluster>` plus `-cluster-autoscaler` must fit an IAM role name (64).
+const MAX_EKS_NAME: usize = 45;
 const MAX_AZS: i64 = 6;
 
 pub(crate) fn load(file: &str, source: &str, versions: &Versions) -> Result<Platform, LoadError> {
@@ -325,6 +327,17 @@ impl Cx {
         self.check(&c.name, "cluster name", |s| {
             names::dns_label(s, MAX_CLUSTER_NAME)
         });
+        let eks_name = format!("{}-{}", meta.name.get_ref(), c.name.get_ref());
+        if eks_name.len() > MAX_EKS_NAME {
+            self.err_help(
+                span(&c.name),
+                format!(
+                    "EKS cluster name \"{eks_name}\" (platform name, dash, cluster name) has {} characters; at most {MAX_EKS_NAME}",
+                    eks_name.len()
+                ),
+                "it prefixes the IAM role names of the cluster's components, which AWS limits to 64 characters: shorten the cluster or platform name",
+            );
+        }
         let role = match c.role.get_ref().as_str() {
             "workload" => Role::Workload,
             "controlplane" => Role::Controlplane,
@@ -416,6 +429,20 @@ impl Cx {
                 },
             );
         }
+        // The subnet layout (crates/terraform): public subnets are /prefix+5, at least /28, in
+        // the last quarter of the VPC; a /24 has room there for 4 of them only.
+        let public_prefix = (vpc_cidr.prefix_len() + 5).min(28);
+        let public_slots = 1i64 << public_prefix.saturating_sub(vpc_cidr.prefix_len() + 2);
+        if (16..=24).contains(&vpc_cidr.prefix_len()) && azs > public_slots && azs <= MAX_AZS {
+            self.err_help(
+                span(&c.vpc_cidr),
+                format!(
+                    "VPC CIDR {vpc_cidr} of cluster \"{}\" has room for public subnets in {public_slots} zones, not {azs}",
+                    c.name.get_ref()
+                ),
+                "use a larger VPC (/23 or larger fits 6 zones) or fewer availability zones",
+            );
+        }
         let supported = &versions.kubernetes.supported;
         if !supported.contains(c.kubernetes_version.get_ref()) {
             self.err_help(
@@ -447,6 +474,7 @@ impl Cx {
             }
             admin_roles.push(r.get_ref().clone());
         }
+        self.unique("admin role", &c.admin_roles);
 
         let endpoint = self.endpoint(c.endpoint.get_ref(), &c.endpoint, protected, &c.name);
         // An unknown role is reported once; do not also demand what a workload cluster needs.
@@ -608,6 +636,25 @@ impl Cx {
             self.check(t, "instance type", names::instance_type);
         }
         self.unique("instance type", p.instance_types.get_ref().iter());
+        let types = p.instance_types.get_ref();
+        if let Some(first) = types.first() {
+            let arm = crate::is_arm64_instance_type(first.get_ref());
+            if let Some(other) = types
+                .iter()
+                .find(|t| crate::is_arm64_instance_type(t.get_ref()) != arm)
+            {
+                self.err_help(
+                    span(other),
+                    format!(
+                        "node pool \"{}\" mixes arm64 and x86_64 instance types (\"{}\" and \"{}\")",
+                        p.name.get_ref(),
+                        first.get_ref(),
+                        other.get_ref()
+                    ),
+                    "a node group runs one AMI type: put Graviton instances in a pool of their own",
+                );
+            }
+        }
         let capacity = match p.capacity.as_ref().map(|c| c.get_ref().as_str()) {
             None | Some("on-demand") => Capacity::OnDemand,
             Some("spot") => Capacity::Spot,

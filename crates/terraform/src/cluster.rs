@@ -177,6 +177,7 @@ impl<'a> Cx<'a> {
                 "data",
                 &["aws_availability_zones", "available"],
                 Body::new()
+                    .comment("checkov:skip=CKV_AWS_394:only the first zones in name order are used (slice below), so a zone AWS adds later does not change the set")
                     .attr("state", "available")
                     .blank()
                     .block(Block::new(
@@ -241,9 +242,7 @@ impl<'a> Cx<'a> {
         let (private, public) = subnets(self.cluster.vpc_cidr, self.cluster.availability_zones);
         let module = self.platform.versions.module("vpc");
         let protected = self.cluster.protected;
-        let mut body = Body::new()
-            .attr("source", module.source.as_str())
-            .attr("version", module.version.as_str())
+        let mut body = registry_module(module)
             .blank()
             .attr("name", Expr::raw("local.cluster_name"))
             .attr("cidr", self.cluster.vpc_cidr.to_string())
@@ -365,9 +364,7 @@ impl<'a> Cx<'a> {
     fn eks(&self) -> Block {
         let c = self.cluster;
         let module = self.platform.versions.module("eks");
-        let mut body = Body::new()
-            .attr("source", module.source.as_str())
-            .attr("version", module.version.as_str())
+        let mut body = registry_module(module)
             .blank()
             .attr("name", Expr::raw("local.cluster_name"))
             .attr("kubernetes_version", c.kubernetes_version.as_str())
@@ -553,9 +550,7 @@ impl<'a> Cx<'a> {
 
     fn pod_identity(&self, component: AwsComponent) -> Block {
         let module = self.platform.versions.module("eks_pod_identity");
-        let mut body = Body::new()
-            .attr("source", module.source.as_str())
-            .attr("version", module.version.as_str())
+        let mut body = registry_module(module)
             .blank()
             .attr(
                 "name",
@@ -866,6 +861,14 @@ impl<'a> Cx<'a> {
     }
 }
 
+/// The start of a registry module call: source and exact version from versions.toml.
+fn registry_module(module: &flotilla_model::versions::Module) -> Body {
+    Body::new()
+        .comment("checkov:skip=CKV_TF_1:registry module pinned to an exact version from versions.toml; the registry protocol takes versions, not commit hashes")
+        .attr("source", module.source.as_str())
+        .attr("version", module.version.as_str())
+}
+
 fn pod_identity_module(component: AwsComponent) -> String {
     format!("{}_pod_identity", component.name().replace('-', "_"))
 }
@@ -887,8 +890,9 @@ fn unique_key(seen: &mut std::collections::BTreeSet<String>, base: &str, arn: &s
 }
 
 /// Private subnets take the first `/prefix+3` blocks (one per zone, at most 6 of 8); public
-/// subnets, which only hold load balancers and NAT gateways, take `/prefix+5` blocks from the
-/// last quarter. The model keeps VPCs between /16 and /23 so that both fit and stay >= /28.
+/// subnets, which only hold load balancers and NAT gateways, take `/prefix+5` blocks (at least
+/// /28, the smallest AWS subnet) from the last quarter. Validation keeps the zone count within
+/// what fits (6 zones from /16 to /23, 4 in a /24).
 pub fn subnets(vpc: Ipv4Net, zones: u8) -> (Vec<String>, Vec<String>) {
     let p = vpc.prefix_len();
     let private = vpc
@@ -897,31 +901,20 @@ pub fn subnets(vpc: Ipv4Net, zones: u8) -> (Vec<String>, Vec<String>) {
         .take(usize::from(zones))
         .map(|n| n.to_string())
         .collect();
+    let public_prefix = (p + 5).min(28);
+    let last_quarter = 3 << (public_prefix - p - 2);
     let public = vpc
-        .subnets(p + 5)
-        .expect("prefix + 5 <= 32 for a validated VPC")
-        .skip(24)
+        .subnets(public_prefix)
+        .expect("a /28 or larger subnet of a validated VPC")
+        .skip(last_quarter)
         .take(usize::from(zones))
         .map(|n| n.to_string())
         .collect();
     (private, public)
 }
 
-/// Graviton (arm64) instance families: `a1` and any family whose generation digit is followed
-/// by `g` (`m7g`, `c7gn`, `r8g`, `x2gd`, `im4gn`, `is4gen`).
-pub fn is_arm(instance_type: &str) -> bool {
-    let family = instance_type.split('.').next().unwrap_or_default();
-    if family == "a1" {
-        return true;
-    }
-    let bytes = family.as_bytes();
-    bytes
-        .windows(2)
-        .any(|w| w[0].is_ascii_digit() && w[1] == b'g')
-}
-
 fn node_group(pool: &NodePool) -> Expr {
-    let arm = pool.instance_types.iter().any(|t| is_arm(t));
+    let arm = pool.is_arm64();
     let mut entries: Vec<(&str, Expr)> = vec![
         ("name", Expr::str(&pool.name)),
         (
@@ -1003,6 +996,7 @@ mod tests {
             ("10.0.0.0/16", 3u8),
             ("10.1.0.0/23", 6),
             ("192.168.0.0/20", 2),
+            ("10.2.0.0/24", 4),
         ] {
             let vpc: Ipv4Net = cidr.parse().unwrap();
             let (private, public) = subnets(vpc, zones);
@@ -1032,7 +1026,7 @@ mod tests {
             "im4gn.large",
             "t4g.small",
         ] {
-            assert!(is_arm(t), "{t}");
+            assert!(flotilla_model::is_arm64_instance_type(t), "{t}");
         }
         for t in [
             "m6i.large",
@@ -1042,7 +1036,7 @@ mod tests {
             "inf2.xlarge",
             "m7i-flex.large",
         ] {
-            assert!(!is_arm(t), "{t}");
+            assert!(!flotilla_model::is_arm64_instance_type(t), "{t}");
         }
     }
 }

@@ -14,7 +14,7 @@ mod hcl;
 
 use flotilla_model::{Artifact, Platform};
 
-pub use cluster::{is_arm, state_key, subnets};
+pub use cluster::{state_key, subnets};
 
 /// Every file under `infra/`, in a stable order: bootstrap first, then the clusters in file order.
 pub fn render(platform: &Platform) -> Vec<Artifact> {
