@@ -4,8 +4,87 @@
 //!   missing the test prints why it skips; with `CI=true` a missing tool fails the test instead.
 //! - [`reference_dir`]: the pinned upstream reference data (`FLOTILLA_REFERENCE`, default
 //!   `../shared/reference` next to the repository).
+//! - [`chart_values`]: every key path of a generated Helm values document exists in the pinned
+//!   chart's defaults (or its `values.schema.json`), free-form maps only by an allowlist with a
+//!   reason each.
+//! - [`crd_schema`]: a custom resource validates against its pinned CRD's OpenAPI v3 schema.
+//!
+//! Versions come from `versions.toml` ([`flotilla_model::Versions::embedded`]); a version whose
+//! reference folder is missing is a [`ReferenceError`], never a silent pass.
 
+pub mod chart_values;
+pub mod crd_schema;
+pub mod schema;
+pub mod yaml;
+
+use std::fmt;
 use std::path::{Path, PathBuf};
+
+/// One problem found by a reference check, at a key path such as `controller.replicaCount` or
+/// `spec.listeners[0].port`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Finding {
+    pub path: String,
+    pub message: String,
+}
+
+impl Finding {
+    pub fn new(path: &str, message: impl Into<String>) -> Finding {
+        Finding {
+            path: if path.is_empty() {
+                "(root)".into()
+            } else {
+                path.to_string()
+            },
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Renders findings one per line (for assertion messages).
+pub fn report(findings: &[Finding]) -> String {
+    findings.iter().map(|f| format!("  {f}\n")).collect()
+}
+
+/// The pinned reference data cannot be used for a check.
+#[derive(Debug, thiserror::Error)]
+pub enum ReferenceError {
+    #[error("`{name}` is not pinned in versions.toml (pinned: {known})")]
+    NotPinned { name: String, known: String },
+    #[error(
+        "no reference data for {name} {version}: {} does not exist (add the pinned upstream files, or pin a version that is there)",
+        dir.display()
+    )]
+    MissingVersion {
+        name: String,
+        version: String,
+        dir: PathBuf,
+    },
+    #[error("cannot read {}: {message}", path.display())]
+    Read { path: PathBuf, message: String },
+    #[error("{}: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+}
+
+pub(crate) fn read_text(path: &Path) -> Result<String, ReferenceError> {
+    std::fs::read_to_string(path).map_err(|e| ReferenceError::Read {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+pub(crate) fn read_yaml_documents(path: &Path) -> Result<Vec<serde_json::Value>, ReferenceError> {
+    yaml::documents(&read_text(path)?).map_err(|message| ReferenceError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    })
+}
 
 /// Whether we run under CI, where a missing tool is a failure, never a skip.
 pub fn in_ci() -> bool {
