@@ -317,10 +317,7 @@ pub fn grafana(platform: &Platform, cluster: &flotilla_model::Cluster) -> Releas
                     "alerts": { "json": alerts_dashboard(cp) },
                 },
             },
-            "grafana.ini": {
-                "analytics": { "check_for_updates": false, "reporting_enabled": false },
-                "users": { "allow_sign_up": false },
-            },
+            "grafana.ini": { "analytics": { "check_for_updates": false } },
             "podDisruptionBudget": if cluster.protected { json!({ "minAvailable": 1 }) } else { json!({}) },
         }),
     }

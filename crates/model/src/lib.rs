@@ -19,6 +19,12 @@ use std::fmt;
 pub use artifact::Artifact;
 pub use diagnostic::{Diagnostic, LoadError, Severity as DiagnosticSeverity, line_col};
 pub use ipnet::Ipv4Net;
+/// Checks on text that the renderers' tests share (a module, so that `use crate::*` inside this
+/// crate does not bring the names into scope twice).
+pub mod checks {
+    /// Secret-looking text (webhook URLs, keys, tokens): generated output must contain none.
+    pub use crate::names::looks_like_secret;
+}
 use serde::Serialize;
 pub use versions::Versions;
 

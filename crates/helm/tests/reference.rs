@@ -1,0 +1,310 @@
+//! Generated output against the pinned upstream reference data (`../shared/reference`):
+//! every key path of every values file exists in the pinned chart's `values.yaml` (or its
+//! dependencies', or `values.schema.json`), free-form maps only through the allowlist below
+//! with a reason each; every custom resource validates against its pinned CRD schema.
+//!
+//! external-dns has no pinned reference data: its values are compared with an explicit list of
+//! the keys the chart documents (`EXTERNAL_DNS_KEYS`), which is all this check can promise.
+
+mod common;
+
+use flotilla_helm::{manifests, release_values, releases};
+use flotilla_testkit::Finding;
+use flotilla_testkit::chart_values::{Allowlist, ChartDefaults};
+use flotilla_testkit::crd_schema::CrdSet;
+use serde_json::Value;
+
+/// Free-form content in the values Flotilla writes, by chart, with why it cannot be compared
+/// with the chart's defaults.
+fn allowlist(chart: &str) -> Allowlist {
+    let a = Allowlist::kubernetes_free_form();
+    match chart {
+        "kube-prometheus-stack" => a
+            .allow(
+                "alertmanager.config",
+                "Alertmanager's own configuration file; checked by amtool check-config (tests/alerting.rs)",
+            )
+            .allow(
+                "alertmanager.alertmanagerSpec.storage",
+                "a StorageSpec (volumeClaimTemplate) passed to the Alertmanager resource",
+            )
+            .allow(
+                "prometheus.prometheusSpec.storageSpec",
+                "a StorageSpec (volumeClaimTemplate) passed to the Prometheus resource",
+            )
+            .allow(
+                "prometheus.prometheusSpec.externalLabels",
+                "label names and values of our choosing (environment, cluster)",
+            )
+            .allow(
+                "prometheus.prometheusSpec.additionalAlertManagerConfigs",
+                "Prometheus alertmanager_config entries, passed through as written",
+            )
+            .allow(
+                "prometheus.additionalPodMonitors",
+                "PodMonitor specs the chart renders as they are",
+            ),
+        "cluster-autoscaler" => a.allow(
+            "extraArgs",
+            "cluster-autoscaler command-line flags (name: value), any flag of the binary",
+        ),
+        "aws-load-balancer-controller" => a
+            .allow("vpcTags", "AWS tag names and values that identify the VPC")
+            .allow("defaultTags", "AWS tags put on every load balancer")
+            .allow("podDisruptionBudget", "a PodDisruptionBudget spec"),
+        "fluent-bit" => a,
+        "nginx-gateway-fabric" => a.allow(
+            "nginx.service.patches",
+            "NginxProxy Service patches (type + value), applied to the data plane Service",
+        ),
+        "grafana" => a
+            .allow("envValueFrom", "environment variable name -> Kubernetes EnvVarSource")
+            .allow("extraSecretMounts", "volume mounts of Secrets, passed through")
+            .allow(
+                "datasources",
+                "Grafana datasource provisioning files (file name -> file content)",
+            )
+            .allow(
+                "dashboardProviders",
+                "Grafana dashboard provider provisioning files (file name -> file content)",
+            )
+            .allow("dashboards", "provider -> dashboard name -> dashboard JSON")
+            .allow("podDisruptionBudget", "a PodDisruptionBudget spec"),
+        _ => a,
+    }
+}
+
+/// Keys of the external-dns chart (kubernetes-sigs/external-dns, chart 1.19.0) Flotilla sets,
+/// as its README documents them. No pinned values.yaml exists to compare with.
+const EXTERNAL_DNS_KEYS: &[&str] = &[
+    "provider.name",
+    "sources",
+    "domainFilters",
+    "registry",
+    "txtOwnerId",
+    "policy",
+    "serviceAccount.create",
+    "serviceAccount.name",
+    "env",
+];
+
+fn key_paths(v: &Value, prefix: &str, out: &mut Vec<String>) {
+    match v.as_object() {
+        Some(map) if !map.is_empty() => {
+            for (k, child) in map {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                key_paths(child, &path, out);
+            }
+        }
+        _ => out.push(prefix.to_string()),
+    }
+}
+
+/// `values` over the chart's defaults, as Helm merges them (maps deeply, everything else
+/// replaced): Helm validates `values.schema.json` against this, so `required` fields the
+/// defaults provide are satisfied.
+fn helm_merge(defaults: &Value, values: &Value) -> Value {
+    match (defaults, values) {
+        (Value::Object(d), Value::Object(v)) => {
+            let mut out = d.clone();
+            for (k, x) in v {
+                let merged = match d.get(k) {
+                    Some(dv) => helm_merge(dv, x),
+                    None => x.clone(),
+                };
+                out.insert(k.clone(), merged);
+            }
+            Value::Object(out)
+        }
+        _ => values.clone(),
+    }
+}
+
+fn pinned_defaults(reference: &std::path::Path, chart: &str) -> Value {
+    let version = &flotilla_model::Versions::embedded()
+        .chart(chart)
+        .version
+        .clone();
+    let path = reference
+        .join("charts")
+        .join(chart)
+        .join(version)
+        .join("values.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn show(findings: &[Finding]) -> String {
+    findings
+        .iter()
+        .map(|f| format!("  {}: {}", f.path, f.message))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn every_values_key_exists_in_the_pinned_chart() {
+    let Some(reference) = flotilla_testkit::reference_dir() else {
+        return;
+    };
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for (fixture, platform) in common::fixtures() {
+        for cluster in &platform.clusters {
+            for r in releases(&platform, cluster) {
+                let values = release_values(&platform, cluster, &r.name).unwrap();
+                if r.chart == "external-dns" {
+                    let mut paths = Vec::new();
+                    key_paths(&values, "", &mut paths);
+                    for p in paths {
+                        if !EXTERNAL_DNS_KEYS.contains(&p.as_str()) {
+                            failures.push(format!(
+                                "{fixture}/{}: external-dns key {p} is not in the list of documented keys",
+                                cluster.name
+                            ));
+                        }
+                    }
+                    continue;
+                }
+                let chart = ChartDefaults::pinned(&reference, &r.chart)
+                    .unwrap_or_else(|e| panic!("{}: {e}", r.chart));
+                let mut findings = chart.check(&values, &allowlist(&r.chart));
+                if chart.has_schema() {
+                    // Schema `required`s apply to the merged values, as Helm checks them; the
+                    // keys of the generated values were compared above.
+                    let merged = helm_merge(&pinned_defaults(&reference, &r.chart), &values);
+                    findings = chart.check(&merged, &allowlist(&r.chart));
+                }
+                if !findings.is_empty() {
+                    failures.push(format!(
+                        "{fixture}/{}: {} values do not match chart {} {}:\n{}",
+                        cluster.name,
+                        r.name,
+                        r.chart,
+                        r.version,
+                        show(&findings)
+                    ));
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(checked >= 20, "only {checked} values files checked");
+}
+
+#[test]
+fn a_misspelled_values_key_is_caught() {
+    let Some(reference) = flotilla_testkit::reference_dir() else {
+        return;
+    };
+    let (_, platform) = common::fixtures().remove(0);
+    let cluster = platform.cluster("production").unwrap();
+    let chart = ChartDefaults::pinned(&reference, "kube-prometheus-stack").unwrap();
+    let mut values = release_values(&platform, cluster, "kube-prometheus-stack").unwrap();
+    assert!(
+        chart
+            .check(&values, &allowlist("kube-prometheus-stack"))
+            .is_empty()
+    );
+    let spec = values["prometheus"]["prometheusSpec"]
+        .as_object_mut()
+        .unwrap();
+    let retention = spec.remove("retention").unwrap();
+    spec.insert("retension".into(), retention);
+    let findings = chart.check(&values, &allowlist("kube-prometheus-stack"));
+    assert!(
+        findings.iter().any(|f| f.path.contains("retension")),
+        "{findings:?}"
+    );
+
+    // A chart with a values.schema.json: an unknown key there is caught as well.
+    let ngf = ChartDefaults::pinned(&reference, "nginx-gateway-fabric").unwrap();
+    let mut values = release_values(&platform, cluster, "nginx-gateway-fabric").unwrap();
+    values["nginx"]["replicaz"] = Value::from(2);
+    let findings = ngf.check(&values, &allowlist("nginx-gateway-fabric"));
+    assert!(
+        findings.iter().any(|f| f.path.contains("replicaz")),
+        "{findings:?}"
+    );
+}
+
+#[test]
+fn every_custom_resource_validates_against_its_pinned_crd() {
+    let Some(reference) = flotilla_testkit::reference_dir() else {
+        return;
+    };
+    let crds = CrdSet::pinned(&reference).unwrap();
+    let mut kinds_seen = std::collections::BTreeSet::new();
+    for (fixture, platform) in common::fixtures() {
+        for cluster in &platform.clusters {
+            for m in manifests(&platform, cluster) {
+                for obj in &m.objects {
+                    let api = obj["apiVersion"].as_str().unwrap();
+                    let kind = obj["kind"].as_str().unwrap();
+                    let group = api.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
+                    if crds.get(group, kind).is_none() {
+                        // Core objects are k8s-openapi types, checked by construction.
+                        assert!(
+                            !group.contains('.') || group.ends_with(".k8s.io"),
+                            "{fixture}: no pinned CRD for {api} {kind}"
+                        );
+                        continue;
+                    }
+                    let findings = crds.validate(obj);
+                    assert!(
+                        findings.is_empty(),
+                        "{fixture}/{}: {kind} {} in {}:\n{}",
+                        cluster.name,
+                        obj["metadata"]["name"],
+                        m.path,
+                        show(&findings)
+                    );
+                    kinds_seen.insert(kind.to_string());
+                }
+            }
+        }
+    }
+    let want = [
+        "Elasticsearch",
+        "Gateway",
+        "HTTPRoute",
+        "Kafka",
+        "KafkaNodePool",
+        "KafkaTopic",
+        "KafkaUser",
+        "Kibana",
+        "Logstash",
+        "PrometheusRule",
+    ];
+    for k in want {
+        assert!(
+            kinds_seen.contains(k),
+            "no {k} was validated: {kinds_seen:?}"
+        );
+    }
+}
+
+#[test]
+fn a_custom_resource_with_a_wrong_field_is_caught() {
+    let Some(reference) = flotilla_testkit::reference_dir() else {
+        return;
+    };
+    let crds = CrdSet::pinned(&reference).unwrap();
+    let (_, platform) = common::fixtures().remove(0);
+    let cp = platform.controlplane();
+    let mut topic = manifests(&platform, cp)
+        .into_iter()
+        .flat_map(|m| m.objects)
+        .find(|o| o["kind"] == "KafkaTopic")
+        .unwrap();
+    assert!(crds.validate(&topic).is_empty());
+    topic["spec"]["partitions"] = Value::from("many");
+    topic["spec"]["replicationFactor"] = Value::from(3);
+    let findings = crds.validate(&topic);
+    assert!(findings.len() >= 2, "{findings:?}");
+}
