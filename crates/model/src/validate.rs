@@ -638,10 +638,10 @@ impl Cx {
         self.unique("instance type", p.instance_types.get_ref().iter());
         let types = p.instance_types.get_ref();
         if let Some(first) = types.first() {
-            let arm = crate::is_arm64_instance_type(first.get_ref());
+            let arm = is_arm64_instance_type(first.get_ref());
             if let Some(other) = types
                 .iter()
-                .find(|t| crate::is_arm64_instance_type(t.get_ref()) != arm)
+                .find(|t| is_arm64_instance_type(t.get_ref()) != arm)
             {
                 self.err_help(
                     span(other),
