@@ -49,12 +49,7 @@ pub fn mermaid(platform: &Platform) -> String {
 
     // Edges, all after every node is declared.
     for w in &workloads {
-        d.edge(
-            &w.subgraph,
-            Arrow::Peering,
-            Some("VPC peering"),
-            &cp.subgraph,
-        );
+        d.edge(&w.vpc, Arrow::Peering, Some("VPC peering"), &cp.vpc);
     }
     for w in &workloads {
         if let Some(gateway) = &w.gateway {
@@ -98,7 +93,7 @@ pub fn mermaid(platform: &Platform) -> String {
 
 /// Node and subgraph ids of the controlplane.
 struct ControlplaneIds {
-    subgraph: String,
+    vpc: String,
     logstash: String,
     elasticsearch: String,
     kibana: String,
@@ -115,23 +110,23 @@ impl ControlplaneIds {
         } else {
             format!("{} (controlplane)", cluster.name)
         };
-        d.subgraph(&subgraph, &cluster_label(title, cluster));
+        d.subgraph(&subgraph, &[cluster_title(title, cluster)]);
+        let vpc = d.id(&["vpc", &cluster.name]);
+        let mut facts = vpc_label(cluster);
+        facts.push(format!(
+            "Kafka at {}:{}",
+            platform.kafka_bootstrap_host(),
+            Platform::KAFKA_TLS_PORT
+        ));
+        d.node(&vpc, Shape::Hexagon, &facts);
 
         let kafka = d.id(&["kafka"]);
         d.subgraph(
             &kafka,
-            &[
-                "Kafka (Strimzi)".to_owned(),
-                format!(
-                    "{}:{}",
-                    platform.kafka_bootstrap_host(),
-                    Platform::KAFKA_TLS_PORT
-                ),
-                format!(
-                    "retention {} h",
-                    platform.observability.kafka_retention_hours
-                ),
-            ],
+            &[format!(
+                "Kafka (Strimzi) · retention {} h",
+                platform.observability.kafka_retention_hours
+            )],
         );
         // Topics are declared here, inside the Kafka subgraph; the workload clusters only
         // look their ids up (`topic_id`), so a topic is one node however many edges it has.
@@ -170,7 +165,7 @@ impl ControlplaneIds {
         d.end();
 
         ControlplaneIds {
-            subgraph,
+            vpc,
             logstash,
             elasticsearch,
             kibana,
@@ -183,7 +178,7 @@ impl ControlplaneIds {
 
 /// Node and subgraph ids of one workload cluster, and the edges that start in it.
 struct WorkloadIds {
-    subgraph: String,
+    vpc: String,
     gateway: Option<GatewayIds>,
     fluent_bit: String,
     prometheus: String,
@@ -212,7 +207,9 @@ impl WorkloadIds {
         } else {
             format!("{} (cluster {})", cluster.environment, cluster.name)
         };
-        d.subgraph(&subgraph, &cluster_label(title, cluster));
+        d.subgraph(&subgraph, &[cluster_title(title, cluster)]);
+        let vpc = d.id(&["vpc", &cluster.name]);
+        d.node(&vpc, Shape::Hexagon, &vpc_label(cluster));
 
         let mut gateway = cluster.gateway.as_ref().map(|gateway| {
             let id = d.id(&["gateway", &cluster.name]);
@@ -273,7 +270,7 @@ impl WorkloadIds {
         d.end();
 
         WorkloadIds {
-            subgraph,
+            vpc,
             gateway,
             fluent_bit,
             prometheus,
@@ -294,18 +291,23 @@ fn topic_id(d: &mut Diagram, topic: &str) -> String {
     id
 }
 
-fn cluster_label(title: String, cluster: &Cluster) -> Vec<String> {
-    let mut facts = format!(
-        "EKS {} · {} AZs",
-        cluster.kubernetes_version, cluster.availability_zones
-    );
+/// A subgraph title is one line: Mermaid draws a multi-line title over the subgraph's nodes.
+fn cluster_title(title: String, cluster: &Cluster) -> String {
     if cluster.protected {
-        facts.push_str(" · protected");
+        format!("{title} · protected")
+    } else {
+        title
     }
+}
+
+/// The cluster's facts, on the node that the VPC peering edges join.
+fn vpc_label(cluster: &Cluster) -> Vec<String> {
     vec![
-        title,
-        format!("VPC {} · {}", cluster.vpc_cidr, cluster.region),
-        facts,
+        format!("VPC {}", cluster.vpc_cidr),
+        format!(
+            "{} · EKS {} · {} AZs",
+            cluster.region, cluster.kubernetes_version, cluster.availability_zones
+        ),
     ]
 }
 
@@ -385,6 +387,7 @@ fn routing_label(platform: &Platform, receiver: &flotilla_model::Receiver) -> Op
 #[derive(Clone, Copy)]
 enum Shape {
     Box,
+    Hexagon,
     Cylinder,
     Stadium,
     Circle,
@@ -394,6 +397,7 @@ impl Shape {
     fn delimiters(self) -> (&'static str, &'static str) {
         match self {
             Shape::Box => ("[", "]"),
+            Shape::Hexagon => ("{{", "}}"),
             Shape::Cylinder => ("[(", ")]"),
             Shape::Stadium => ("([", "])"),
             Shape::Circle => ("((", "))"),

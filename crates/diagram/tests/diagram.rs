@@ -38,7 +38,8 @@ fn seed_platform_diagram() {
     // The pieces issue 6 asks for, derived from the model rather than restated.
     for needle in [
         "VPC 10.10.0.0/16",
-        "cluster_production <-.->|\"VPC peering\"| cluster_controlplane",
+        "vpc_production <-.->|\"VPC peering\"| vpc_controlplane",
+        "Kafka at kafka-bootstrap.flotilla.internal:9093",
         "[(\"production.logs\")]",
         "[(\"testing.metrics\")]",
         "api.staging.example.com/v1 → api1:8080",
@@ -181,7 +182,13 @@ mod structure {
         "call",
         "href",
     ];
-    const SHAPES: &[(&str, &str)] = &[("[(", ")]"), ("([", "])"), ("((", "))"), ("[", "]")];
+    const SHAPES: &[(&str, &str)] = &[
+        ("[(", ")]"),
+        ("([", "])"),
+        ("((", "))"),
+        ("{{", "}}"),
+        ("[", "]"),
+    ];
     const ARROWS: &[&str] = &["<-.->", "-.->", "-->"];
 
     /// `Ok` when every line is a statement of the subset, subgraphs are balanced, ids are unique
