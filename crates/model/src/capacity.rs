@@ -615,6 +615,10 @@ fn plan(p: &Platform) -> CapacityPlan {
     }
 }
 
+fn count(n: u32, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 impl CapacityPlan {
     /// The plan as `cargo xtask plan` prints it.
     pub fn to_text(&self) -> String {
@@ -643,13 +647,17 @@ impl fmt::Display for CapacityPlan {
             };
             writeln!(
                 f,
-                "  {name}: {:.1}% ({source}), {} events/s; topics {} and {}: {} partitions each; {} primary shards per index",
+                "  {name}: {:.1}% ({source}), {} events/s; topics {} and {}: {} partitions each; {} per index",
                 env.ingest_share * 100.0,
                 env.peak_events_per_second,
                 env.logs_topic,
                 env.metrics_topic,
                 env.partitions_per_topic,
-                env.primary_shards_per_index
+                count(
+                    env.primary_shards_per_index,
+                    "primary shard",
+                    "primary shards"
+                )
             )?;
         }
         writeln!(f, "Kafka (Strimzi, KRaft):")?;
