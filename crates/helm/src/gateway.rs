@@ -334,3 +334,26 @@ pub fn objects(platform: &Platform, cluster: &Cluster) -> Vec<Value> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(host: &str, path: &str) -> Route {
+        Route {
+            host: host.into(),
+            path: path.into(),
+            service: "s".into(),
+            port: 80,
+            environments: vec![],
+        }
+    }
+
+    #[test]
+    fn route_names_follow_host_and_path() {
+        assert_eq!(route_name(&route("api", "/v1")), "api-v1");
+        assert_eq!(route_name(&route("www", "/")), "www-root");
+        assert_eq!(route_name(&route("shop.eu", "/api/v1/")), "shop-eu-api-v1");
+        assert_eq!(route_name(&route("a", "/x_y")), "a-x-y");
+    }
+}

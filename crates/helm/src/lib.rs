@@ -310,3 +310,30 @@ pub fn render(platform: &Platform) -> Vec<Artifact> {
     debug_assert!(out.iter().all(|a| a.contents.starts_with(&header("#"))));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(name: &'static str, needs: Vec<&'static str>) -> ReleaseDef {
+        ReleaseDef {
+            name,
+            chart: name,
+            namespace: "n",
+            needs,
+            values: Value::Null,
+        }
+    }
+
+    #[test]
+    fn releases_are_ordered_after_their_needs_and_otherwise_kept_in_order() {
+        let ordered = order_by_needs(vec![
+            def("c", vec!["b"]),
+            def("a", vec![]),
+            def("b", vec!["a"]),
+            def("d", vec![]),
+        ]);
+        let names: Vec<_> = ordered.iter().map(|d| d.name).collect();
+        assert_eq!(names, ["a", "b", "c", "d"]);
+    }
+}

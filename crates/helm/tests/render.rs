@@ -133,3 +133,153 @@ fn namespaced_objects_live_in_a_rendered_or_release_namespace() {
         }
     }
 }
+
+fn objects_of(
+    platform: &flotilla_model::Platform,
+    cluster: &str,
+    kind: &str,
+) -> Vec<serde_json::Value> {
+    let c = platform.cluster(cluster).unwrap();
+    manifests(platform, c)
+        .into_iter()
+        .flat_map(|m| m.objects)
+        .filter(|o| o["kind"] == kind)
+        .collect()
+}
+
+#[test]
+fn data_platform_sizes_come_from_the_capacity_plan() {
+    for (fixture, platform) in common::fixtures() {
+        let plan = platform.capacity_plan();
+        let cp = platform.controlplane().name.clone();
+        let pools = objects_of(&platform, &cp, "KafkaNodePool");
+        let brokers = pools
+            .iter()
+            .find(|p| p["metadata"]["name"] == "brokers")
+            .unwrap();
+        assert_eq!(brokers["spec"]["replicas"], plan.kafka.brokers, "{fixture}");
+        assert_eq!(
+            brokers["spec"]["storage"]["size"],
+            format!("{}Gi", plan.kafka.broker_disk_gib),
+            "{fixture}"
+        );
+        let controllers = pools
+            .iter()
+            .find(|p| p["metadata"]["name"] == "controllers")
+            .unwrap();
+        assert_eq!(
+            controllers["spec"]["replicas"], plan.kafka.controllers,
+            "{fixture}"
+        );
+
+        let topics = objects_of(&platform, &cp, "KafkaTopic");
+        assert_eq!(topics.len(), 2 * platform.environments().len(), "{fixture}");
+        for t in &topics {
+            let name = t["spec"]["topicName"].as_str().unwrap();
+            assert_eq!(
+                t["spec"]["partitions"], plan.kafka.partitions_per_topic[name],
+                "{fixture}: {name}"
+            );
+            assert_eq!(
+                t["spec"]["replicas"], plan.kafka.replication,
+                "{fixture}: {name}"
+            );
+        }
+
+        let es = &objects_of(&platform, &cp, "Elasticsearch")[0];
+        let sets = es["spec"]["nodeSets"].as_array().unwrap();
+        let data = sets.iter().find(|s| s["name"] == "data").unwrap();
+        assert_eq!(data["count"], plan.elasticsearch.data_nodes, "{fixture}");
+        let masters = sets.iter().find(|s| s["name"] == "masters");
+        assert_eq!(
+            masters.map(|m| m["count"].as_u64().unwrap()).unwrap_or(0),
+            u64::from(plan.elasticsearch.master_nodes),
+            "{fixture}"
+        );
+        let ls = &objects_of(&platform, &cp, "Logstash")[0];
+        assert_eq!(ls["spec"]["count"], plan.logstash.replicas, "{fixture}");
+        assert_eq!(
+            ls["spec"]["pipelines"][0]["pipeline.workers"], plan.logstash.pipeline_workers,
+            "{fixture}"
+        );
+    }
+}
+
+#[test]
+fn each_workload_cluster_writes_only_its_own_topics() {
+    for (fixture, platform) in common::fixtures() {
+        let cp = platform.controlplane().name.clone();
+        let users = objects_of(&platform, &cp, "KafkaUser");
+        assert_eq!(users.len(), platform.environments().len() + 1, "{fixture}");
+        for w in platform.workload_clusters() {
+            let name = format!("fluent-bit-{}", w.environment);
+            let user = users
+                .iter()
+                .find(|u| u["metadata"]["name"] == name.as_str())
+                .unwrap();
+            for acl in user["spec"]["authorization"]["acls"].as_array().unwrap() {
+                let topic = acl["resource"]["name"].as_str().unwrap();
+                assert!(
+                    topic.starts_with(&format!("{}.", w.environment)),
+                    "{fixture}: {name} may use {topic}"
+                );
+                assert_eq!(acl["resource"]["patternType"], "literal");
+                assert!(
+                    !acl["operations"]
+                        .as_array()
+                        .unwrap()
+                        .contains(&"Read".into())
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn only_protected_clusters_get_the_deletion_guard() {
+    for (fixture, platform) in common::fixtures() {
+        for c in &platform.clusters {
+            let policies = objects_of(&platform, &c.name, "ValidatingAdmissionPolicy");
+            let bindings = objects_of(&platform, &c.name, "ValidatingAdmissionPolicyBinding");
+            let want = usize::from(c.protected);
+            assert_eq!(
+                (policies.len(), bindings.len()),
+                (want, want),
+                "{fixture}/{}",
+                c.name
+            );
+            for ns in objects_of(&platform, &c.name, "Namespace") {
+                let label = &ns["metadata"]["labels"]["flotilla.io/protected"];
+                assert_eq!(label == "true", c.protected, "{fixture}/{}: {ns}", c.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn one_http_route_per_application_route_on_the_https_listener() {
+    for (fixture, platform) in common::fixtures() {
+        for c in platform.workload_clusters() {
+            let expected: usize = platform
+                .applications_in(&c.environment)
+                .map(|(a, _)| {
+                    a.routes
+                        .iter()
+                        .filter(|r| r.environments.contains(&c.environment))
+                        .count()
+                })
+                .sum();
+            let routes: Vec<_> = objects_of(&platform, &c.name, "HTTPRoute")
+                .into_iter()
+                .filter(|r| r["metadata"]["name"] != "https-redirect")
+                .collect();
+            assert_eq!(routes.len(), expected, "{fixture}/{}", c.name);
+            let domain = &c.gateway.as_ref().unwrap().domain;
+            for r in routes {
+                assert_eq!(r["spec"]["parentRefs"][0]["sectionName"], "https");
+                let host = r["spec"]["hostnames"][0].as_str().unwrap();
+                assert!(host.ends_with(&format!(".{domain}")), "{fixture}: {host}");
+            }
+        }
+    }
+}
