@@ -3,6 +3,7 @@
 //! name (path, then the start of the message).
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use flotilla_testkit::crd_schema::CrdSet;
 use flotilla_testkit::{ReferenceError, reference_dir, report};
@@ -21,12 +22,11 @@ fn fixtures(kind: &str) -> Vec<PathBuf> {
     files
 }
 
-fn pinned() -> Option<CrdSet> {
+/// The pinned CRDs, parsed once for the whole file (about a megabyte of YAML).
+fn pinned() -> Option<&'static CrdSet> {
+    static SET: OnceLock<CrdSet> = OnceLock::new();
     let reference = reference_dir()?;
-    match CrdSet::pinned(&reference) {
-        Ok(set) => Some(set),
-        Err(e) => panic!("{e}"),
-    }
+    Some(SET.get_or_init(|| CrdSet::pinned(&reference).unwrap_or_else(|e| panic!("{e}"))))
 }
 
 /// `# expect: <path>: <message start>` lines of a fixture.
@@ -134,4 +134,51 @@ fn tempdir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("flotilla-testkit-empty-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// The validator skips a `pattern` the regex engine cannot compile; prove none of the pinned
+/// schemas has one, so no pattern check is silently lost.
+#[test]
+fn every_pinned_pattern_compiles() {
+    fn patterns(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(serde_json::Value::String(p)) = m.get("pattern") {
+                    out.push(p.clone());
+                }
+                if let Some(serde_json::Value::Object(pp)) = m.get("patternProperties") {
+                    out.extend(pp.keys().cloned());
+                }
+                m.values().for_each(|x| patterns(x, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| patterns(x, out)),
+            _ => {}
+        }
+    }
+    let Some(set) = pinned() else {
+        return;
+    };
+    let reference = reference_dir().unwrap();
+    let mut all = Vec::new();
+    for (group, kind) in set.kinds() {
+        for schema in set.get(group, kind).unwrap().versions.values() {
+            patterns(schema, &mut all);
+        }
+    }
+    // The one chart with a values schema.
+    let version = &flotilla_model::Versions::embedded().charts["nginx-gateway-fabric"].version;
+    let ngf = reference.join(format!(
+        "charts/nginx-gateway-fabric/{version}/values.schema.json"
+    ));
+    let text = std::fs::read_to_string(&ngf).unwrap_or_else(|e| panic!("{}: {e}", ngf.display()));
+    patterns(&serde_json::from_str(&text).unwrap(), &mut all);
+    assert!(all.len() > 20, "only {} patterns found", all.len());
+    let broken: Vec<&String> = all
+        .iter()
+        .filter(|p| regex::Regex::new(p).is_err())
+        .collect();
+    assert!(
+        broken.is_empty(),
+        "patterns the validator would skip: {broken:?}"
+    );
 }
