@@ -38,7 +38,8 @@ ARG AWSCLI_KEY_FINGERPRINT=FB5DB77FD5C118B80511ADA8A6310ACC4672475C
 ENV HELM_PLUGINS=/usr/local/share/helm/plugins
 
 SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
-RUN apt-get update \
+RUN : "${TARGETARCH:?is set by BuildKit: build with Docker 23+ or docker buildx}" \
+    && apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates curl gnupg unzip \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /tmp/downloads
@@ -100,7 +101,9 @@ FROM debian:${DEBIAN_RELEASE}-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates git less \
     && rm -rf /var/lib/apt/lists/*
-ENV HELM_PLUGINS=/usr/local/share/helm/plugins
+# No pager: the AWS CLI runs in CI and in scripts.
+ENV HELM_PLUGINS=/usr/local/share/helm/plugins \
+    AWS_PAGER=""
 COPY --from=tools /usr/local/bin/terraform /usr/local/bin/helm /usr/local/bin/kubectl /usr/local/bin/
 COPY --from=tools /usr/local/aws-cli /usr/local/aws-cli
 COPY --from=tools /usr/local/share/helm/plugins /usr/local/share/helm/plugins
