@@ -116,7 +116,8 @@ fn invalid_custom_resources_fail_naming_the_path() {
 
 #[test]
 fn a_missing_pinned_version_is_an_error_not_a_pass() {
-    let empty = tempdir();
+    let empty = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/no-reference-data-here");
+    assert!(!empty.exists());
     match CrdSet::pinned(&empty) {
         Err(ReferenceError::MissingVersion { name, version, dir }) => {
             assert!(
@@ -128,12 +129,6 @@ fn a_missing_pinned_version_is_an_error_not_a_pass() {
         }
         other => panic!("expected a missing-version error, got {other:?}"),
     }
-}
-
-fn tempdir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("flotilla-testkit-empty-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// The validator skips a `pattern` the regex engine cannot compile; prove none of the pinned
