@@ -38,6 +38,8 @@ ARG AWSCLI_KEY_FINGERPRINT=FB5DB77FD5C118B80511ADA8A6310ACC4672475C
 ENV HELM_PLUGINS=/usr/local/share/helm/plugins
 
 SHELL ["/bin/bash", "-euo", "pipefail", "-c"]
+# Debian's package versions change with every point release; the pinned tools are the ones below.
+# hadolint ignore=DL3008
 RUN : "${TARGETARCH:?is set by BuildKit: build with Docker 23+ or docker buildx}" \
     && apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates curl gnupg unzip \
@@ -49,7 +51,7 @@ RUN base="https://releases.hashicorp.com/terraform/${TERRAFORM_VERSION}"; \
     zip="terraform_${TERRAFORM_VERSION}_linux_${TARGETARCH}.zip"; \
     sums="terraform_${TERRAFORM_VERSION}_SHA256SUMS"; \
     curl -fsSLO "$base/$zip"; curl -fsSLO "$base/$sums"; curl -fsSLO "$base/$sums.sig"; \
-    export GNUPGHOME="$(mktemp -d)"; \
+    GNUPGHOME="$(mktemp -d)"; export GNUPGHOME; \
     curl -fsSL https://www.hashicorp.com/.well-known/pgp-key.txt | gpg --batch --import; \
     gpg --batch --status-fd 1 --verify "$sums.sig" "$sums" \
       | grep -E "^\[GNUPG:\] VALIDSIG .* ${HASHICORP_KEY_FINGERPRINT}\$"; \
@@ -87,7 +89,7 @@ RUN base="https://dl.k8s.io/release/v${KUBECTL_VERSION}/bin/linux/${TARGETARCH}"
 RUN case "${TARGETARCH}" in amd64) arch=x86_64 ;; arm64) arch=aarch64 ;; *) echo "unsupported ${TARGETARCH}"; exit 1 ;; esac; \
     zip="awscli-exe-linux-${arch}-${AWSCLI_VERSION}.zip"; \
     curl -fsSLO "https://awscli.amazonaws.com/$zip"; curl -fsSLO "https://awscli.amazonaws.com/$zip.sig"; \
-    export GNUPGHOME="$(mktemp -d)"; \
+    GNUPGHOME="$(mktemp -d)"; export GNUPGHOME; \
     gpg --batch --keyserver hkps://keyserver.ubuntu.com --recv-keys "${AWSCLI_KEY_FINGERPRINT}"; \
     gpg --batch --status-fd 1 --verify "$zip.sig" "$zip" \
       | grep -E "^\[GNUPG:\] VALIDSIG .* ${AWSCLI_KEY_FINGERPRINT}\$"; \
@@ -98,6 +100,7 @@ RUN case "${TARGETARCH}" in amd64) arch=x86_64 ;; arm64) arch=aarch64 ;; *) echo
 # --- the toolbox -------------------------------------------------------------------------------------
 FROM debian:${DEBIAN_RELEASE}-slim
 # git: protected clusters deploy only from a clean tree; ca-certificates for every API call.
+# hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates git less \
     && rm -rf /var/lib/apt/lists/*
