@@ -324,14 +324,14 @@ pub fn plan(
     )?;
     match format {
         Format::Text => {
-            writeln!(out, "Capacity plan\n=============\n")?;
+            writeln!(out, "Capacity plan\n-------------\n")?;
             writeln!(out, "{}", platform.capacity_plan().to_text().trim_end())?;
-            writeln!(
-                out,
-                "\nStep graph of `deploy {}` ({} steps)\n=====================\n",
+            let title = format!(
+                "Step graph of `deploy {}` ({} steps)",
                 target.name(platform),
                 graph.steps().len()
-            )?;
+            );
+            writeln!(out, "\n{title}\n{}\n", "-".repeat(title.len()))?;
             write!(out, "{}", graph.to_text())?;
         }
         Format::Mermaid => write!(out, "{}", graph.to_mermaid())?,
@@ -367,11 +367,16 @@ fn print_dry_run(
             "generated output (infra/, helm/): up to date with platform.toml"
         )?;
     } else {
+        let more = if drift.len() > 8 {
+            format!(" and {} more", drift.len() - 8)
+        } else {
+            String::new()
+        };
         writeln!(
             out,
-            "generated output differs from platform.toml in {} files (run `cargo xtask generate`): {}",
+            "generated output differs from platform.toml in {} files (run `cargo xtask generate`): {}{more}",
             drift.len(),
-            drift.join(", ")
+            drift[..drift.len().min(8)].join(", ")
         )?;
     }
     writeln!(out)?;
@@ -476,7 +481,14 @@ fn check_protected(
         } else {
             format!("{clusters} are")
         },
-        status: status.trim_end().to_string(),
+        status: {
+            let lines: Vec<&str> = status.trim_end().lines().collect();
+            let mut s = lines[..lines.len().min(10)].join("\n");
+            if lines.len() > 10 {
+                s.push_str(&format!("\n... and {} more", lines.len() - 10));
+            }
+            s
+        },
     })
 }
 

@@ -285,6 +285,22 @@ impl Graph {
         self.steps.iter().find(|s| &s.id == id)
     }
 
+    /// Every step `id` depends on, directly or not.
+    pub fn ancestors(&self, id: &StepId) -> BTreeSet<StepId> {
+        let mut out = BTreeSet::new();
+        let mut frontier = vec![id.clone()];
+        while let Some(cur) = frontier.pop() {
+            if let Some(s) = self.get(&cur) {
+                for n in &s.needs {
+                    if out.insert(n.clone()) {
+                        frontier.push(n.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Every step that depends on `id`, directly or not.
     pub fn dependents(&self, id: &StepId) -> BTreeSet<StepId> {
         let mut out = BTreeSet::new();

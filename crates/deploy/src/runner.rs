@@ -241,7 +241,7 @@ pub fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String
 }
 
 /// Which steps `--resume` runs again: failed, not run, or with changed inputs, plus everything
-/// downstream of those; volatile steps (reads) run whenever something after them runs.
+/// downstream of those; volatile steps (reads) run whenever anything after them runs.
 pub fn steps_to_run(
     graph: &Graph,
     previous: Option<&Journal>,
@@ -261,12 +261,9 @@ pub fn steps_to_run(
     }
     let mut run = dirty;
     for s in graph.steps().iter().rev() {
-        if s.volatile
-            && graph
-                .steps()
-                .iter()
-                .any(|d| d.needs.contains(&s.id) && run.contains(&d.id))
-        {
+        // Transitively: a Helm step needs its cluster's access even though it only names
+        // the step before it.
+        if s.volatile && graph.dependents(&s.id).iter().any(|d| run.contains(d)) {
             run.insert(s.id.clone());
         }
     }
@@ -337,6 +334,11 @@ pub fn run(
     journal.write(&options.run_dir)?;
 
     let jobs = options.jobs.max(1);
+    let ancestors: BTreeMap<StepId, BTreeSet<StepId>> = graph
+        .steps()
+        .iter()
+        .map(|s| (s.id.clone(), graph.ancestors(&s.id)))
+        .collect();
     let logs: Mutex<BTreeMap<StepId, Arc<StepLog>>> = Mutex::new(BTreeMap::new());
     let (tx, rx) = mpsc::channel::<Event>();
     std::thread::scope(|scope| -> std::io::Result<()> {
@@ -389,10 +391,17 @@ pub fn run(
                         break;
                     }
                     let pending = journal.step(&s.id).map(|r| r.status) == Some(Status::Pending);
+                    // On a resume a reused step can stand between a step and what must run
+                    // first (cluster access): wait for every ancestor, not only the needs.
                     let ready = s
                         .needs
                         .iter()
-                        .all(|n| journal.step(n).is_some_and(|r| r.status.is_success()));
+                        .all(|n| journal.step(n).is_some_and(|r| r.status.is_success()))
+                        && ancestors[&s.id].iter().all(|a| {
+                            journal.step(a).is_some_and(|r| {
+                                !matches!(r.status, Status::Pending | Status::Running)
+                            })
+                        });
                     if !(pending && ready) {
                         continue;
                     }

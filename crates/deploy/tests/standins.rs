@@ -238,7 +238,7 @@ fn a_failure_skips_exactly_its_dependents_and_resume_completes_the_rest() {
         .unwrap();
     let log = failed.log.as_ref().unwrap();
     assert!(
-        out.contains(&format!("terraform:qa")) && out.contains(log.as_str()),
+        out.contains("terraform:qa") && out.contains(log.as_str()),
         "{out}"
     );
     let log_text = std::fs::read_to_string(repo.path().join(log)).unwrap();
@@ -254,7 +254,8 @@ fn a_failure_skips_exactly_its_dependents_and_resume_completes_the_rest() {
     let mut a = args("all");
     a.resume = true;
     let mut out = Vec::new();
-    assert_eq!(deploy(repo.path(), &p, &a, &io, &mut out).unwrap(), 0);
+    let code = deploy(repo.path(), &p, &a, &io, &mut out).unwrap();
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&out));
     assert_eq!(
         failing.calls().len(),
         before,
@@ -370,7 +371,8 @@ fn dry_run_runs_nothing_and_needs_no_tools() {
     let mut a = args("dev");
     a.dry_run = true;
     let mut out = Vec::new();
-    assert_eq!(deploy(repo.path(), &p, &a, &io, &mut out).unwrap(), 0);
+    let code = deploy(repo.path(), &p, &a, &io, &mut out).unwrap();
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&out));
     let out = String::from_utf8(out).unwrap();
     assert!(stand.calls().is_empty());
     assert!(!repo.path().join(".flotilla").exists(), "nothing written");
