@@ -6,8 +6,13 @@
 //!
 //! Exit codes: 0 success, 1 error, 2 drift or changes found.
 
+mod bench;
+mod deploy;
+mod destroy;
+mod diff;
 mod generate;
 mod graph;
+mod plan;
 mod platform;
 
 use std::path::PathBuf;
@@ -32,53 +37,17 @@ enum Command {
     /// Render infra/ and helm/ (and the diagram regions of the docs) from the platform.
     Generate(generate::Args),
     /// Show what would change: generated files against the committed ones, live with --live.
-    Diff(DiffArgs),
+    Diff(diff::Args),
     /// Run the deploy step graph for an environment, `controlplane` or `all`.
-    Deploy(DeployArgs),
+    Deploy(deploy::Args),
     /// Tear an environment down in reverse order (Helm releases first, then Terraform).
-    Destroy(DestroyArgs),
+    Destroy(destroy::Args),
     /// Print the step graph and the capacity plan of an environment.
-    Plan(PlanArgs),
+    Plan(plan::Args),
     /// Print the platform as a Mermaid diagram.
     Graph,
-}
-
-#[derive(Debug, clap::Args)]
-struct DiffArgs {
-    /// Environment to diff (checked against the platform).
-    env: String,
-    /// A second environment: show how the two environments' generated output differs.
-    other: Option<String>,
-    /// Also run `terraform plan`, `helm diff` and a server-side dry run against the live platform.
-    #[arg(long)]
-    live: bool,
-}
-
-#[derive(Debug, clap::Args)]
-struct DeployArgs {
-    /// Environment, `controlplane` or `all`.
-    target: String,
-    /// Print every step, command and API call, and touch nothing (no credentials needed).
-    #[arg(long)]
-    dry_run: bool,
-    /// Apply without asking (required when not on a terminal).
-    #[arg(long)]
-    yes: bool,
-}
-
-#[derive(Debug, clap::Args)]
-struct DestroyArgs {
-    /// Environment to destroy.
-    env: String,
-    /// Repeat the environment name to confirm.
-    #[arg(long, value_name = "ENV")]
-    confirm: Option<String>,
-}
-
-#[derive(Debug, clap::Args)]
-struct PlanArgs {
-    /// Environment, `controlplane` or `all`.
-    target: String,
+    /// Performance measurements (docs/performance.md).
+    Bench(bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -87,10 +56,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Generate(args) => generate::run(&ctx, &args),
         Command::Graph => graph::run(&ctx),
-        Command::Diff(args) => not_landed(&ctx, "diff", &args.env, 5),
-        Command::Deploy(args) => not_landed(&ctx, "deploy", &args.target, 5),
-        Command::Destroy(args) => not_landed(&ctx, "destroy", &args.env, 5),
-        Command::Plan(args) => not_landed(&ctx, "plan", &args.target, 5),
+        Command::Bench(args) => bench::run(&ctx, &args),
+        Command::Diff(args) => diff::run(&ctx, &args),
+        Command::Deploy(args) => deploy::run(&ctx, &args),
+        Command::Destroy(args) => destroy::run(&ctx, &args),
+        Command::Plan(args) => plan::run(&ctx, &args),
     };
     match result {
         Ok(code) => code,
@@ -99,19 +69,4 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
-}
-
-/// A command whose issue has not landed: say so and fail, after checking its arguments.
-fn not_landed(
-    ctx: &platform::Context,
-    command: &str,
-    target: &str,
-    issue: u32,
-) -> Result<ExitCode, platform::Error> {
-    let platform = ctx.load()?;
-    platform::check_target(&platform, target, true)?;
-    eprintln!(
-        "error: `cargo xtask {command}` is not implemented yet (issue {issue}); nothing was done"
-    );
-    Ok(ExitCode::from(1))
 }

@@ -16,7 +16,10 @@ pub struct Context {
 #[derive(Debug)]
 pub enum Error {
     /// The platform file could not be read.
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The platform file is invalid: every diagnostic.
     Invalid(Box<LoadError>),
     /// An environment argument that the platform does not have.
@@ -64,10 +67,11 @@ impl Context {
     }
 
     pub fn load(&self) -> Result<Platform, Error> {
-        let source = std::fs::read_to_string(&self.platform_file).map_err(|source| Error::Read {
-            path: self.platform_file.clone(),
-            source,
-        })?;
+        let source =
+            std::fs::read_to_string(&self.platform_file).map_err(|source| Error::Read {
+                path: self.platform_file.clone(),
+                source,
+            })?;
         flotilla_model::load(&self.display_name(), &source, &Versions::embedded())
             .map_err(|e| Error::Invalid(Box::new(e)))
     }

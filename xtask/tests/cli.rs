@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn xtask(args: &[&str]) -> Output {
@@ -52,7 +55,12 @@ fn generate_out_writes_a_tree_that_then_checks_clean_and_detects_drift() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     let files = files_under(dir.path());
     assert!(!files.is_empty());
-    assert!(files.iter().all(|f| f.starts_with("infra/") || f.starts_with("helm/")), "{files:?}");
+    assert!(
+        files
+            .iter()
+            .all(|f| f.starts_with("infra/") || f.starts_with("helm/")),
+        "{files:?}"
+    );
 
     let o = xtask(&["generate", "--check", "--out", out]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
@@ -69,7 +77,10 @@ fn generate_out_writes_a_tree_that_then_checks_clean_and_detects_drift() {
     assert!(err.contains("infra/gone/main.tf"), "{err}");
     assert!(err.contains("cargo xtask generate"), "{err}");
     // --check wrote nothing.
-    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "edited by hand\n");
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "edited by hand\n"
+    );
 
     // A normal run repairs both.
     let o = xtask(&["generate", "--out", out]);
@@ -84,8 +95,11 @@ fn an_invalid_platform_is_reported_with_locations_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
     // Two semantic errors: a bad cluster name and an overlapping CIDR.
-    let text_ = seed_with("name = \"staging\"", "name = \"Staging_1\"")
-        .replacen("vpc_cidr = \"10.30.0.0/16\"", "vpc_cidr = \"10.10.0.0/16\"", 1);
+    let text_ = seed_with("name = \"staging\"", "name = \"Staging_1\"").replacen(
+        "vpc_cidr = \"10.30.0.0/16\"",
+        "vpc_cidr = \"10.10.0.0/16\"",
+        1,
+    );
     std::fs::write(&bad, text_).unwrap();
     let out = dir.path().join("out");
     let o = xtask(&[
@@ -101,7 +115,11 @@ fn an_invalid_platform_is_reported_with_locations_and_nothing_is_written() {
     assert!(err.contains("Staging_1"), "{err}");
     assert!(err.contains("overlaps"), "{err}");
     assert!(err.contains("2 errors"), "{err}");
-    assert!(!out.exists(), "an invalid platform wrote {:?}", files_under(&out));
+    assert!(
+        !out.exists(),
+        "an invalid platform wrote {:?}",
+        files_under(&out)
+    );
 }
 
 #[test]
@@ -117,7 +135,12 @@ fn unknown_environment_lists_the_known_ones() {
 
 #[test]
 fn a_missing_platform_file_is_a_clear_error() {
-    let o = xtask(&["--platform", "/nonexistent/platform.toml", "generate", "--check"]);
+    let o = xtask(&[
+        "--platform",
+        "/nonexistent/platform.toml",
+        "generate",
+        "--check",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("/nonexistent/platform.toml"));
 }
@@ -126,5 +149,9 @@ fn a_missing_platform_file_is_a_clear_error() {
 fn graph_prints_mermaid() {
     let o = xtask(&["graph"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    assert!(text(&o.stdout).contains("\nflowchart LR\n"), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stdout).contains("\nflowchart LR\n"),
+        "{}",
+        text(&o.stdout)
+    );
 }

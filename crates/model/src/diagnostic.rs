@@ -89,9 +89,7 @@ impl LoadError {
         let span_text = &src[floor_char_boundary(src, d.span.start.min(src.len()))
             ..floor_char_boundary(src, d.span.end.min(src.len()))];
         let span_chars = span_text.split('\n').next().unwrap_or("").chars().count();
-        let width = span_chars
-            .min(line_chars.saturating_sub(start_col))
-            .max(1);
+        let width = span_chars.min(line_chars.saturating_sub(start_col)).max(1);
         writeln!(f, "{pad} | {}{}", " ".repeat(start_col), "^".repeat(width))?;
         if let Some(help) = &d.help {
             writeln!(f, "{pad} = help: {help}")?;

@@ -10,7 +10,10 @@ fn seed_platform_loads() {
         Ok(p) => p,
         Err(e) => panic!("{e}"),
     };
-    assert_eq!(platform.environments(), ["production", "staging", "testing"]);
+    assert_eq!(
+        platform.environments(),
+        ["production", "staging", "testing"]
+    );
     assert_eq!(platform.controlplane().name, "controlplane");
     insta::assert_yaml_snapshot!("seed_platform", platform);
 }

@@ -1,0 +1,339 @@
+//! `cargo xtask bench`: performance measurements that print a table (docs/performance.md).
+//!
+//! - `bench synth`: write a synthetic platform of N workload clusters (plus the controlplane),
+//!   each running M applications, so the scale benchmarks never use hand-written files.
+//! - `bench render`: load + validate + render every artifact for synthetic platforms of several
+//!   sizes. Each run is a fresh child process (`bench render-once`) so that its peak memory
+//!   (VmHWM from /proc/self/status, Linux) is its own; wall time is measured inside the child
+//!   around load, validation and rendering. Prints min/median/max per size and the fitted
+//!   growth exponent (log-log least squares; 1.0 is linear).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use flotilla_deploy::generate::render_all;
+use flotilla_model::Versions;
+
+use crate::platform::{Context, Error};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: BenchCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum BenchCommand {
+    /// Write a synthetic platform.toml.
+    Synth {
+        /// Number of workload clusters (a controlplane is added).
+        #[arg(long)]
+        clusters: usize,
+        /// Applications, each in every environment with one route.
+        #[arg(long, default_value_t = 20)]
+        apps: usize,
+        /// Where to write it (default: standard output).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Time load + validate + render for synthetic platforms of several sizes.
+    Render {
+        /// Workload cluster counts to measure.
+        #[arg(long, value_delimiter = ',', default_value = "1,10,100,1000")]
+        sizes: Vec<usize>,
+        /// Applications per platform.
+        #[arg(long, default_value_t = 20)]
+        apps: usize,
+        /// Runs per size (each in a fresh process).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+    /// One measured run (used by `bench render`): prints `nanos peak_kib files bytes`.
+    #[command(hide = true)]
+    RenderOnce {
+        #[arg(long)]
+        file: PathBuf,
+    },
+}
+
+pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
+    match &args.command {
+        BenchCommand::Synth {
+            clusters,
+            apps,
+            out,
+        } => {
+            let text = synthetic_platform(*clusters, *apps);
+            match out {
+                Some(path) => std::fs::write(path, text)
+                    .map_err(|e| Error::Other(format!("{}: {e}", path.display())))?,
+                None => print!("{text}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BenchCommand::RenderOnce { file } => {
+            let (nanos, files, bytes) = render_once(file)?;
+            println!("{nanos} {} {files} {bytes}", peak_rss_kib());
+            Ok(ExitCode::SUCCESS)
+        }
+        BenchCommand::Render { sizes, apps, runs } => render_table(ctx, sizes, *apps, *runs),
+    }
+}
+
+/// Reads, loads, validates and renders one platform file; returns (nanoseconds, files, bytes).
+fn render_once(file: &Path) -> Result<(u128, usize, usize), Error> {
+    let start = Instant::now();
+    let source = std::fs::read_to_string(file)
+        .map_err(|e| Error::Other(format!("{}: {e}", file.display())))?;
+    let platform =
+        flotilla_model::load(&file.display().to_string(), &source, &Versions::embedded())
+            .map_err(|e| Error::Invalid(Box::new(e)))?;
+    let rendered = render_all(&platform);
+    let nanos = start.elapsed().as_nanos();
+    let bytes = rendered.files.values().map(String::len).sum();
+    Ok((nanos, rendered.files.len(), bytes))
+}
+
+/// Peak resident set size of this process in KiB (0 where /proc is unavailable).
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+struct Sample {
+    millis: f64,
+    peak_mib: f64,
+    files: usize,
+    bytes: usize,
+}
+
+fn render_table(
+    ctx: &Context,
+    sizes: &[usize],
+    apps: usize,
+    runs: usize,
+) -> Result<ExitCode, Error> {
+    let dir = ctx.root.join("target/bench");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::Other(format!("{}: {e}", dir.display())))?;
+    let exe = std::env::current_exe().map_err(|e| Error::Other(e.to_string()))?;
+    let mut table = String::new();
+    let _ = writeln!(
+        table,
+        "| workload clusters | apps | files | MB written | wall ms min / median / max | peak RSS MiB min / median / max |"
+    );
+    let _ = writeln!(table, "|---:|---:|---:|---:|---|---|");
+    let mut fit_points = Vec::new();
+    for &n in sizes {
+        let file = dir.join(format!("platform-{n}x{apps}.toml"));
+        std::fs::write(&file, synthetic_platform(n, apps))
+            .map_err(|e| Error::Other(format!("{}: {e}", file.display())))?;
+        let mut samples = Vec::new();
+        for run in 0..runs.max(1) {
+            let out = Command::new(&exe)
+                .args(["bench", "render-once", "--file"])
+                .arg(&file)
+                .output()
+                .map_err(|e| Error::Other(format!("cannot run {}: {e}", exe.display())))?;
+            if !out.status.success() {
+                return Err(Error::Other(format!(
+                    "render of {} failed:\n{}",
+                    file.display(),
+                    String::from_utf8_lossy(&out.stderr)
+                )));
+            }
+            let text = String::from_utf8_lossy(&out.stdout);
+            let v: Vec<u128> = text
+                .split_whitespace()
+                .filter_map(|w| w.parse().ok())
+                .collect();
+            if v.len() != 4 {
+                return Err(Error::Other(format!("unexpected bench output: {text}")));
+            }
+            let s = Sample {
+                millis: v[0] as f64 / 1e6,
+                peak_mib: v[1] as f64 / 1024.0,
+                files: v[2] as usize,
+                bytes: v[3] as usize,
+            };
+            eprintln!(
+                "size {n:>5} run {}/{}: {:>9.1} ms, {:>7.1} MiB",
+                run + 1,
+                runs,
+                s.millis,
+                s.peak_mib
+            );
+            samples.push(s);
+        }
+        let mut ms: Vec<f64> = samples.iter().map(|s| s.millis).collect();
+        let mut mem: Vec<f64> = samples.iter().map(|s| s.peak_mib).collect();
+        let (t_min, t_med, t_max) = stats(&mut ms);
+        let (m_min, m_med, m_max) = stats(&mut mem);
+        fit_points.push((n as f64, t_med, m_med));
+        let _ = writeln!(
+            table,
+            "| {n} | {apps} | {} | {:.1} | {t_min:.1} / {t_med:.1} / {t_max:.1} | {m_min:.1} / {m_med:.1} / {m_max:.1} |",
+            samples[0].files,
+            samples[0].bytes as f64 / 1e6
+        );
+    }
+    println!("{table}");
+    if fit_points.len() >= 2 {
+        let time_exp = growth_exponent(fit_points.iter().map(|(n, t, _)| (*n, *t)));
+        println!(
+            "fitted growth of wall time: n^{time_exp:.2} over sizes {:?} (1.00 is linear)",
+            sizes
+        );
+        // Memory has a constant floor (the binary, the embedded data); fit what grows.
+        let floor = fit_points.first().map_or(0.0, |p| p.2);
+        let mem_exp = growth_exponent(
+            fit_points
+                .iter()
+                .skip(1)
+                .map(|(n, _, m)| (*n, (m - floor).max(0.01))),
+        );
+        println!("fitted growth of peak memory above the smallest size: n^{mem_exp:.2}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Sorts and returns (min, median, max).
+fn stats(v: &mut [f64]) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let median = if v.len() % 2 == 1 {
+        v[v.len() / 2]
+    } else {
+        (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+    };
+    (v[0], median, v[v.len() - 1])
+}
+
+/// Least-squares slope of log(y) against log(x): y ~ x^k.
+fn growth_exponent(points: impl Iterator<Item = (f64, f64)>) -> f64 {
+    let pts: Vec<(f64, f64)> = points.map(|(x, y)| (x.ln(), y.ln())).collect();
+    let n = pts.len() as f64;
+    if n < 2.0 {
+        return f64::NAN;
+    }
+    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    sxy / sxx
+}
+
+/// A valid platform with `clusters` workload clusters (each its own environment) plus the
+/// controlplane, and `apps` applications in every environment with one route each.
+pub fn synthetic_platform(clusters: usize, apps: usize) -> String {
+    assert!(
+        clusters < 4095,
+        "at most 4094 workload clusters fit in 10.0.0.0/8 as /20s"
+    );
+    let account = "123456789012";
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# Synthetic platform: {clusters} workload clusters, {apps} applications each.\n\
+         # Written by `cargo xtask bench synth --clusters {clusters} --apps {apps}`.\n\n\
+         [platform]\nname = \"synth\"\nregion = \"eu-west-1\"\naccount_id = \"{account}\"\n\
+         internal_domain = \"synth.internal\"\n"
+    );
+    // /20 networks from 10.0.0.0/8: index i is 10.(i / 16).((i % 16) * 16).0/20.
+    let cidr = |i: usize| format!("10.{}.{}.0/20", i / 16, (i % 16) * 16);
+    let pools = "[[clusters.node_pools]]\nname = \"system\"\ninstance_types = [\"m6i.large\"]\nmin = 2\ndesired = 3\nmax = 6\n\n\
+                 [[clusters.node_pools]]\nname = \"apps\"\ninstance_types = [\"m6i.xlarge\", \"m6a.xlarge\"]\ncapacity = \"spot\"\nmin = 1\ndesired = 3\nmax = 20\n";
+    let _ = writeln!(
+        s,
+        "[[clusters]]\nname = \"controlplane\"\nrole = \"controlplane\"\nvpc_cidr = \"{}\"\n\
+         availability_zones = 3\nkubernetes_version = \"1.34\"\nprotected = true\n\
+         admin_roles = [\"arn:aws:iam::{account}:role/platform-admin\"]\n\n\
+         [clusters.endpoint]\naccess = \"private\"\n\n{pools}",
+        cidr(0)
+    );
+    for c in 1..=clusters {
+        let env = format!("env{c:04}");
+        let _ = writeln!(
+            s,
+            "[[clusters]]\nname = \"{env}\"\nrole = \"workload\"\nenvironment = \"{env}\"\n\
+             vpc_cidr = \"{}\"\navailability_zones = 3\nkubernetes_version = \"1.34\"\n\
+             protected = {}\nadmin_roles = [\"arn:aws:iam::{account}:role/platform-admin\"]\n\n\
+             [clusters.endpoint]\naccess = \"public\"\npublic_cidrs = [\"203.0.113.0/24\"]\n\n\
+             [clusters.gateway]\nscheme = \"internet-facing\"\n\
+             certificate_arn = \"arn:aws:acm:eu-west-1:{account}:certificate/00000000-0000-4000-8000-{c:012}\"\n\
+             domain = \"{env}.example.com\"\n\n{pools}",
+            cidr(c),
+            c % 3 == 1
+        );
+    }
+    for a in 1..=apps {
+        let _ = writeln!(
+            s,
+            "[[applications]]\nname = \"app{a:02}\"\nteam = \"arn:aws:iam::{account}:role/team-{}\"\n\n[applications.environments]",
+            a % 4
+        );
+        for c in 1..=clusters {
+            let _ = writeln!(
+                s,
+                "env{c:04} = {{ cpu = \"4\", memory = \"8Gi\", pods = 40 }}"
+            );
+        }
+        let _ = writeln!(
+            s,
+            "\n[[routes]]\napplication = \"app{a:02}\"\nhost = \"app{a:02}\"\npath = \"/\"\nservice = \"app{a:02}\"\nport = 8080\n"
+        );
+    }
+    s.push_str(
+        "[observability]\nlogs_topic = \"logs\"\nmetrics_topic = \"metrics\"\nkafka_retention_hours = 72\n\
+         prometheus_retention_days = 15\nprometheus_volume_gib = 100\n\n\
+         [[observability.receivers]]\nname = \"oncall-email\"\nkind = \"email\"\nto = [\"oncall@example.com\"]\n\
+         from = \"alerts@example.com\"\nsmarthost = \"email-smtp.eu-west-1.amazonaws.com:587\"\n\
+         credentials_secret = \"synth/alerting/smtp\"\n\n\
+         [[observability.receivers]]\nname = \"oncall-slack\"\nkind = \"slack\"\nchannel = \"#alerts\"\n\
+         credentials_secret = \"synth/alerting/slack\"\n\n\
+         [[observability.alerts]]\nname = \"NodeHighCpu\"\nkind = \"node_cpu\"\nthreshold = 80\nfor = \"5m\"\nseverity = \"critical\"\n\n\
+         [[observability.alerts]]\nname = \"NodeHighMemory\"\nkind = \"node_memory\"\nthreshold = 90\nfor = \"10m\"\nseverity = \"warning\"\n\n\
+         [[observability.alerts]]\nname = \"PodCrashLooping\"\nkind = \"pod_crash_looping\"\nthreshold = 3\nfor = \"15m\"\nseverity = \"warning\"\n\n\
+         [[observability.alerts]]\nname = \"KafkaConsumerLagHigh\"\nkind = \"kafka_consumer_lag\"\nthreshold = 100000\nfor = \"10m\"\nseverity = \"critical\"\n\n\
+         [[observability.routing]]\nreceivers = [\"oncall-email\", \"oncall-slack\"]\nseverities = [\"critical\"]\n\n\
+         [[observability.routing]]\nreceivers = [\"oncall-slack\"]\n\n\
+         [sizing]\npeak_events_per_second = 50000\naverage_event_bytes = 1024\nretention_days = 14\nreplication = 3\nquery_latency_ms = 500\n",
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synthetic_platforms_are_valid_at_every_benchmarked_shape() {
+        for (clusters, apps) in [(1, 1), (1, 20), (10, 20), (40, 3)] {
+            let text = synthetic_platform(clusters, apps);
+            let p = flotilla_model::load("synth.toml", &text, &Versions::embedded())
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(p.workload_clusters().count(), clusters);
+            assert_eq!(p.applications.len(), apps);
+        }
+    }
+
+    #[test]
+    fn growth_exponent_recovers_known_powers() {
+        let linear = growth_exponent([1.0, 10.0, 100.0].into_iter().map(|x| (x, 3.0 * x)));
+        assert!((linear - 1.0).abs() < 1e-9, "{linear}");
+        let quad = growth_exponent([1.0, 10.0, 100.0].into_iter().map(|x| (x, x * x)));
+        assert!((quad - 2.0).abs() < 1e-9, "{quad}");
+    }
+
+    #[test]
+    fn stats_are_min_median_max() {
+        assert_eq!(stats(&mut [3.0, 1.0, 2.0]), (1.0, 2.0, 3.0));
+        assert_eq!(stats(&mut [4.0, 1.0, 2.0, 3.0]), (1.0, 2.5, 4.0));
+    }
+}
