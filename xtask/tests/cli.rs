@@ -155,3 +155,49 @@ fn graph_prints_mermaid() {
         text(&o.stdout)
     );
 }
+
+/// Every file of the invalid-platform corpus: exit code 1 (also under `--check`), the model's
+/// located diagnostics on stderr, and an output directory that is left exactly as it was.
+#[test]
+fn no_invalid_platform_of_the_corpus_writes_or_removes_anything() {
+    let corpus = root().join("crates/model/tests/invalid");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 25, "the corpus has {} files", files.len());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path();
+    // A tree that a stale-file sweep would touch: a generated-looking file and a sentinel.
+    std::fs::create_dir_all(out.join("infra/old")).unwrap();
+    std::fs::write(out.join("infra/old/main.tf"), "sentinel\n").unwrap();
+    let before = files_under(out);
+    for file in &files {
+        for extra in [&[][..], &["--check"][..]] {
+            let mut args = vec![
+                "--platform",
+                file.to_str().unwrap(),
+                "generate",
+                "--out",
+                out.to_str().unwrap(),
+            ];
+            args.extend_from_slice(extra);
+            let o = xtask(&args);
+            let err = text(&o.stderr);
+            assert_eq!(o.status.code(), Some(1), "{}: {err}", file.display());
+            let name = file.file_name().unwrap().to_str().unwrap();
+            assert!(
+                err.contains(&format!("{name}:")) && err.contains(": error: "),
+                "{}: no located diagnostic in:\n{err}",
+                file.display()
+            );
+        }
+        assert_eq!(files_under(out), before, "{} changed the output", file.display());
+        assert_eq!(
+            std::fs::read_to_string(out.join("infra/old/main.tf")).unwrap(),
+            "sentinel\n"
+        );
+    }
+}
