@@ -194,7 +194,12 @@ fn no_invalid_platform_of_the_corpus_writes_or_removes_anything() {
                 file.display()
             );
         }
-        assert_eq!(files_under(out), before, "{} changed the output", file.display());
+        assert_eq!(
+            files_under(out),
+            before,
+            "{} changed the output",
+            file.display()
+        );
         assert_eq!(
             std::fs::read_to_string(out.join("infra/old/main.tf")).unwrap(),
             "sentinel\n"
