@@ -1,5 +1,6 @@
 //! AWS: EKS DescribeCluster (endpoint, certificate authority), the EKS bearer token (a presigned
-//! STS GetCallerIdentity URL), and Secrets Manager for receiver credentials.
+//! STS GetCallerIdentity URL), Secrets Manager for receiver credentials, and S3 HeadBucket for
+//! the state bucket (whether the bootstrap is deployed, where its local state is not at hand).
 //!
 //! Configuration follows the SDK's standard chain (`AWS_ENDPOINT_URL`, `AWS_PROFILE`, regions,
 //! web identity in CI), which is what points the tests at a moto server.
@@ -35,6 +36,12 @@ pub enum AwsError {
         region: String,
         detail: String,
     },
+    #[error("S3 bucket `{bucket}` in {region}: {detail}")]
+    Bucket {
+        bucket: String,
+        region: String,
+        detail: String,
+    },
     #[error("AWS credentials: {0}")]
     Credentials(String),
 }
@@ -46,6 +53,10 @@ pub trait Aws: Send + Sync {
     fn eks_token(&self, name: &str, region: &str) -> Result<String, AwsError>;
     /// The `SecretString` of a Secrets Manager secret.
     fn secret_string(&self, id: &str, region: &str) -> Result<String, AwsError>;
+    /// Whether an S3 bucket exists and these credentials may see it (S3 HeadBucket): `false`
+    /// when S3 says it does not exist, an error when it answers otherwise (403: the name is
+    /// taken by another account or access is denied).
+    fn bucket_exists(&self, bucket: &str, region: &str) -> Result<bool, AwsError>;
 }
 
 /// The AWS SDK, one configuration per region, on a private tokio runtime.
@@ -157,6 +168,38 @@ impl Aws for SdkAws {
                         region: region.to_string(),
                         detail: error_chain(&e),
                     })
+                }
+            }
+        }
+    }
+
+    fn bucket_exists(&self, bucket: &str, region: &str) -> Result<bool, AwsError> {
+        let config = self.config(region);
+        let client = aws_sdk_s3::Client::new(&config);
+        let result = self
+            .runtime
+            .block_on(client.head_bucket().bucket(bucket).send());
+        let err = |detail: String| AwsError::Bucket {
+            bucket: bucket.to_string(),
+            region: region.to_string(),
+            detail,
+        };
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                // HeadBucket has no body, so S3 says "not found" only through the status.
+                let status = e.raw_response().map(|r| r.status().as_u16());
+                let not_found = e.as_service_error().is_some_and(|s| s.is_not_found());
+                match status {
+                    _ if not_found => Ok(false),
+                    Some(404) => Ok(false),
+                    Some(403) => Err(err(
+                        "HeadBucket was denied (403): the name belongs to another account, or these credentials may not s3:ListBucket it".into(),
+                    )),
+                    Some(301) => Err(err(
+                        "HeadBucket answered 301: the bucket is in another region than the platform's".into(),
+                    )),
+                    _ => Err(err(format!("HeadBucket failed: {}", error_chain(&e)))),
                 }
             }
         }

@@ -3,10 +3,10 @@
 //! returns the process exit code (0 success, 1 failure, 2 changes found).
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal as _, Write};
+use std::io::{BufRead, BufReader, IsTerminal as _, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use flotilla_model::Platform;
 
@@ -56,8 +56,9 @@ pub struct Io {
     pub cancel: Arc<Cancel>,
     /// `None`: indicatif on a terminal, timestamped lines otherwise.
     pub reporter: Option<Box<dyn Reporter>>,
-    /// Whether a prompt can be answered (stdin is a terminal).
-    pub interactive: bool,
+    /// Where questions are asked (each Terraform apply without `--yes`): the terminal when
+    /// stdin is one, `None` otherwise, so applying needs `--yes`. Tests answer through a pipe.
+    pub prompt: Option<Prompt>,
     /// Cluster name -> Kubernetes API endpoint, instead of DescribeCluster's.
     pub endpoints: BTreeMap<String, String>,
     /// Tool programs named explicitly (tests); otherwise `FLOTILLA_<TOOL>` or PATH.
@@ -75,10 +76,51 @@ impl Io {
             kube: Box::new(KubeClient::new()?),
             cancel,
             reporter: None,
-            interactive: std::io::stdin().is_terminal(),
+            prompt: Prompt::terminal(),
             endpoints: endpoints_from_env(platform),
             tools: BTreeMap::new(),
         })
+    }
+}
+
+/// Asks yes/no questions: writes the question, reads one line of answer. Only `y` or `yes`
+/// (any case) is a yes; anything else, an empty line or the end of input is a no.
+pub struct Prompt {
+    answers: Mutex<Box<dyn BufRead + Send>>,
+    questions: Mutex<Box<dyn Write + Send>>,
+}
+
+impl Prompt {
+    pub fn new(
+        answers: impl Read + Send + 'static,
+        questions: impl Write + Send + 'static,
+    ) -> Prompt {
+        Prompt {
+            answers: Mutex::new(Box::new(BufReader::new(answers))),
+            questions: Mutex::new(Box::new(questions)),
+        }
+    }
+
+    /// Stdin and stderr, when stdin is a terminal.
+    pub fn terminal() -> Option<Prompt> {
+        std::io::stdin()
+            .is_terminal()
+            .then(|| Prompt::new(std::io::stdin(), std::io::stderr()))
+    }
+
+    /// One question at a time, even from parallel steps.
+    pub fn ask(&self, question: &str) -> bool {
+        let mut answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
+        {
+            let mut q = self.questions.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = write!(q, "{question} [y/N] ");
+            let _ = q.flush();
+        }
+        let mut answer = String::new();
+        if answers.read_line(&mut answer).is_err() {
+            return false;
+        }
+        matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
     }
 }
 
@@ -186,7 +228,7 @@ pub fn deploy(
         return Ok(0);
     }
     check_protected(root, platform, &graph, args.allow_dirty_protected, out)?;
-    if !args.yes && !io.interactive {
+    if !args.yes && io.prompt.is_none() {
         return Err(Error::NeedsYes {
             target: target_name,
         });
@@ -265,7 +307,7 @@ pub fn destroy(
         }
         .into());
     }
-    if !args.yes && !io.interactive {
+    if !args.yes && io.prompt.is_none() {
         return Err(Error::NeedsYes {
             target: target_name,
         });
@@ -414,6 +456,7 @@ fn write_step(
 fn mutates(w: &Work) -> bool {
     match w {
         Work::Terraform { mode, .. } => *mode != TerraformMode::Verify,
+        Work::Bootstrap { deploy, .. } => *deploy,
         Work::Crds { .. }
         | Work::Apply { .. }
         | Work::HelmInstall { .. }
@@ -572,7 +615,7 @@ fn execute(
         *timeouts,
         io.endpoints.clone(),
         yes,
-        io.interactive,
+        io.prompt.as_ref(),
     );
     let default_reporter;
     let reporter: &dyn Reporter = match &io.reporter {

@@ -50,7 +50,15 @@ fn committed_files(root: &Path, prefix: &str, out: &mut BTreeMap<String, String>
         };
         for e in entries.flatten() {
             let path = e.path();
-            if e.file_name().to_string_lossy().starts_with('.') {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            // Terraform's working files (the bootstrap's local state, saved plans) are not
+            // generated output: `generate` leaves them alone, so the diff does too.
+            if name.starts_with('.')
+                || name.ends_with(".tfstate")
+                || name.ends_with(".tfstate.backup")
+                || name.ends_with(".tfplan")
+            {
                 continue;
             }
             if path.is_dir() {
@@ -309,13 +317,32 @@ fn live(
     let plan = run(
         Tool::Terraform,
         &engine::tf_verify(&paths, &dir, cluster),
-        false,
+        true,
     )?;
+    // The whole plan goes to the log; its summary lines are shown here.
+    for l in plan.stdout.lines() {
+        log.line(l);
+    }
+    let summary: Vec<&str> = plan
+        .stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            l.starts_with("Plan:")
+                || l.starts_with("No changes.")
+                || l.starts_with("Changes to Outputs")
+        })
+        .collect();
     match plan.code {
         Some(0) => writeln!(out, "  no changes")?,
         Some(2) => {
             changes = true;
-            writeln!(out, "  changes pending (details in the log)")?;
+            if summary.is_empty() {
+                writeln!(out, "  changes pending (details in the log)")?;
+            }
+            for l in &summary {
+                writeln!(out, "  {l}")?;
+            }
         }
         _ => {
             return Err(Error::Other(format!(

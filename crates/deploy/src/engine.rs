@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead as _, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -19,6 +19,9 @@ use crate::kube::{Conn, FIELD_MANAGER, Kube, ObjectRef};
 use crate::process::{Finished, Invocation};
 use crate::runner::{StepContext, StepExecutor, StepFailure};
 use crate::tools::Tool;
+
+/// The local state of `infra/bootstrap`, relative to the module (its `backend "local"` path).
+pub const BOOTSTRAP_STATE: &str = "terraform.tfstate";
 
 /// Time limits of a run.
 #[derive(Debug, Clone, Copy)]
@@ -321,6 +324,46 @@ pub fn describe(
 ) -> Vec<String> {
     let cmd = |i: Invocation| format!("$ {i}");
     match &step.work {
+        Work::Bootstrap {
+            dir,
+            bucket,
+            region,
+            deploy,
+        } => {
+            let state = format!("{dir}/{BOOTSTRAP_STATE}");
+            let mut v = vec![format!(
+                "with the local state {state} on this machine: Terraform decides"
+            )];
+            v.push(format!("  {}", cmd(tf_init(paths, dir, "bootstrap"))));
+            if *deploy {
+                for i in [
+                    tf_plan(paths, dir, "bootstrap", false),
+                    tf_show(paths, dir, "bootstrap"),
+                ] {
+                    v.push(format!("  {}", cmd(i)));
+                }
+                v.push("  show the change counts; ask (or --yes); skip apply when nothing changes".into());
+                v.push(format!("  {}", cmd(tf_apply(paths, dir, "bootstrap"))));
+                v.push(format!(
+                    "without it (a CI runner): aws s3 HeadBucket bucket={bucket} region={region}"
+                ));
+                v.push(
+                    "  exists: not re-applied from a machine without its state; missing: init, plan -out, show, ask (or --yes), apply as above (creates it)"
+                        .into(),
+                );
+            } else {
+                v.push(format!("  {}", cmd(tf_verify(paths, dir, "bootstrap"))));
+                v.push("  exit 0: deployed and current; 2: changes pending (pass --with-dependencies)".into());
+                v.push(format!(
+                    "without it (a CI runner): aws s3 HeadBucket bucket={bucket} region={region}"
+                ));
+                v.push(
+                    "  exists: deployed (its settings are not compared without the state); missing: stop (--with-dependencies creates it)"
+                        .into(),
+                );
+            }
+            v
+        }
         Work::Terraform { module, dir, mode } => match mode {
             TerraformMode::Apply | TerraformMode::Destroy => vec![
                 cmd(tf_init(paths, dir, module)),
@@ -581,7 +624,13 @@ fn collect_files(path: &Path, out: &mut Vec<PathBuf>) {
     } else if let Ok(entries) = fs::read_dir(path) {
         for e in entries.flatten() {
             let name = e.file_name();
-            if name.to_string_lossy().starts_with('.') {
+            let name = name.to_string_lossy();
+            // Terraform's own files (a local state, saved plans) are outputs, not inputs.
+            if name.starts_with('.')
+                || name.ends_with(".tfstate")
+                || name.ends_with(".tfstate.backup")
+                || name.ends_with(".tfplan")
+            {
                 continue;
             }
             collect_files(&e.path(), out);
@@ -609,10 +658,9 @@ pub struct Engine<'a> {
     pub endpoints: BTreeMap<String, String>,
     /// Apply Terraform plans without asking.
     pub yes: bool,
-    /// Whether a prompt can be answered.
-    pub interactive: bool,
+    /// Where to ask before applying (`None`: not interactive).
+    pub prompt: Option<&'a crate::commands::Prompt>,
     access: Mutex<BTreeMap<String, Access>>,
-    prompt: Mutex<()>,
 }
 
 impl<'a> Engine<'a> {
@@ -625,7 +673,7 @@ impl<'a> Engine<'a> {
         timeouts: Timeouts,
         endpoints: BTreeMap<String, String>,
         yes: bool,
-        interactive: bool,
+        prompt: Option<&'a crate::commands::Prompt>,
     ) -> Engine<'a> {
         Engine {
             paths,
@@ -635,9 +683,8 @@ impl<'a> Engine<'a> {
             timeouts,
             endpoints,
             yes,
-            interactive,
+            prompt,
             access: Mutex::new(BTreeMap::new()),
-            prompt: Mutex::new(()),
         }
     }
 
@@ -726,6 +773,9 @@ impl<'a> Engine<'a> {
             let f = self.run(&tf_verify(&self.paths, dir, module), ctx, false)?;
             return match f.code {
                 Some(0) => Ok(()),
+                Some(2) if module == "bootstrap" => Err(StepFailure::Failed(format!(
+                    "{dir} has changes pending against its local state: the state bucket is not deployed or not current; pass --with-dependencies (or deploy `all`) to apply it first"
+                ))),
                 Some(2) => Err(StepFailure::Failed(format!(
                     "{dir} has changes pending: it is not deployed or not current; run `cargo xtask deploy {module}` first, or pass --with-dependencies"
                 ))),
@@ -750,7 +800,7 @@ impl<'a> Engine<'a> {
             ctx.log.line("no changes: not applying");
             return Ok(());
         }
-        if !self.confirm(step, &summary, ctx)? {
+        if !self.confirm(step, module, &summary, ctx)? {
             return Err(StepFailure::Failed(format!(
                 "{summary}: not applied (declined)"
             )));
@@ -759,28 +809,89 @@ impl<'a> Engine<'a> {
         Ok(())
     }
 
+    /// The state bucket: Terraform where the bootstrap's local state is here, S3 HeadBucket
+    /// where it is not. See [`Work::Bootstrap`].
+    fn bootstrap(
+        &self,
+        dir: &str,
+        bucket: &str,
+        region: &str,
+        deploy: bool,
+        ctx: &StepContext<'_>,
+        step: &Step,
+    ) -> Result<(), StepFailure> {
+        let mode = if deploy {
+            TerraformMode::Apply
+        } else {
+            TerraformMode::Verify
+        };
+        let state = format!("{dir}/{BOOTSTRAP_STATE}");
+        let say = |text: &str| {
+            ctx.log.line(text);
+            ctx.reporter.message(&step.id, text);
+        };
+        if self.paths.root.join(&state).is_file() {
+            say(&format!(
+                "checked by Terraform against the local state {state}"
+            ));
+            return self.terraform("bootstrap", dir, mode, ctx, step);
+        }
+        ctx.log.line(&format!(
+            "no local state {state} here: aws s3 HeadBucket bucket={bucket} region={region}"
+        ));
+        let exists = self
+            .aws
+            .bucket_exists(bucket, region)
+            .map_err(|e| StepFailure::Failed(e.to_string()))?;
+        if exists {
+            let verb = if deploy {
+                "not re-applied"
+            } else {
+                "not compared"
+            };
+            say(&format!(
+                "state bucket {bucket} exists (checked with S3 HeadBucket in {region}; no local state {state} here, so its settings were {verb})"
+            ));
+            return Ok(());
+        }
+        if !deploy {
+            return Err(StepFailure::Failed(format!(
+                "state bucket {bucket} does not exist in {region} (checked with S3 HeadBucket; no local state {state} here): pass --with-dependencies (or deploy `all`) to create it first"
+            )));
+        }
+        say(&format!(
+            "state bucket {bucket} does not exist in {region} (checked with S3 HeadBucket): creating it from {dir}; keep {state} (it is not committed)"
+        ));
+        self.terraform("bootstrap", dir, mode, ctx, step)
+    }
+
     fn confirm(
         &self,
         step: &Step,
+        module: &str,
         summary: &str,
         ctx: &StepContext<'_>,
     ) -> Result<bool, StepFailure> {
         if self.yes {
             return Ok(true);
         }
-        if !self.interactive {
+        let Some(prompt) = self.prompt else {
             return Err(StepFailure::Failed(format!(
                 "{summary}: applying needs --yes when not interactive"
             )));
-        }
-        let _one_prompt_at_a_time = self.prompt.lock().unwrap_or_else(|e| e.into_inner());
-        let mut answer = String::new();
-        ctx.reporter.suspend(&mut || {
-            eprint!("{}: {summary}. Apply? [y/N] ", step.id);
-            let _ = std::io::stderr().flush();
-            let _ = std::io::stdin().lock().read_line(&mut answer);
-        });
-        Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+        };
+        let question = format!(
+            "{}: {summary} (saved plan {}). Apply?",
+            step.id,
+            p(&self.paths.plan_file(module))
+        );
+        let mut yes = false;
+        ctx.reporter.suspend(&mut || yes = prompt.ask(&question));
+        ctx.log.line(&format!(
+            "asked: {question} {}",
+            if yes { "yes" } else { "no" }
+        ));
+        Ok(yes)
     }
 
     fn access(
@@ -1240,6 +1351,12 @@ impl StepExecutor for Engine<'_> {
             ctx.log.line(&format!("plan: {line}"));
         }
         match &step.work {
+            Work::Bootstrap {
+                dir,
+                bucket,
+                region,
+                deploy,
+            } => self.bootstrap(dir, bucket, region, *deploy, ctx, step),
             Work::Terraform { module, dir, mode } => self.terraform(module, dir, *mode, ctx, step),
             Work::ClusterAccess {
                 cluster,

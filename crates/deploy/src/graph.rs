@@ -119,6 +119,19 @@ pub struct ReceiverSecret {
 /// The work of a step. Each variant names exactly what it touches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Work {
+    /// The state bucket (`infra/bootstrap`, whose own state is local). Where that local state
+    /// is on this machine, Terraform compares it with the module (verify: `plan
+    /// -detailed-exitcode`; deploy: the usual saved plan). Where it is not (a CI runner),
+    /// S3 HeadBucket says whether the bucket exists: verify stops when it does not, deploy
+    /// creates it, and an existing bucket is never re-created from a machine without its state.
+    Bootstrap {
+        /// Relative to the repository root (`infra/bootstrap`).
+        dir: String,
+        bucket: String,
+        region: String,
+        /// Create or update it (`--with-dependencies`, `all`) rather than only check it.
+        deploy: bool,
+    },
     Terraform {
         /// `bootstrap` or a cluster name.
         module: String,
@@ -189,7 +202,7 @@ impl Work {
     /// The cluster the step talks to, when it talks to one.
     pub fn cluster(&self) -> Option<&str> {
         match self {
-            Work::Terraform { .. } | Work::CheckNoPeers { .. } => None,
+            Work::Terraform { .. } | Work::Bootstrap { .. } | Work::CheckNoPeers { .. } => None,
             Work::ClusterAccess { cluster, .. }
             | Work::Crds { cluster, .. }
             | Work::Apply { cluster, .. }
@@ -521,11 +534,6 @@ fn infra_dir(module: &str) -> String {
 }
 
 fn bootstrap_steps(platform: &Platform, steps: &mut Vec<Step>, deploy: bool) -> StepId {
-    let mode = if deploy {
-        TerraformMode::Apply
-    } else {
-        TerraformMode::Verify
-    };
     let step_id = if deploy {
         id(&["terraform", "bootstrap"])
     } else {
@@ -533,10 +541,11 @@ fn bootstrap_steps(platform: &Platform, steps: &mut Vec<Step>, deploy: bool) -> 
     };
     steps.push(Step {
         id: step_id.clone(),
-        work: Work::Terraform {
-            module: "bootstrap".into(),
+        work: Work::Bootstrap {
             dir: infra_dir("bootstrap"),
-            mode,
+            bucket: platform.state_bucket.clone(),
+            region: platform.region.clone(),
+            deploy,
         },
         needs: vec![],
         inputs: vec![infra_dir("bootstrap")],

@@ -23,7 +23,7 @@ pub mod tools;
 pub mod wiring;
 
 pub use commands::{
-    DeployArgs, DestroyArgs, Error, Format, Io, deploy, destroy, endpoints_from_env, plan,
+    DeployArgs, DestroyArgs, Error, Format, Io, Prompt, deploy, destroy, endpoints_from_env, plan,
 };
 pub use diff::{DiffArgs, diff};
 pub use engine::Timeouts;

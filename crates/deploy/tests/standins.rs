@@ -53,7 +53,12 @@ fn deploy_all_runs_in_dependency_order_with_overlap_and_wires_secrets() {
         },
     );
     let kube = Arc::new(FakeKube::default());
-    let io = support::io(aws_with_receivers(), kube.clone(), stand.tools());
+    // A fresh account: no state bucket yet, so `deploy all` creates it first.
+    let aws = FakeAws {
+        missing_buckets: [p.state_bucket.clone()].into(),
+        ..aws_with_receivers()
+    };
+    let io = support::io(aws, kube.clone(), stand.tools());
     let mut out = Vec::new();
     let code = deploy(repo.path(), &p, &args("all"), &io, &mut out).unwrap();
     let out = String::from_utf8(out).unwrap();
@@ -435,18 +440,22 @@ fn an_environment_deploy_stops_when_the_controlplane_is_not_current() {
         1
     );
     let j = latest(repo.path(), "dev");
+    // No local bootstrap state here: the state bucket's existence (HeadBucket) is the check.
+    assert_eq!(status(&j, "verify:bootstrap"), Status::Succeeded);
     let verify = j
-        .step(&flotilla_deploy::graph::StepId("verify:bootstrap".into()))
+        .step(&flotilla_deploy::graph::StepId(
+            "verify:controlplane".into(),
+        ))
         .unwrap();
     assert_eq!(verify.status, Status::Failed);
+    let m = verify.message.as_ref().unwrap();
     assert!(
-        verify
-            .message
-            .as_ref()
-            .unwrap()
-            .contains("--with-dependencies"),
+        m.contains("infra/controlplane has changes pending")
+            && m.contains("`cargo xtask deploy controlplane`")
+            && m.contains("--with-dependencies"),
         "{verify:?}"
     );
+    assert_eq!(status(&j, "access:controlplane"), Status::Skipped);
     assert!(
         !stand
             .starts()
@@ -658,4 +667,312 @@ fn protected_clusters_deploy_only_from_a_clean_tree() {
         "{out}"
     );
     assert!(!stand2.calls().is_empty());
+}
+
+fn terraform_of(stand: &StandIns, module: &str) -> Vec<support::Call> {
+    stand
+        .starts()
+        .into_iter()
+        .filter(|c| c.tool == "terraform" && c.module().as_deref() == Some(module))
+        .collect()
+}
+
+fn log_of(root: &std::path::Path, j: &Journal, id: &str) -> String {
+    let rec = j
+        .step(&flotilla_deploy::graph::StepId(id.into()))
+        .unwrap_or_else(|| panic!("{id} not in the journal"));
+    std::fs::read_to_string(root.join(rec.log.as_ref().expect("has a log"))).unwrap()
+}
+
+#[test]
+fn the_bootstrap_is_checked_by_its_local_state_or_else_by_the_state_bucket() {
+    let p = support::two_envs();
+    let repo = support::scratch_repo(&p);
+    // A CI runner: no local state of infra/bootstrap, the bucket exists.
+    let stand = StandIns::new(&repo.path().join("ci"), &Behaviour::default());
+    let aws = Arc::new(aws_with_receivers());
+    let mut io = support::io(
+        FakeAws::default(),
+        Arc::new(FakeKube::with_controlplane_for(&p, "dev")),
+        stand.tools(),
+    );
+    io.aws = Box::new(support::SharedAws(aws.clone()));
+    let mut out = Vec::new();
+    let code = deploy(repo.path(), &p, &args("dev"), &io, &mut out).unwrap();
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&out));
+    assert!(
+        terraform_of(&stand, "bootstrap").is_empty(),
+        "no Terraform without the local state"
+    );
+    assert!(
+        aws.calls
+            .lock()
+            .unwrap()
+            .contains(&"HeadBucket duo-111122223333-tfstate us-east-1".to_string())
+    );
+    let log = log_of(repo.path(), &latest(repo.path(), "dev"), "verify:bootstrap");
+    assert!(
+        log.contains("state bucket duo-111122223333-tfstate exists (checked with S3 HeadBucket in us-east-1; no local state infra/bootstrap/terraform.tfstate here"),
+        "{log}"
+    );
+
+    // An operator's machine: the local state is there, so Terraform compares it and S3 is
+    // not asked; pending changes stop the deploy before anything of dev runs.
+    std::fs::write(
+        repo.path().join("infra/bootstrap/terraform.tfstate"),
+        r#"{"version":4}"#,
+    )
+    .unwrap();
+    let stand = StandIns::new(
+        &repo.path().join("operator"),
+        &Behaviour {
+            verify_exit: 2,
+            ..Behaviour::default()
+        },
+    );
+    let aws = Arc::new(aws_with_receivers());
+    io.aws = Box::new(support::SharedAws(aws.clone()));
+    io.tools = stand.tools();
+    let mut out = Vec::new();
+    let code = deploy(repo.path(), &p, &args("dev"), &io, &mut out).unwrap();
+    assert_eq!(code, 1, "{}", String::from_utf8_lossy(&out));
+    assert!(aws.calls.lock().unwrap().is_empty(), "S3 was not asked");
+    let subs: Vec<String> = terraform_of(&stand, "bootstrap")
+        .iter()
+        .map(|c| c.args.clone())
+        .collect();
+    assert_eq!(subs.len(), 2, "{subs:?}");
+    assert!(subs[1].ends_with("plan -input=false -no-color -lock=false -detailed-exitcode"));
+    let j = latest(repo.path(), "dev");
+    let m = j
+        .step(&flotilla_deploy::graph::StepId("verify:bootstrap".into()))
+        .unwrap()
+        .message
+        .clone()
+        .unwrap();
+    assert!(
+        m.contains("changes pending against its local state") && m.contains("--with-dependencies"),
+        "{m}"
+    );
+    assert!(!m.contains("deploy bootstrap"), "not a target: {m}");
+    assert!(terraform_of(&stand, "dev").is_empty());
+    assert!(terraform_of(&stand, "controlplane").is_empty());
+}
+
+#[test]
+fn a_missing_state_bucket_stops_an_environment_deploy_and_with_dependencies_creates_it() {
+    let p = support::two_envs();
+    let repo = support::scratch_repo(&p);
+    let stand = StandIns::new(repo.path(), &Behaviour::default());
+    let aws = Arc::new(FakeAws {
+        missing_buckets: [p.state_bucket.clone()].into(),
+        ..aws_with_receivers()
+    });
+    let mut io = support::io(
+        FakeAws::default(),
+        Arc::new(FakeKube::with_controlplane_for(&p, "dev")),
+        stand.tools(),
+    );
+    io.aws = Box::new(support::SharedAws(aws.clone()));
+    let mut out = Vec::new();
+    assert_eq!(
+        deploy(repo.path(), &p, &args("dev"), &io, &mut out).unwrap(),
+        1
+    );
+    let j = latest(repo.path(), "dev");
+    let m = j
+        .step(&flotilla_deploy::graph::StepId("verify:bootstrap".into()))
+        .unwrap()
+        .message
+        .clone()
+        .unwrap();
+    assert!(
+        m.contains("state bucket duo-111122223333-tfstate does not exist in us-east-1 (checked with S3 HeadBucket")
+            && m.contains("pass --with-dependencies"),
+        "{m}"
+    );
+    assert!(
+        stand.starts().is_empty(),
+        "nothing ran: {:?}",
+        stand.starts()
+    );
+    assert!(j.steps.iter().skip(1).all(|s| s.status == Status::Skipped));
+
+    // --with-dependencies creates it: the bootstrap's saved plan is applied, then the rest.
+    let mut a = args("dev");
+    a.with_dependencies = true;
+    let mut out = Vec::new();
+    let code = deploy(repo.path(), &p, &a, &io, &mut out).unwrap();
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&out));
+    let boot = terraform_of(&stand, "bootstrap");
+    let subs: Vec<String> = boot.iter().map(|c| c.sub()).collect();
+    assert_eq!(subs, ["init", "plan", "show", "apply"]);
+    let saved = boot[1]
+        .args
+        .split_whitespace()
+        .find_map(|a| a.strip_prefix("-out="))
+        .unwrap();
+    assert!(boot[3].args.ends_with(saved), "{}", boot[3].args);
+    let applied = stand
+        .calls()
+        .into_iter()
+        .find(|c| {
+            c.event == "end" && c.module().as_deref() == Some("bootstrap") && c.sub() == "apply"
+        })
+        .unwrap();
+    let cp_init = terraform_of(&stand, "controlplane")[0].at;
+    assert!(
+        applied.at <= cp_init,
+        "the bucket exists before the controlplane's init"
+    );
+    let log = log_of(
+        repo.path(),
+        &latest(repo.path(), "dev"),
+        "terraform:bootstrap",
+    );
+    assert!(
+        log.contains("does not exist in us-east-1 (checked with S3 HeadBucket): creating it from infra/bootstrap"),
+        "{log}"
+    );
+    assert!(
+        repo.path()
+            .join("infra/bootstrap/terraform.tfstate")
+            .is_file(),
+        "the stand-in left the local state, as Terraform does"
+    );
+
+    // From now on the local state decides, not S3 (whose fake still says "missing").
+    let before = aws.calls.lock().unwrap().len();
+    let mut out = Vec::new();
+    assert_eq!(
+        deploy(repo.path(), &p, &args("dev"), &io, &mut out).unwrap(),
+        0,
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    assert!(
+        !aws.calls.lock().unwrap()[before..]
+            .iter()
+            .any(|c| c.starts_with("HeadBucket"))
+    );
+    // A local state is not an input: the bootstrap of the first run is not made stale by it.
+    assert!(
+        terraform_of(&stand, "bootstrap")
+            .iter()
+            .any(|c| c.args.contains("-detailed-exitcode"))
+    );
+}
+
+/// A writer the test keeps a handle on (the questions the prompt asked).
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+/// A prompt answered through a pipe, as a terminal would: `answers` is written and closed.
+fn piped_prompt(answers: &str) -> (flotilla_deploy::Prompt, Captured) {
+    use std::io::Write as _;
+    let (reader, mut writer) = std::io::pipe().unwrap();
+    writer.write_all(answers.as_bytes()).unwrap();
+    drop(writer);
+    let questions = Captured::default();
+    (
+        flotilla_deploy::Prompt::new(reader, questions.clone()),
+        questions,
+    )
+}
+
+#[test]
+fn interactively_no_applies_nothing_and_yes_applies_exactly_the_saved_plan() {
+    let p = support::two_envs();
+    let repo = support::scratch_repo(&p);
+    let mut a = args("dev");
+    a.yes = false;
+
+    for (answer, applied) in [("n\n", false), ("", false), ("yes\n", true)] {
+        let stand = StandIns::new(
+            &repo.path().join(format!("answer-{}", answer.trim())),
+            &Behaviour::default(),
+        );
+        let mut io = support::io(
+            aws_with_receivers(),
+            Arc::new(FakeKube::with_controlplane_for(&p, "dev")),
+            stand.tools(),
+        );
+        let (prompt, questions) = piped_prompt(answer);
+        io.prompt = Some(prompt);
+        let mut out = Vec::new();
+        let code = deploy(repo.path(), &p, &a, &io, &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        // One question, for the one cluster Terraform changes, with the counts in view.
+        let asked = questions.text();
+        assert_eq!(asked.matches("Apply?").count(), 1, "{asked}");
+        assert!(
+            asked.starts_with(
+                "terraform:dev: Plan: 1 to add, 1 to change, 0 to destroy (saved plan "
+            ),
+            "{asked}"
+        );
+        assert!(asked.ends_with("Apply? [y/N] "), "{asked}");
+        let dev = terraform_of(&stand, "dev");
+        let applies: Vec<_> = stand
+            .starts()
+            .into_iter()
+            .filter(|c| c.tool == "terraform" && c.sub() == "apply")
+            .collect();
+        let j = latest(repo.path(), "dev");
+        if applied {
+            assert_eq!(code, 0, "{out}");
+            let saved = dev
+                .iter()
+                .find(|c| c.sub() == "plan")
+                .and_then(|c| {
+                    c.args
+                        .split_whitespace()
+                        .find_map(|a| a.strip_prefix("-out="))
+                })
+                .unwrap()
+                .to_string();
+            assert_eq!(applies.len(), 1, "{applies:?}");
+            assert!(
+                applies[0]
+                    .args
+                    .ends_with(&format!("apply -input=false -no-color {saved}"))
+            );
+            assert!(asked.contains(&format!("(saved plan {saved})")), "{asked}");
+            assert_eq!(status(&j, "smoke:dev"), Status::Succeeded);
+        } else {
+            assert_eq!(code, 1, "{out}");
+            assert!(
+                applies.is_empty(),
+                "nothing applied after {answer:?}: {applies:?}"
+            );
+            let tf = j
+                .step(&flotilla_deploy::graph::StepId("terraform:dev".into()))
+                .unwrap();
+            assert_eq!(tf.status, Status::Failed);
+            assert!(
+                tf.message
+                    .as_ref()
+                    .unwrap()
+                    .contains("not applied (declined)")
+            );
+            assert_eq!(status(&j, "access:dev"), Status::Skipped);
+            assert!(!stand.starts().iter().any(|c| c.tool == "helm"));
+        }
+    }
 }

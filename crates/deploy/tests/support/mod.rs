@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod fake_api;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
@@ -66,6 +68,9 @@ pub struct Behaviour {
     pub verify_exit: i32,
     /// Modules whose `terraform state list` prints resources.
     pub state: Vec<String>,
+    /// Releases that `helm diff upgrade` shows changes for (exit 2 with `--detailed-exitcode`);
+    /// the others print nothing and exit 0.
+    pub helm_changes: Vec<String>,
 }
 
 /// Recording stand-ins: each call appends `start <ts> <tool> <cwd> :: <args>` and
@@ -119,6 +124,7 @@ HANG={hang}
 SLEEP={sleep}
 VERIFY_EXIT={verify}
 STATE={state}
+HELM_CHANGES={helm_changes}
 if [ "$1" = "version" ]; then
   case "$tool" in
     terraform) echo '{{"terraform_version":"1.11.4","platform":"linux_amd64"}}' ;;
@@ -155,10 +161,37 @@ terraform)
     output) echo "{{\"cluster_name\":{{\"value\":\"eks-$module\"}}}}" ;;
     state) for m in $STATE; do [ "$m" = "$module" ] && echo "aws_vpc_peering_connection.this"; done ;;
     plan)
-      for a in "$@"; do [ "$a" = "-detailed-exitcode" ] && finish "$VERIFY_EXIT"; done
+      for a in "$@"; do
+        if [ "$a" = "-detailed-exitcode" ]; then
+          if [ "$VERIFY_EXIT" = 2 ]; then echo "Plan: 1 to add, 1 to change, 0 to destroy."
+          elif [ "$VERIFY_EXIT" = 0 ]; then echo "No changes. Your infrastructure matches the configuration."
+          else echo "Error: stand-in plan failed" >&2; fi
+          finish "$VERIFY_EXIT"
+        fi
+      done
       echo "Plan: 1 to add, 1 to change, 0 to destroy." ;;
+    apply)
+      # The bootstrap's backend is local: a real apply leaves its state next to the module.
+      [ "$module" = bootstrap ] && echo '{{"version":4,"serial":1}}' > "$chdir/terraform.tfstate"
+      echo "Apply complete! Resources: 1 added, 1 changed, 0 destroyed." ;;
     *) echo "terraform $sub: ok" ;;
   esac ;;
+helm)
+  if [ "$1" = diff ]; then
+    release="$3"; detailed=0
+    for a in "$@"; do [ "$a" = "--detailed-exitcode" ] && detailed=1; done
+    for r in $HELM_CHANGES; do
+      if [ "$r" = "$release" ]; then
+        echo "default, $release, Deployment (apps) has changed:"
+        echo "-  replicas: 1"
+        echo "+  replicas: 2"
+        [ "$detailed" = 1 ] && finish 2
+        finish 0
+      fi
+    done
+    finish 0
+  fi
+  echo "$tool $1: ok" ;;
 *) echo "$tool $1: ok" ;;
 esac
 finish 0
@@ -169,6 +202,7 @@ finish 0
             sleep = b.sleep,
             verify = b.verify_exit,
             state = q(&b.state.join(" ")),
+            helm_changes = q(&b.helm_changes.join(" ")),
         );
         for tool in ["terraform", "helm", "kubectl"] {
             let p = bin.join(tool);
@@ -211,10 +245,12 @@ finish 0
     }
 }
 
-/// AWS without a network: every cluster exists, secrets from a map.
+/// AWS without a network: every cluster exists, secrets from a map, every bucket exists but
+/// those listed as missing.
 #[derive(Default)]
 pub struct FakeAws {
     pub secrets: BTreeMap<String, String>,
+    pub missing_buckets: BTreeSet<String>,
     pub calls: Mutex<Vec<String>>,
 }
 
@@ -246,6 +282,13 @@ impl Aws for FakeAws {
                 secret: id.into(),
                 region: region.into(),
             })
+    }
+    fn bucket_exists(&self, bucket: &str, region: &str) -> Result<bool, AwsError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("HeadBucket {bucket} {region}"));
+        Ok(!self.missing_buckets.contains(bucket))
     }
 }
 
@@ -284,6 +327,22 @@ impl FakeKube {
                 {"type":"Established","status":"True"}]}),
         };
         o
+    }
+
+    /// A fake whose controlplane already holds what Strimzi writes for `env`'s cluster (an
+    /// environment deploy copies it), as after `deploy controlplane`.
+    pub fn with_controlplane_for(platform: &Platform, env: &str) -> FakeKube {
+        let kube = FakeKube::default();
+        let workload = platform.cluster_for_environment(env).unwrap();
+        for (from, _) in flotilla_deploy::wiring::kafka_secrets(platform, workload) {
+            kube.put(
+                &from.cluster,
+                json!({"apiVersion":"v1","kind":"Secret",
+                    "metadata":{"name":from.name,"namespace":from.namespace},
+                    "data":{"ca.crt":"Y2EtY2VydA==","user.password":"cGFzcw=="}}),
+            );
+        }
+        kube
     }
 
     pub fn object(&self, cluster: &str, path: &str) -> Option<Value> {
@@ -389,9 +448,27 @@ pub fn io(aws: FakeAws, kube: Arc<FakeKube>, tools: BTreeMap<Tool, PathBuf>) -> 
         kube: Box::new(SharedKube(kube)),
         cancel: Cancel::new(),
         reporter: Some(Box::new(Silent)),
-        interactive: false,
+        prompt: None,
         endpoints: BTreeMap::new(),
         tools,
+    }
+}
+
+/// Lets a test keep a handle on the fake it gave away.
+pub struct SharedAws(pub Arc<FakeAws>);
+
+impl Aws for SharedAws {
+    fn describe_cluster(&self, name: &str, region: &str) -> Result<ClusterEndpoint, AwsError> {
+        self.0.describe_cluster(name, region)
+    }
+    fn eks_token(&self, name: &str, region: &str) -> Result<String, AwsError> {
+        self.0.eks_token(name, region)
+    }
+    fn secret_string(&self, id: &str, region: &str) -> Result<String, AwsError> {
+        self.0.secret_string(id, region)
+    }
+    fn bucket_exists(&self, bucket: &str, region: &str) -> Result<bool, AwsError> {
+        self.0.bucket_exists(bucket, region)
     }
 }
 

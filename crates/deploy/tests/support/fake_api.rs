@@ -1,0 +1,191 @@
+//! A small in-process fake Kubernetes API server (plain HTTP on loopback) for the real `kube`
+//! client: stores what is applied by path (marked ready), serves it back, lists a collection by
+//! path prefix, deletes, answers `/version`; a server-side dry run (`dryRun=All`) stores nothing.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub content_type: String,
+    pub authorization: String,
+    pub body: String,
+}
+
+#[derive(Default)]
+pub struct State {
+    pub objects: BTreeMap<String, Value>,
+    pub requests: Vec<Request>,
+}
+
+/// A fake API server: stores what is applied by path, serves it back (marked ready), lists a
+/// collection by path prefix, deletes, answers `/version`.
+pub struct FakeApi {
+    pub port: u16,
+    pub state: Arc<Mutex<State>>,
+}
+
+impl FakeApi {
+    pub fn start() -> FakeApi {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(Mutex::new(State::default()));
+        let s = state.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let s = s.clone();
+                std::thread::spawn(move || serve(conn, &s));
+            }
+        });
+        FakeApi { port, state }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.state.lock().unwrap().requests.clone()
+    }
+}
+
+fn serve(conn: TcpStream, state: &Mutex<State>) {
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut conn = conn;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let method = parts.next().unwrap_or("").to_string();
+        let target = parts.next().unwrap_or("").to_string();
+        let mut headers = BTreeMap::new();
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                return;
+            }
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+            }
+        }
+        let len: usize = headers
+            .get("content-length")
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body).unwrap();
+        let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+        let req = Request {
+            method: method.clone(),
+            path: path.to_string(),
+            query: query.to_string(),
+            content_type: headers.get("content-type").cloned().unwrap_or_default(),
+            authorization: headers.get("authorization").cloned().unwrap_or_default(),
+            body: String::from_utf8_lossy(&body).into_owned(),
+        };
+        let (code, reply) = respond(&req, state);
+        state.lock().unwrap().requests.push(req);
+        let text = reply.to_string();
+        let _ = write!(
+            conn,
+            "HTTP/1.1 {code} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{text}",
+            text.len()
+        );
+        let _ = conn.flush();
+    }
+}
+
+fn not_found(path: &str) -> (u16, Value) {
+    (
+        404,
+        json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":format!("{path} not found"),"reason":"NotFound","code":404}),
+    )
+}
+
+fn ready(mut o: Value) -> Value {
+    let kind = o["kind"].as_str().unwrap_or("").to_string();
+    o["status"] = match kind.as_str() {
+        "Elasticsearch" | "Kibana" | "Logstash" => json!({"health":"green"}),
+        _ => {
+            json!({"conditions":[{"type":"Ready","status":"True"},{"type":"Programmed","status":"True"}]})
+        }
+    };
+    o["metadata"]["resourceVersion"] = json!("1");
+    o
+}
+
+fn respond(req: &Request, state: &Mutex<State>) -> (u16, Value) {
+    let mut st = state.lock().unwrap();
+    match req.method.as_str() {
+        "GET" if req.path == "/version" => (
+            200,
+            json!({"major":"1","minor":"34","gitVersion":"v1.34.0-fake","gitCommit":"0","gitTreeState":"clean",
+                "buildDate":"2026-01-01T00:00:00Z","goVersion":"go1.24","compiler":"gc","platform":"linux/amd64"}),
+        ),
+        "GET" => {
+            if let Some(o) = st.objects.get(&req.path) {
+                return (200, o.clone());
+            }
+            // A collection: the objects exactly one segment below the path.
+            let prefix = format!("{}/", req.path);
+            let items: Vec<Value> = st
+                .objects
+                .iter()
+                .filter(|(p, _)| p.starts_with(&prefix) && !p[prefix.len()..].contains('/'))
+                .map(|(_, o)| o.clone())
+                .collect();
+            if req.path.ends_with("/nodes") {
+                return (
+                    200,
+                    json!({"kind":"NodeList","apiVersion":"v1","metadata":{},"items":[
+                        {"metadata":{"name":"node-1"},"status":{"conditions":[{"type":"Ready","status":"True"}]}}]}),
+                );
+            }
+            let last = req.path.rsplit('/').next().unwrap_or("");
+            let is_collection =
+                ["deployments", "statefulsets", "secrets", "namespaces"].contains(&last);
+            if is_collection {
+                (
+                    200,
+                    json!({"kind":"List","apiVersion":"v1","metadata":{},"items":items}),
+                )
+            } else {
+                not_found(&req.path)
+            }
+        }
+        "PATCH" => {
+            let Ok(obj) = serde_json::from_str::<Value>(&req.body) else {
+                return (
+                    400,
+                    json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"bad body","code":400}),
+                );
+            };
+            let stored = ready(obj);
+            if !req.query.contains("dryRun=All") {
+                st.objects.insert(req.path.clone(), stored.clone());
+            }
+            (200, stored)
+        }
+        "DELETE" => match st.objects.remove(&req.path) {
+            Some(_) => (
+                200,
+                json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Success","code":200}),
+            ),
+            None => not_found(&req.path),
+        },
+        _ => (405, json!({})),
+    }
+}
