@@ -195,11 +195,11 @@ module "eks" {
     data = {
       name           = "data"
       ami_type       = "AL2023_x86_64_STANDARD"
-      instance_types = ["r6i.2xlarge"]
+      instance_types = ["r6i.4xlarge"]
       capacity_type  = "ON_DEMAND"
-      min_size       = 3
-      desired_size   = 3
-      max_size       = 9
+      min_size       = 24
+      desired_size   = 24
+      max_size       = 30
       labels = {
         "flotilla.io/pool" = "data"
       }

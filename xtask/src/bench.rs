@@ -249,12 +249,15 @@ pub fn synthetic_platform(clusters: usize, apps: usize) -> String {
     let cidr = |i: usize| format!("10.{}.{}.0/20", i / 16, (i % 16) * 16);
     let pools = "[[clusters.node_pools]]\nname = \"system\"\ninstance_types = [\"m6i.large\"]\nmin = 2\ndesired = 3\nmax = 6\n\n\
                  [[clusters.node_pools]]\nname = \"apps\"\ninstance_types = [\"m6i.xlarge\", \"m6a.xlarge\"]\ncapacity = \"spot\"\nmin = 1\ndesired = 3\nmax = 20\n";
+    // Kafka, Logstash and Elasticsearch for the [sizing] below: the capacity plan needs 60
+    // r6i.4xlarge nodes, and validation rejects a data pool whose max cannot hold the plan.
+    let data_pool = "[[clusters.node_pools]]\nname = \"data\"\ninstance_types = [\"r6i.4xlarge\"]\nmin = 3\ndesired = 3\nmax = 75\n";
     let _ = writeln!(
         s,
         "[[clusters]]\nname = \"controlplane\"\nrole = \"controlplane\"\nvpc_cidr = \"{}\"\n\
          availability_zones = 3\nkubernetes_version = \"1.34\"\nprotected = true\n\
          admin_roles = [\"arn:aws:iam::{account}:role/platform-admin\"]\n\n\
-         [clusters.endpoint]\naccess = \"private\"\n\n{pools}",
+         [clusters.endpoint]\naccess = \"private\"\n\n{pools}\n{data_pool}",
         cidr(0)
     );
     for c in 1..=clusters {

@@ -262,6 +262,34 @@ impl Platform {
     }
 }
 
+/// The sizes a node pool's node group is created with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct NodeGroupSizes {
+    pub min: u32,
+    pub desired: u32,
+    pub max: u32,
+}
+
+impl CapacityPlan {
+    /// The node group sizes of a pool: the pool's own, except that the controlplane's data pool
+    /// gets its min and desired raised to [`DataPoolPlan::min_nodes`] (never lowered). `max` is
+    /// always the pool's: validation rejects a data pool whose max cannot hold the plan.
+    pub fn node_group_sizes(&self, cluster: &Cluster, pool: &NodePool) -> NodeGroupSizes {
+        let is_data_pool =
+            cluster.role == crate::Role::Controlplane && pool.name == self.data_pool.pool;
+        let need = if is_data_pool {
+            self.data_pool.min_nodes
+        } else {
+            0
+        };
+        NodeGroupSizes {
+            min: pool.min.max(need),
+            desired: pool.desired.max(need),
+            max: pool.max,
+        }
+    }
+}
+
 fn ceil_u32(x: f64) -> u32 {
     // `as` saturates: NaN -> 0, huge -> u32::MAX.
     x.ceil() as u32

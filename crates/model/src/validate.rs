@@ -303,7 +303,7 @@ impl Cx {
         if !self.diags.is_empty() {
             return None;
         }
-        Some(Platform {
+        let platform = Platform {
             name: meta.name.get_ref().clone(),
             region: meta.region.get_ref().clone(),
             account_id: meta.account_id.get_ref().clone(),
@@ -314,7 +314,51 @@ impl Cx {
             observability,
             sizing,
             versions: versions.clone(),
-        })
+        };
+        // The capacity plan is a function of the typed platform, so this check runs last.
+        self.data_pool_holds_the_plan(&platform, &f);
+        self.diags.is_empty().then_some(platform)
+    }
+
+    /// The controlplane pool that runs Kafka, Logstash and Elasticsearch must be able to grow to
+    /// the nodes the capacity plan needs: Terraform raises the pool's min and desired to the
+    /// plan, but never its max, so a max below the plan would leave data pods unschedulable.
+    fn data_pool_holds_the_plan(&mut self, platform: &Platform, f: &raw::File) {
+        let plan = platform.capacity_plan();
+        let need = plan.data_pool.min_nodes;
+        // Clusters and node pools are built from the raw ones in order: indices match.
+        let Some((ci, cp)) = platform
+            .clusters
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.role == Role::Controlplane)
+        else {
+            return;
+        };
+        let Some((pi, pool)) = cp
+            .node_pools
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.name == plan.data_pool.pool)
+        else {
+            return;
+        };
+        if need <= pool.max {
+            return;
+        }
+        let raw_pool = f.clusters[ci].get_ref().node_pools[pi].get_ref();
+        let d = &plan.data_pool;
+        self.err_help(
+            span(&raw_pool.max),
+            format!(
+                "controlplane node pool \"{}\" has max = {} but the capacity plan needs {need} nodes",
+                pool.name, pool.max
+            ),
+            format!(
+                "Kafka, Logstash and Elasticsearch for [sizing] request {:.1} CPU and {} GiB on nodes of {} vCPU, {} GiB: raise max to at least {need} (with headroom) or use larger instance types; `cargo xtask plan controlplane` shows the plan",
+                d.requested_cpu, d.requested_memory_gib, d.node_cpu, d.node_memory_gib
+            ),
+        );
     }
 
     fn cluster(

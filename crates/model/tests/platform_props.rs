@@ -104,6 +104,14 @@ fn node_pool(out: &mut String) {
     );
 }
 
+/// The controlplane's pool: room for the capacity plan of the `[sizing]` below (6 nodes of
+/// r6i.xlarge), which validation demands.
+fn controlplane_pool(out: &mut String) {
+    out.push_str(
+        "\n[[clusters.node_pools]]\nname = \"data\"\ninstance_types = [\"r6i.xlarge\"]\nmin = 3\ndesired = 3\nmax = 9\n",
+    );
+}
+
 /// The platform file of a spec. `cidrs[i]` and `names[i]` are cluster i's (0: the controlplane)
 /// VPC CIDR and name as written, so a test can break one of them.
 fn render(spec: &Spec, names: &[String], cidrs: &[String]) -> String {
@@ -114,7 +122,7 @@ fn render(spec: &Spec, names: &[String], cidrs: &[String]) -> String {
         "\n[[clusters]]\nname = \"{}\"\nrole = \"controlplane\"\nvpc_cidr = \"{}\"\navailability_zones = 3\nkubernetes_version = \"1.34\"\nprotected = true\n\n[clusters.endpoint]\naccess = \"private\"\n",
         names[0], cidrs[0]
     );
-    node_pool(&mut out);
+    controlplane_pool(&mut out);
     for (i, c) in spec.workloads.iter().enumerate() {
         out += &format!(
             "\n[[clusters]]\nname = \"{}\"\nrole = \"workload\"\nenvironment = \"{}\"\nvpc_cidr = \"{}\"\navailability_zones = {}\nkubernetes_version = \"1.34\"\nprotected = {}\n",

@@ -23,7 +23,7 @@ const TABLES: &[(&str, &str, &str)] = &[
     ("`[[clusters.node_pools]]`", "[[clusters.node_pools]]\n", ""),
     (
         "taints",
-        "max = 4\n",
+        "max = 18\n",
         "taints = [{ key = \"a\", effect = \"NoSchedule\", zzz_unknown = 1 }]\n",
     ),
     ("`[[applications]]`", "[[applications]]\n", ""),

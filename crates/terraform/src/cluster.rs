@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use flotilla_model::capacity::NodeGroupSizes;
 use flotilla_model::{
     AwsComponent, Capacity, Cluster, EndpointAccess, Ipv4Net, NodePool, Platform, Role, TeamKind,
 };
@@ -538,12 +539,18 @@ impl<'a> Cx<'a> {
         ])
     }
 
+    /// One managed node group per node pool; the controlplane's data pool is sized by the
+    /// capacity plan (min and desired raised to what Kafka, Logstash and Elasticsearch need).
     fn node_groups(&self) -> Expr {
+        let plan = self.platform.capacity_plan();
         Expr::Object(
             self.cluster
                 .node_pools
                 .iter()
-                .map(|p| (p.name.clone(), node_group(p)))
+                .map(|p| {
+                    let sizes = plan.node_group_sizes(self.cluster, p);
+                    (p.name.clone(), node_group(p, sizes))
+                })
                 .collect(),
         )
     }
@@ -913,7 +920,7 @@ pub fn subnets(vpc: Ipv4Net, zones: u8) -> (Vec<String>, Vec<String>) {
     (private, public)
 }
 
-fn node_group(pool: &NodePool) -> Expr {
+fn node_group(pool: &NodePool, sizes: NodeGroupSizes) -> Expr {
     let arm = pool.is_arm64();
     let mut entries: Vec<(&str, Expr)> = vec![
         ("name", Expr::str(&pool.name)),
@@ -933,9 +940,9 @@ fn node_group(pool: &NodePool) -> Expr {
                 Capacity::Spot => "SPOT",
             }),
         ),
-        ("min_size", pool.min.into()),
-        ("desired_size", pool.desired.into()),
-        ("max_size", pool.max.into()),
+        ("min_size", sizes.min.into()),
+        ("desired_size", sizes.desired.into()),
+        ("max_size", sizes.max.into()),
     ];
     if !pool.labels.is_empty() {
         entries.push((

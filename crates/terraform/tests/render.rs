@@ -101,3 +101,70 @@ fn versions_come_from_the_versions_file() {
         );
     }
 }
+
+/// `(min_size, desired_size, max_size)` of a managed node group in a rendered main.tf.
+fn node_group_sizes(main_tf: &str, pool: &str) -> (u32, u32, u32) {
+    let start = main_tf
+        .find(&format!("name           = \"{pool}\""))
+        .unwrap_or_else(|| panic!("no node group {pool}"));
+    let field = |name: &str| -> u32 {
+        let rest = &main_tf[start..];
+        let at = rest.find(name).unwrap_or_else(|| panic!("no {name}"));
+        rest[at..]
+            .lines()
+            .next()
+            .and_then(|l| l.rsplit('=').next())
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("unreadable {name}"))
+    };
+    (field("min_size"), field("desired_size"), field("max_size"))
+}
+
+/// The controlplane's data node group takes its size from the capacity plan: min and desired
+/// are raised to what Kafka, Logstash and Elasticsearch need, never lowered below the model's;
+/// every other pool keeps the model's sizes.
+#[test]
+fn the_controlplane_data_node_group_is_sized_by_the_capacity_plan() {
+    for (name, mut platform) in common::fixtures() {
+        let plan = platform.capacity_plan();
+        let need = plan.data_pool.min_nodes;
+        let cp = platform.controlplane().clone();
+        let main = |platform: &flotilla_model::Platform| {
+            flotilla_terraform::render(platform)
+                .into_iter()
+                .find(|a| a.path == format!("infra/{}/main.tf", cp.name))
+                .unwrap()
+                .contents
+        };
+        let text = main(&platform);
+        for pool in &cp.node_pools {
+            let got = node_group_sizes(&text, &pool.name);
+            let want = if pool.name == plan.data_pool.pool {
+                (pool.min.max(need), pool.desired.max(need), pool.max)
+            } else {
+                (pool.min, pool.desired, pool.max)
+            };
+            assert_eq!(got, want, "{name}: pool {}", pool.name);
+        }
+        let data = &plan.data_pool.pool;
+        let (min, desired, max) = node_group_sizes(&text, data);
+        assert!(min >= need && desired >= need && max >= need, "{name}");
+
+        // A model minimum above the plan's is kept, not lowered to the plan. (The plan rounds
+        // the pool's own minimum up to whole zones: steps of a zone count keep it as written.)
+        let azs = u32::from(cp.availability_zones);
+        let i = cp.node_pools.iter().position(|p| &p.name == data).unwrap();
+        let ci = platform
+            .clusters
+            .iter()
+            .position(|c| c.name == cp.name)
+            .unwrap();
+        let pool = &mut platform.clusters[ci].node_pools[i];
+        (pool.min, pool.desired, pool.max) = (need + azs, need + 2 * azs, need + 3 * azs);
+        assert_eq!(
+            node_group_sizes(&main(&platform), data),
+            (need + azs, need + 2 * azs, need + 3 * azs),
+            "{name}"
+        );
+    }
+}
