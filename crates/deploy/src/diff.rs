@@ -138,6 +138,25 @@ pub fn unified(old_name: &str, new_name: &str, old: &str, new: &str) -> String {
     out
 }
 
+#[cfg(test)]
+mod tests {
+    use super::replace_name;
+
+    #[test]
+    fn names_are_replaced_only_where_they_stand_alone() {
+        assert_eq!(
+            replace_name(
+                "flotilla-dev dev.example.org device /dev/xvda dev",
+                "dev",
+                "<env>"
+            ),
+            "flotilla-<env> <env>.example.org device /<env>/xvda <env>"
+        );
+        assert_eq!(replace_name("devdev", "dev", "X"), "devdev");
+        assert_eq!(replace_name("", "dev", "X"), "");
+    }
+}
+
 /// Arguments of `diff`.
 #[derive(Debug, Clone, Default)]
 pub struct DiffArgs {
@@ -216,16 +235,27 @@ fn cluster_of(platform: &Platform, env: &str) -> Result<String, Error> {
 /// `diff <a> <b>`: both environments' generated files with their names replaced by `<env>`.
 fn between(platform: &Platform, a: &str, b: &str, out: &mut dyn Write) -> Result<i32, Error> {
     let rendered = crate::generate::render_all(platform);
+    // Both environments' names are replaced on both sides: a line that holds the other
+    // environment's name for another reason (`/dev/xvda` next to an environment `dev`) then
+    // reads the same on both sides instead of showing as a difference.
+    let mut names: Vec<&str> = [a, b]
+        .iter()
+        .flat_map(|c| {
+            let c = platform.cluster(c).expect("cluster exists");
+            [c.name.as_str(), c.environment.as_str()]
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    names.sort_by_key(|n| std::cmp::Reverse(n.len()));
+    let norm = |s: &str| {
+        let mut s = s.to_string();
+        for n in &names {
+            s = replace_name(&s, n, "<env>");
+        }
+        s
+    };
     let normalized = |cluster: &str| -> BTreeMap<String, String> {
-        let c = platform.cluster(cluster).expect("cluster exists");
-        let names: BTreeSet<&str> = [c.name.as_str(), c.environment.as_str()].into();
-        let norm = |s: &str| {
-            let mut s = s.to_string();
-            for n in &names {
-                s = s.replace(n, "<env>");
-            }
-            s
-        };
         rendered
             .files
             .iter()
@@ -270,6 +300,31 @@ fn between(platform: &Platform, a: &str, b: &str, out: &mut dyn Write) -> Result
         "{a} vs {b}: {changed} file(s) differ beyond the environment name"
     )?;
     Ok(if changed > 0 { 2 } else { 0 })
+}
+
+/// Replaces `name` where it stands as a name of its own (not inside a longer word), so that
+/// `dev` becomes `<env>` in `flotilla-dev` and `dev.example.org` but `device` stays.
+fn replace_name(text: &str, name: &str, with: &str) -> String {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(name) {
+        let before = if i > 0 {
+            rest[..i].chars().last()
+        } else {
+            out.chars().last()
+        };
+        let after = rest[i + name.len()..].chars().next();
+        out.push_str(&rest[..i]);
+        if word(before) || word(after) {
+            out.push_str(name);
+        } else {
+            out.push_str(with);
+        }
+        rest = &rest[i + name.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The live part: Terraform plan, helm diff, server-side dry-run. Returns whether anything

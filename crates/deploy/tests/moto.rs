@@ -1,10 +1,14 @@
 //! AWS through a moto server started here: DescribeCluster gives endpoint and certificate
 //! authority, Secrets Manager gives receiver credentials, a missing secret is a clear error
-//! naming it. The SDK finds moto through `AWS_ENDPOINT_URL`, as it would in any environment,
+//! naming it, S3 HeadBucket tells whether the state bucket exists (and an environment deploy
+//! without the bootstrap's local state stops, then goes on, on that answer). The SDK finds moto through `AWS_ENDPOINT_URL`, as it would in any environment,
 //! so the checks run in a child test process with that environment.
+
+mod support;
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flotilla_deploy::aws::{Aws, AwsError, SdkAws};
@@ -51,13 +55,7 @@ fn aws_through_moto() {
     };
     let (_moto, port) = start_moto(&moto_server);
     let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "moto_child",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["moto_child", "--ignored", "--nocapture", "--test-threads=1"])
         .env("FLOTILLA_MOTO_CHILD", "1")
         .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
         .env("AWS_ACCESS_KEY_ID", "testing")
@@ -75,7 +73,7 @@ fn aws_through_moto() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("1 passed"), "the child ran: {text}");
+    assert!(text.contains("2 passed"), "the children ran: {text}");
 }
 
 /// Run by `aws_through_moto` with the environment pointing at moto.
@@ -157,4 +155,103 @@ fn moto_child() {
         .unwrap();
     let url = String::from_utf8(url).unwrap();
     assert!(url.contains("X-Amz-Credential=testing%2F"), "{url}");
+}
+
+/// Run by `aws_through_moto`: the state bucket check of an environment deploy, through the SDK.
+#[test]
+#[ignore = "run by aws_through_moto against its moto server"]
+fn moto_child_bootstrap() {
+    use flotilla_deploy::journal::{self, Status};
+    assert!(
+        std::env::var_os("FLOTILLA_MOTO_CHILD").is_some(),
+        "run through aws_through_moto"
+    );
+    let p = support::two_envs();
+    let region = p.region.as_str();
+    let aws = SdkAws::new().unwrap();
+    let config = aws.config(region);
+    let bucket = p.state_bucket.clone();
+
+    assert!(!aws.bucket_exists(&bucket, region).unwrap());
+
+    // An environment deploy on a machine without the bootstrap's local state: S3 decides.
+    let repo = support::scratch_repo(&p);
+    let stand = support::StandIns::new(repo.path(), &support::Behaviour::default());
+    let mut io = support::io(
+        support::FakeAws::default(),
+        Arc::new(support::FakeKube::with_controlplane_for(&p, "dev")),
+        stand.tools(),
+    );
+    io.aws = Box::new(SdkAws::new().unwrap());
+    let mut args = flotilla_deploy::DeployArgs::new("dev");
+    args.yes = true;
+    args.timeouts = support::quick();
+    let deploy = |io: &flotilla_deploy::Io| {
+        let mut out = Vec::new();
+        let code = flotilla_deploy::deploy(repo.path(), &p, &args, io, &mut out).unwrap();
+        let j = journal::latest(repo.path(), "deploy", "dev")
+            .unwrap()
+            .unwrap()
+            .1;
+        (code, j, String::from_utf8(out).unwrap())
+    };
+    let (code, j, out) = deploy(&io);
+    assert_eq!(code, 1, "{out}");
+    let verify = j
+        .step(&flotilla_deploy::graph::StepId("verify:bootstrap".into()))
+        .unwrap();
+    assert_eq!(verify.status, Status::Failed);
+    assert!(
+        verify.message.as_ref().unwrap().contains(&format!(
+            "state bucket {bucket} does not exist in {region} (checked with S3 HeadBucket"
+        )),
+        "{verify:?}"
+    );
+    assert!(stand.starts().is_empty());
+
+    // The bucket and the clusters exist (as after `deploy all`): the deploy goes through.
+    let s3 = aws_sdk_s3::Client::new(&config);
+    aws.block_on(s3.create_bucket().bucket(&bucket).send())
+        .unwrap();
+    assert!(aws.bucket_exists(&bucket, region).unwrap());
+    let eks = aws_sdk_eks::Client::new(&config);
+    for name in ["eks-controlplane", "eks-dev"] {
+        aws.block_on(
+            eks.create_cluster()
+                .name(name)
+                .role_arn("arn:aws:iam::111122223333:role/eks")
+                .resources_vpc_config(
+                    aws_sdk_eks::types::VpcConfigRequest::builder()
+                        .subnet_ids("subnet-1")
+                        .build(),
+                )
+                .send(),
+        )
+        .unwrap();
+    }
+    let (code, j, out) = deploy(&io);
+    assert_eq!(code, 0, "{out}");
+    let log = std::fs::read_to_string(
+        repo.path().join(
+            j.step(&flotilla_deploy::graph::StepId("verify:bootstrap".into()))
+                .unwrap()
+                .log
+                .as_ref()
+                .unwrap(),
+        ),
+    )
+    .unwrap();
+    assert!(
+        log.contains(&format!(
+            "state bucket {bucket} exists (checked with S3 HeadBucket in {region}"
+        )),
+        "{log}"
+    );
+    assert!(
+        !stand
+            .starts()
+            .iter()
+            .any(|c| c.module().as_deref() == Some("bootstrap")),
+        "the bootstrap is not touched from a machine without its state"
+    );
 }
