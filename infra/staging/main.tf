@@ -160,7 +160,8 @@ module "eks" {
     }
     "kube-proxy" = {}
     "vpc-cni" = {
-      before_compute = true
+      before_compute       = true
+      configuration_values = jsonencode({ enableNetworkPolicy = "true" })
     }
   }
 

@@ -18,6 +18,9 @@ use flotilla_model::{
 use crate::common::{self, Providers, RootModule};
 use crate::hcl::{Block, Body, Expr};
 
+/// The vpc-cni add-on setting that turns on NetworkPolicy enforcement.
+const VPC_CNI_NETWORK_POLICY: &str = "enableNetworkPolicy";
+
 /// Name of the provider alias that reaches the controlplane's account and region, when it
 /// differs from the workload's.
 const CONTROLPLANE_ALIAS: &str = "controlplane";
@@ -535,7 +538,20 @@ impl<'a> Cx<'a> {
             ("coredns", Expr::object::<&str>([])),
             ("eks-pod-identity-agent", before_compute()),
             ("kube-proxy", Expr::object::<&str>([])),
-            ("vpc-cni", before_compute()),
+            (
+                "vpc-cni",
+                Expr::object([
+                    ("before_compute", Expr::Bool(true)),
+                    // The NetworkPolicies crates/helm renders (default deny per namespace) are
+                    // enforced only when the VPC CNI runs its network policy agent.
+                    (
+                        "configuration_values",
+                        Expr::raw(format!(
+                            "jsonencode({{ {VPC_CNI_NETWORK_POLICY} = \"true\" }})"
+                        )),
+                    ),
+                ]),
+            ),
         ])
     }
 

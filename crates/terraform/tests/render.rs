@@ -168,3 +168,52 @@ fn the_controlplane_data_node_group_is_sized_by_the_capacity_plan() {
         );
     }
 }
+
+/// The text of the `<name> = { ... }` entry that starts at `start` (up to its closing brace).
+fn block_at(text: &str, start: usize) -> &str {
+    let mut depth = 0;
+    for (i, c) in text[start..].char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return &text[start..start + i + 1];
+                }
+            }
+            _ => {}
+        }
+    }
+    panic!("unclosed block at {start}")
+}
+
+/// NetworkPolicies (crates/helm renders a default deny in every application namespace) do
+/// nothing unless the VPC CNI runs its network policy agent: every cluster's vpc-cni add-on
+/// turns it on.
+#[test]
+fn every_cluster_enables_network_policy_in_the_vpc_cni_addon() {
+    for (name, platform) in common::fixtures() {
+        let artifacts = flotilla_terraform::render(&platform);
+        for cluster in &platform.clusters {
+            let main = &artifacts
+                .iter()
+                .find(|a| a.path == format!("infra/{}/main.tf", cluster.name))
+                .unwrap()
+                .contents;
+            let at = main
+                .find("\"vpc-cni\" = {")
+                .unwrap_or_else(|| panic!("{name}/{}: no vpc-cni add-on", cluster.name));
+            let addon = block_at(main, at);
+            let values = addon
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("configuration_values"))
+                .unwrap_or_else(|| panic!("{name}/{}: no configuration_values", cluster.name));
+            let values = values.trim().trim_start_matches('=').trim();
+            assert_eq!(
+                values, "jsonencode({ enableNetworkPolicy = \"true\" })",
+                "{name}/{}",
+                cluster.name
+            );
+        }
+    }
+}
