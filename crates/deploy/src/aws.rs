@@ -175,7 +175,12 @@ impl Aws for SdkAws {
 
     fn bucket_exists(&self, bucket: &str, region: &str) -> Result<bool, AwsError> {
         let config = self.config(region);
-        let client = aws_sdk_s3::Client::new(&config);
+        // S3 emulators and S3-compatible stores behind an endpoint override (AWS_ENDPOINT_URL)
+        // expect path-style requests; AWS itself gets the default virtual-hosted style.
+        let s3 = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(config.endpoint_url().is_some())
+            .build();
+        let client = aws_sdk_s3::Client::from_conf(s3);
         let result = self
             .runtime
             .block_on(client.head_bucket().bucket(bucket).send());

@@ -501,7 +501,11 @@ fn check_protected(
         .output()
     {
         Ok(o) if o.status.success() => {
-            let s = String::from_utf8_lossy(&o.stdout).into_owned();
+            let s: String = String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter(|l| !terraform_working_file(l))
+                .map(|l| format!("{l}\n"))
+                .collect();
             if s.trim().is_empty() {
                 return Ok(());
             }
@@ -533,6 +537,21 @@ fn check_protected(
             s
         },
     })
+}
+
+/// An untracked file Terraform itself writes next to a module (the bootstrap's local state,
+/// a lock file, its data directory): not a change anyone reviews, so not "dirty".
+fn terraform_working_file(status_line: &str) -> bool {
+    let Some(path) = status_line.strip_prefix("?? ") else {
+        return false;
+    };
+    let path = path.trim_matches('"');
+    let name = path.rsplit('/').find(|s| !s.is_empty()).unwrap_or(path);
+    path.starts_with("infra/")
+        && (name.ends_with(".tfstate")
+            || name.ends_with(".tfstate.backup")
+            || name == ".terraform.lock.hcl"
+            || name == ".terraform")
 }
 
 fn needed_tools(graph: &Graph) -> Vec<Tool> {

@@ -891,6 +891,10 @@ impl<'a> Engine<'a> {
             "asked: {question} {}",
             if yes { "yes" } else { "no" }
         ));
+        // A Ctrl-C while the question was open wins over the answer typed after it.
+        if ctx.cancel.is_cancelled() {
+            return Err(StepFailure::Interrupted);
+        }
         Ok(yes)
     }
 

@@ -976,3 +976,102 @@ fn interactively_no_applies_nothing_and_yes_applies_exactly_the_saved_plan() {
         }
     }
 }
+
+/// Answers "y", but only after the user pressed Ctrl-C while the question was open.
+struct InterruptedThenYes {
+    cancel: Arc<flotilla_deploy::runner::Cancel>,
+    done: bool,
+}
+
+impl std::io::Read for InterruptedThenYes {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.done {
+            return Ok(0);
+        }
+        self.done = true;
+        self.cancel.interrupt();
+        buf[..2].copy_from_slice(b"y\n");
+        Ok(2)
+    }
+}
+
+#[test]
+fn a_ctrl_c_during_the_apply_question_applies_nothing() {
+    let p = support::two_envs();
+    let repo = support::scratch_repo(&p);
+    let stand = StandIns::new(repo.path(), &Behaviour::default());
+    let mut io = support::io(
+        aws_with_receivers(),
+        Arc::new(FakeKube::with_controlplane_for(&p, "dev")),
+        stand.tools(),
+    );
+    let questions = Captured::default();
+    io.prompt = Some(flotilla_deploy::Prompt::new(
+        InterruptedThenYes {
+            cancel: io.cancel.clone(),
+            done: false,
+        },
+        questions.clone(),
+    ));
+    let mut a = args("dev");
+    a.yes = false;
+    let code = deploy(repo.path(), &p, &a, &io, &mut Vec::new()).unwrap();
+    assert_eq!(code, 1);
+    assert_eq!(questions.text().matches("Apply?").count(), 1);
+    assert!(!stand.starts().iter().any(|c| c.sub() == "apply"));
+    let j = latest(repo.path(), "dev");
+    assert_eq!(j.state, RunState::Interrupted);
+    assert_eq!(status(&j, "terraform:dev"), Status::Interrupted);
+    assert_eq!(status(&j, "access:dev"), Status::NotRun);
+}
+
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let ok = std::process::Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+        .status
+        .success();
+    assert!(ok, "git {args:?}");
+}
+
+#[test]
+fn terraform_working_files_do_not_make_a_protected_deploy_dirty() {
+    let p = support::seed();
+    let repo = support::scratch_repo(&p);
+    git(repo.path(), &["init", "-q"]);
+    git(repo.path(), &["add", "."]);
+    git(repo.path(), &["commit", "-q", "-m", "generated"]);
+    // The operator's machine: the bootstrap's local state and Terraform's lock file.
+    std::fs::write(repo.path().join("infra/bootstrap/terraform.tfstate"), "{}").unwrap();
+    std::fs::write(repo.path().join("infra/production/.terraform.lock.hcl"), "").unwrap();
+    let stand = StandIns::new(
+        &std::env::temp_dir().join(format!("flotilla-clean-{}", std::process::id())),
+        &Behaviour {
+            fail: Some("init".into()),
+            ..Behaviour::default()
+        },
+    );
+    let io = support::io(
+        FakeAws::default(),
+        Arc::new(FakeKube::default()),
+        stand.tools(),
+    );
+    let mut out = Vec::new();
+    // Not refused: it runs (and stops at the failing stand-in).
+    assert_eq!(
+        deploy(repo.path(), &p, &args("production"), &io, &mut out).unwrap(),
+        1
+    );
+    assert!(!stand.calls().is_empty());
+    let _ = std::fs::remove_dir_all(stand.dir.parent().unwrap());
+    // Any other untracked file is a change nobody reviewed.
+    std::fs::write(repo.path().join("infra/production/extra.tf"), "").unwrap();
+    let err = deploy(repo.path(), &p, &args("production"), &io, &mut Vec::new()).unwrap_err();
+    let e = err.to_string();
+    assert!(e.contains("production is protected"), "{e}");
+    assert!(e.contains("?? infra/production/extra.tf"), "{e}");
+    assert!(!e.contains("tfstate") && !e.contains("lock.hcl"), "{e}");
+}
