@@ -132,16 +132,8 @@ module "eks" {
       }
     }
     "team-team-api" = {
-      principal_arn = "arn:aws:iam::123456789012:role/team-api"
-      policy_associations = {
-        "namespace-admin" = {
-          policy_arn = "arn:${data.aws_partition.current.partition}:eks::aws:cluster-access-policy/AmazonEKSAdminPolicy"
-          access_scope = {
-            type       = "namespace"
-            namespaces = ["api1", "api2"]
-          }
-        }
-      }
+      principal_arn     = "arn:aws:iam::123456789012:role/team-api"
+      kubernetes_groups = ["flotilla:team:team-api"]
     }
   }
 

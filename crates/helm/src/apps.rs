@@ -31,7 +31,7 @@ use crate::gateway::{ROUTES_LABEL, routes_in};
 use crate::meta::meta;
 use crate::names::{
     ECK_NAMESPACE, GATEWAY_NAMESPACE, KAFKA_NAMESPACE, LOGGING_NAMESPACE, MONITORING_NAMESPACE,
-    OBSERVABILITY_NAMESPACE, PROTECTED_LABEL, team_group,
+    OBSERVABILITY_NAMESPACE, PROTECTED_LABEL,
 };
 use crate::yaml;
 
@@ -369,7 +369,8 @@ fn application(
         subjects: Some(vec![Subject {
             api_group: Some("rbac.authorization.k8s.io".into()),
             kind: "Group".into(),
-            name: team_group(&app.team),
+            // The same group the team's EKS access entry carries (crates/terraform).
+            name: app.team.kubernetes_group(),
             namespace: None,
         }]),
     }));

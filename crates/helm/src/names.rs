@@ -2,7 +2,7 @@
 //! namespaces, service accounts, Secrets the deploy step creates, private DNS names. Written
 //! once here; every renderer derives from these.
 
-use flotilla_model::{Cluster, Platform, Team};
+use flotilla_model::{Cluster, Platform};
 
 /// Namespace of the NGINX Gateway Fabric control plane, its data plane and the `Gateway`.
 pub const GATEWAY_NAMESPACE: &str = "nginx-gateway";
@@ -82,12 +82,6 @@ pub fn prometheus_host(platform: &Platform, cluster: &Cluster) -> String {
 
 pub const ALERTMANAGER_PORT: u16 = 9093;
 pub const PROMETHEUS_PORT: u16 = 9090;
-
-/// Kubernetes group an application team is mapped to (the EKS access entry of the team's IAM
-/// role or group must carry it); bound to `admin` in the team's namespaces.
-pub fn team_group(team: &Team) -> String {
-    format!("flotilla:team:{}", team.name)
-}
 
 /// Data stream (Elasticsearch) that Logstash writes one environment's topic of one kind to:
 /// `logs-flotilla-<env>` / `metrics-flotilla-<env>`, following `<type>-<dataset>-<namespace>`.

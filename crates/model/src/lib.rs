@@ -357,6 +357,16 @@ pub struct Team {
     pub name: String,
 }
 
+impl Team {
+    /// The Kubernetes group the team is known by inside every cluster: the Helm layer binds it
+    /// to `admin` in the team's namespaces (a RoleBinding), the Terraform layer puts the team's
+    /// IAM role in it (the EKS access entry's `kubernetes_groups`). Both renderers take it from
+    /// here so that the two can never name different groups.
+    pub fn kubernetes_group(&self) -> String {
+        format!("flotilla:team:{}", self.name)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TeamKind {

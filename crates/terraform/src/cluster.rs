@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 
 use flotilla_model::capacity::NodeGroupSizes;
 use flotilla_model::{
-    AwsComponent, Capacity, Cluster, EndpointAccess, Ipv4Net, NodePool, Platform, Role, TeamKind,
+    AwsComponent, Capacity, Cluster, EndpointAccess, Ipv4Net, NodePool, Platform, Role, Team,
+    TeamKind,
 };
 
 use crate::common::{self, Providers, RootModule};
@@ -468,45 +469,29 @@ impl<'a> Cx<'a> {
                 ]),
             ));
         }
-        // Teams own their applications' namespaces. Only IAM roles can be EKS principals; an
-        // IAM group's members reach the cluster through a role of their own.
-        let mut teams: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        // Teams own their applications' namespaces. Their access entry only names the team's
+        // Kubernetes group; what the group may do is the `team-admin` RoleBinding (`admin` in
+        // each of the team's namespaces) that crates/helm renders for the same group. No EKS
+        // access policy is associated: Kubernetes RBAC is the one place a team's rights are
+        // granted and reviewed (docs/security.md). Only IAM roles can be EKS principals; an IAM
+        // group's members reach the cluster through a role of their own.
+        let mut teams: BTreeMap<&str, &Team> = BTreeMap::new();
         if self.cluster.role == Role::Workload {
             for (app, _) in self.platform.applications_in(&self.cluster.environment) {
                 if app.team.kind == TeamKind::Role
                     && !self.cluster.admin_roles.contains(&app.team.arn)
                 {
-                    teams
-                        .entry(app.team.arn.as_str())
-                        .or_default()
-                        .push(app.namespace.as_str());
+                    teams.insert(app.team.arn.as_str(), &app.team);
                 }
             }
         }
-        for (arn, mut namespaces) in teams {
-            namespaces.sort_unstable();
-            namespaces.dedup();
+        for (arn, team) in teams {
             let key = unique_key(&mut seen, &format!("team-{}", arn_name(arn)), arn);
             entries.push((
                 key,
                 Expr::object([
                     ("principal_arn", Expr::str(arn)),
-                    (
-                        "policy_associations",
-                        Expr::object([(
-                            "namespace-admin",
-                            Expr::object([
-                                ("policy_arn", self.access_policy("AmazonEKSAdminPolicy")),
-                                (
-                                    "access_scope",
-                                    Expr::object([
-                                        ("type", Expr::str("namespace")),
-                                        ("namespaces", Expr::strs(namespaces)),
-                                    ]),
-                                ),
-                            ]),
-                        )]),
-                    ),
+                    ("kubernetes_groups", Expr::strs([team.kubernetes_group()])),
                 ]),
             ));
         }
