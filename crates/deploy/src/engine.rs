@@ -724,10 +724,22 @@ impl<'a> Engine<'a> {
         } else if ctx.cancel.is_cancelled() {
             Err(StepFailure::Interrupted)
         } else {
+            // Name the subcommand (`terraform apply`), not the first flag (`-chdir=...`).
+            let sub = inv
+                .args
+                .iter()
+                .find(|a| !a.starts_with('-'))
+                .map(String::as_str)
+                .unwrap_or("");
+            let place = inv
+                .args
+                .iter()
+                .find_map(|a| a.strip_prefix("-chdir="))
+                .map(|d| format!(" in {d}"))
+                .unwrap_or_default();
             Err(StepFailure::Failed(format!(
-                "`{} {}` failed ({})",
+                "`{} {sub}`{place} failed ({})",
                 inv.tool.name(),
-                inv.args.first().map(String::as_str).unwrap_or(""),
                 f.describe()
             )))
         }

@@ -1075,3 +1075,91 @@ fn terraform_working_files_do_not_make_a_protected_deploy_dirty() {
     assert!(e.contains("?? infra/production/extra.tf"), "{e}");
     assert!(!e.contains("tfstate") && !e.contains("lock.hcl"), "{e}");
 }
+
+/// A finished step as the reporter saw it: id, status, the tail of its log.
+type Finished = (String, String, Vec<String>);
+
+/// Keeps what the reporter was told about finished steps.
+#[derive(Clone, Default)]
+struct Recorder(Arc<std::sync::Mutex<Vec<Finished>>>);
+
+impl flotilla_deploy::runner::Reporter for Recorder {
+    fn started(&self, _: &flotilla_deploy::graph::StepId) {}
+    fn finished(&self, r: &journal::StepRecord, tail: &[String]) {
+        self.0.lock().unwrap().push((
+            r.id.to_string(),
+            r.status.as_str().to_string(),
+            tail.to_vec(),
+        ));
+    }
+    fn message(&self, _: &flotilla_deploy::graph::StepId, _: &str) {}
+    fn suspend(&self, f: &mut dyn FnMut()) {
+        f()
+    }
+}
+
+#[test]
+fn a_failed_step_shows_the_tail_of_its_log_and_the_summary_table() {
+    let p = support::two_envs();
+    let repo = support::scratch_repo(&p);
+    let stand = StandIns::new(
+        repo.path(),
+        &Behaviour {
+            fail: Some("-chdir=infra/dev apply".into()),
+            ..Behaviour::default()
+        },
+    );
+    let mut io = support::io(
+        aws_with_receivers(),
+        Arc::new(FakeKube::with_controlplane_for(&p, "dev")),
+        stand.tools(),
+    );
+    let recorder = Recorder::default();
+    io.reporter = Some(Box::new(recorder.clone()));
+    let mut out = Vec::new();
+    assert_eq!(
+        deploy(repo.path(), &p, &args("dev"), &io, &mut out).unwrap(),
+        1
+    );
+    let out = String::from_utf8(out).unwrap();
+    let seen = recorder.0.lock().unwrap().clone();
+    let (_, status, tail) = seen.iter().find(|(id, ..)| id == "terraform:dev").unwrap();
+    assert_eq!(status, "FAILED");
+    let text = tail.join("\n");
+    assert!(
+        text.contains("-chdir=infra/dev apply -input=false"),
+        "{text}"
+    );
+    assert!(text.contains("stand-in: failing on demand"), "{text}");
+    assert!(
+        text.contains("step failed: `terraform apply` in infra/dev failed (exit code 1)"),
+        "{text}"
+    );
+    assert!(!text.contains("] plan: "), "{text}");
+    // Successful and skipped steps show no tail.
+    assert!(
+        seen.iter()
+            .filter(|(id, ..)| id != "terraform:dev")
+            .all(|(_, _, t)| t.is_empty())
+    );
+    // The summary table: one row per step with status, duration and log.
+    let j = latest(repo.path(), "dev");
+    assert!(out.contains("\nSTEP "), "{out}");
+    for s in &j.steps {
+        let row = out
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(s.id.as_str()))
+            .unwrap_or_else(|| panic!("no row for {}: {out}", s.id));
+        assert!(row.contains(s.status.as_str()), "{row}");
+        match &s.log {
+            Some(log) => assert!(row.ends_with(log.as_str()), "{row}"),
+            None => assert!(row.ends_with(" -"), "{row}"),
+        }
+    }
+    assert!(
+        out.ends_with(
+            "deploy dev: 1 step(s) failed; continue with `cargo xtask deploy dev --resume`\n"
+        ),
+        "{out}"
+    );
+}
