@@ -345,6 +345,13 @@ fn live(
         run_dir: root.join(RUNS_DIR).join(run_id),
     };
     let log = StepLog::create(paths.run_dir.join("logs").join("diff-live.log"))?;
+    // Shown relative to the repository root, as deploy shows its logs.
+    let log_name = log
+        .path
+        .strip_prefix(root)
+        .unwrap_or(&log.path)
+        .display()
+        .to_string();
     let cancel = &io.cancel;
     let run = |tool: Tool, inv: &crate::process::Invocation, capture: bool| {
         crate::process::run(&found[&tool].program, inv, root, &log, cancel, capture)
@@ -355,7 +362,7 @@ fn live(
     writeln!(
         out,
         "\n{BOLD}terraform plan of {dir}{RESET} (log: {})",
-        log.path.display()
+        log_name
     )?;
     fs::create_dir_all(root.join(".flotilla/terraform").join(cluster))?;
     let init = run(
@@ -366,7 +373,7 @@ fn live(
     if !init.success() {
         return Err(Error::Other(format!(
             "terraform init of {dir} failed; see {}",
-            log.path.display()
+            log_name
         )));
     }
     let plan = run(
@@ -402,7 +409,7 @@ fn live(
         _ => {
             return Err(Error::Other(format!(
                 "terraform plan of {dir} failed; see {}",
-                log.path.display()
+                log_name
             )));
         }
     }
@@ -466,9 +473,7 @@ fn live(
             _ => {
                 return Err(Error::Other(format!(
                     "helm diff of {} failed (is the helm-diff plugin installed? `helm plugin install https://github.com/databus23/helm-diff --version v{}`); see {}",
-                    r.name,
-                    versions.tools.helm_diff,
-                    log.path.display()
+                    r.name, versions.tools.helm_diff, log_name
                 )));
             }
         }

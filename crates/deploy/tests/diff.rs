@@ -212,7 +212,10 @@ fn live_diff_reports_terraform_helm_and_server_side_changes_and_nothing_when_cur
         out.starts_with("dev: generated output matches the committed files\n"),
         "{out}"
     );
-    assert!(out.contains("terraform plan of infra/dev"), "{out}");
+    assert!(
+        out.contains("terraform plan of infra/dev (log: .flotilla/runs/"),
+        "{out}"
+    );
     assert!(
         out.contains("\n  Plan: 1 to add, 1 to change, 0 to destroy.\n"),
         "{out}"
