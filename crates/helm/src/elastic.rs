@@ -27,6 +27,11 @@ use crate::names::{
 use crate::{ReleaseDef, yaml};
 
 pub const RELEASE: &str = "eck-operator";
+/// The Elasticsearch exporter (prometheus-community chart): the source of every
+/// `elasticsearch_*` metric the alerts and dashboards read.
+pub const EXPORTER_RELEASE: &str = "prometheus-elasticsearch-exporter";
+/// Where the exporter mounts ECK's HTTP CA (`ca.crt`).
+const EXPORTER_CA_DIR: &str = "/es-ca";
 /// `clusterName` of Logstash's Elasticsearch reference: ECK exposes its address and
 /// credentials to the pipelines as `ES_ES_HOSTS`, `ES_ES_USER`, ... (upper-cased prefix).
 const LOGSTASH_ES_REF: &str = "es";
@@ -57,6 +62,63 @@ pub fn eck_operator(platform: &Platform, cluster: &Cluster) -> ReleaseDef {
             "replicaCount": 1,
             "telemetry": { "disabled": true },
             "podDisruptionBudget": { "enabled": cluster.protected },
+        }),
+    }
+}
+
+/// prometheus-elasticsearch-exporter next to the Elasticsearch it reads (in
+/// [`OBSERVABILITY_NAMESPACE`], where ECK writes the credentials and CA Secrets), with a
+/// ServiceMonitor the controlplane Prometheus selects (it selects every ServiceMonitor).
+///
+/// The exporter logs in as `elastic` from ECK's Secret (the password never appears in values)
+/// and verifies the HTTPS certificate against ECK's CA. Only node-level and cluster health stats
+/// are collected (`es.all`): the alert and the dashboards need nothing per index or shard, and
+/// per-index series of every rolled-over backing index would grow without bound.
+pub fn elasticsearch_exporter() -> ReleaseDef {
+    ReleaseDef {
+        name: EXPORTER_RELEASE,
+        chart: "prometheus-elasticsearch-exporter",
+        namespace: OBSERVABILITY_NAMESPACE,
+        // The ServiceMonitor CRD comes with kube-prometheus-stack.
+        needs: vec![crate::monitoring::RELEASE],
+        values: json!({
+            "replicaCount": 1,
+            "es": {
+                "uri": elasticsearch_url(),
+                "all": true,
+                "indices": false,
+                "indices_settings": false,
+                "indices_mappings": false,
+                "shards": false,
+                "snapshots": false,
+                "timeout": "20s",
+                "ssl": {
+                    "enabled": true,
+                    // The CA comes from `secretMounts`, not from a Secret the chart makes.
+                    "useExistingSecrets": true,
+                    "ca": { "path": format!("{EXPORTER_CA_DIR}/ca.crt") },
+                    "client": { "enabled": false },
+                },
+            },
+            "env": { "ES_USERNAME": "elastic" },
+            "extraEnvSecrets": {
+                "ES_PASSWORD": { "secret": elastic_user_secret(), "key": "elastic" },
+            },
+            "secretMounts": [{
+                "name": "elasticsearch-ca",
+                "secretName": http_ca_secret(),
+                "path": EXPORTER_CA_DIR,
+            }],
+            "resources": {
+                "requests": { "cpu": "100m", "memory": "64Mi" },
+                "limits": { "memory": "128Mi" },
+            },
+            "serviceMonitor": {
+                "enabled": true,
+                // Every scrape queries the cluster's node stats: not more often than this.
+                "interval": "30s",
+                "scrapeTimeout": "25s",
+            },
         }),
     }
 }

@@ -124,6 +124,7 @@ fn release_defs(platform: &Platform, cluster: &Cluster) -> Vec<ReleaseDef> {
         Role::Controlplane => {
             defs.push(kafka::strimzi_operator(platform, cluster));
             defs.push(elastic::eck_operator(platform, cluster));
+            defs.push(elastic::elasticsearch_exporter());
             defs.push(grafana::grafana(platform, cluster));
         }
     }

@@ -283,3 +283,153 @@ fn one_http_route_per_application_route_on_the_https_listener() {
         }
     }
 }
+
+/// The metric a built-in alert kind reads, and which exporter exports it.
+fn alert_sources() -> Vec<(flotilla_model::AlertRule, &'static str, &'static str)> {
+    use flotilla_model::AlertRule::*;
+    vec![
+        (
+            NodeCpu {
+                threshold_percent: 80.0,
+            },
+            "node_cpu_seconds_total",
+            "node-exporter",
+        ),
+        (
+            NodeMemory {
+                threshold_percent: 80.0,
+            },
+            "node_memory_MemAvailable_bytes",
+            "node-exporter",
+        ),
+        (
+            NodeDisk {
+                threshold_percent: 80.0,
+            },
+            "node_filesystem_avail_bytes",
+            "node-exporter",
+        ),
+        (
+            PodCrashLooping { restarts: 3.0 },
+            "kube_pod_container_status_restarts_total",
+            "kube-state-metrics",
+        ),
+        (
+            KafkaConsumerLag { messages: 1000.0 },
+            "kafka_consumergroup_lag",
+            "kafka-exporter",
+        ),
+        (
+            ElasticsearchHealth,
+            "elasticsearch_cluster_health_status{color=\"green\"}",
+            "elasticsearch-exporter",
+        ),
+    ]
+}
+
+/// No built-in alert waits on a metric nobody exports: each kind's expression reads the metric of
+/// an exporter that runs in every cluster evaluating it, and that cluster's Prometheus scrapes
+/// the exporter (kube-prometheus-stack's node-exporter and kube-state-metrics everywhere; on
+/// the controlplane Strimzi's Kafka Exporter through a PodMonitor and the Elasticsearch exporter
+/// through its ServiceMonitor, both matching what they scrape).
+#[test]
+fn every_built_in_alert_reads_a_metric_a_scraped_exporter_exports() {
+    use flotilla_helm::{alert_expr, release_values};
+    use flotilla_model::{Alert, AlertScope, PromDuration, Role, Severity};
+
+    for (fixture, platform) in common::fixtures() {
+        for cluster in &platform.clusters {
+            let at = format!("{fixture}/{}", cluster.name);
+            let kps = release_values(&platform, cluster, "kube-prometheus-stack").unwrap();
+            // Monitors are selected whatever their labels (not only the chart's own).
+            for sel in [
+                "serviceMonitorSelectorNilUsesHelmValues",
+                "podMonitorSelectorNilUsesHelmValues",
+            ] {
+                assert_eq!(
+                    kps["prometheus"]["prometheusSpec"][sel], false,
+                    "{at}: {sel}"
+                );
+            }
+            for (rule, metric, exporter) in alert_sources() {
+                let evaluated = match rule.scope() {
+                    AlertScope::AllClusters => true,
+                    AlertScope::Controlplane => cluster.role == Role::Controlplane,
+                };
+                if !evaluated {
+                    continue;
+                }
+                let alert = Alert {
+                    name: "A".into(),
+                    rule,
+                    for_: PromDuration {
+                        text: "5m".into(),
+                        seconds: 300,
+                    },
+                    severity: Severity::Warning,
+                    summary: String::new(),
+                };
+                let expr = alert_expr(&alert);
+                assert!(expr.contains(metric), "{at}: {expr} does not read {metric}");
+                match exporter {
+                    "node-exporter" => assert_ne!(kps["nodeExporter"]["enabled"], false, "{at}"),
+                    "kube-state-metrics" => {
+                        assert_ne!(kps["kubeStateMetrics"]["enabled"], false, "{at}")
+                    }
+                    "kafka-exporter" => {
+                        let kafka = &objects_of(&platform, &cluster.name, "Kafka")[0];
+                        assert!(
+                            kafka["spec"]["kafkaExporter"].is_object(),
+                            "{at}: no Kafka Exporter"
+                        );
+                        let name = kafka["metadata"]["name"].as_str().unwrap();
+                        let ns = &kafka["metadata"]["namespace"];
+                        let monitors = kps["prometheus"]["additionalPodMonitors"]
+                            .as_array()
+                            .unwrap_or_else(|| panic!("{at}: no PodMonitors"));
+                        // Strimzi labels the exporter's pods so and names its port so.
+                        let scraped = monitors.iter().any(|m| {
+                            let labels = &m["selector"]["matchLabels"];
+                            labels["strimzi.io/cluster"] == name
+                                && labels["strimzi.io/name"] == format!("{name}-kafka-exporter")
+                                && m["namespaceSelector"]["matchNames"]
+                                    .as_array()
+                                    .is_some_and(|n| n.contains(ns))
+                                && m["podMetricsEndpoints"][0]["port"] == "tcp-prometheus"
+                        });
+                        assert!(scraped, "{at}: no PodMonitor for {name}'s Kafka Exporter");
+                    }
+                    "elasticsearch-exporter" => {
+                        let es = &objects_of(&platform, &cluster.name, "Elasticsearch")[0];
+                        let name = es["metadata"]["name"].as_str().unwrap();
+                        let ns = es["metadata"]["namespace"].as_str().unwrap();
+                        let release = releases(&platform, cluster)
+                            .into_iter()
+                            .find(|r| r.chart == "prometheus-elasticsearch-exporter")
+                            .unwrap_or_else(|| panic!("{at}: no Elasticsearch exporter"));
+                        // Next to the Elasticsearch: ECK's Secrets are readable only there.
+                        assert_eq!(release.namespace, ns, "{at}");
+                        let v = release_values(&platform, cluster, &release.name).unwrap();
+                        assert_eq!(v["serviceMonitor"]["enabled"], true, "{at}");
+                        assert_eq!(
+                            v["es"]["uri"],
+                            format!("https://{name}-es-http.{ns}.svc:9200"),
+                            "{at}"
+                        );
+                        assert_eq!(
+                            v["extraEnvSecrets"]["ES_PASSWORD"]["secret"],
+                            format!("{name}-es-elastic-user"),
+                            "{at}"
+                        );
+                        assert_eq!(
+                            v["secretMounts"][0]["secretName"],
+                            format!("{name}-es-http-certs-public"),
+                            "{at}"
+                        );
+                    }
+                    other => panic!("unknown exporter {other}"),
+                }
+            }
+        }
+    }
+}
