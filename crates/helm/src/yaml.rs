@@ -48,8 +48,12 @@ pub fn file(docs: &[Value]) -> String {
 }
 
 fn indent(out: &mut String, n: usize) {
-    for _ in 0..n {
-        out.push(' ');
+    const SPACES: &str = "                                                                ";
+    let mut n = n;
+    while n > 0 {
+        let k = n.min(SPACES.len());
+        out.push_str(&SPACES[..k]);
+        n -= k;
     }
 }
 
@@ -176,24 +180,26 @@ fn double_quoted(out: &mut String, s: &str) {
 }
 
 /// Whether `s` can be written without quotes and read back as the same string by YAML 1.1
-/// (Go's yaml.v2, used by Helm and kubectl) and YAML 1.2 readers alike.
+/// (Go's yaml.v2, used by Helm and kubectl) and YAML 1.2 readers alike. One pass over the
+/// bytes: this runs for every key and value of every generated file.
 fn is_plain_safe(s: &str) -> bool {
-    let Some(first) = s.chars().next() else {
+    let b = s.as_bytes();
+    let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
         return false;
     };
-    if s.starts_with([' ', '\t']) || s.ends_with([' ', '\t', ':']) {
+    // `-foo` and `:foo` are plain in YAML 1.2 but not everywhere; quote every indicator.
+    if b"-?:,[]{}#&*!|>'\"%@` \t".contains(&first) || matches!(last, b' ' | b'\t' | b':') {
         return false;
     }
-    if "-?:,[]{}#&*!|>'\"%@`".contains(first) {
-        // `-foo` and `:foo` are plain in YAML 1.2 but not everywhere; quote them.
-        return false;
+    let mut prev = 0u8;
+    for &c in b {
+        // Control characters (line breaks and tabs included) need quotes; so do `: ` and ` #`.
+        if c < 0x20 || c == 0x7f || (c == b' ' && prev == b':') || (c == b'#' && prev == b' ') {
+            return false;
+        }
+        prev = c;
     }
-    if s.contains(": ") || s.contains(" #") || s.contains('\n') || s.contains('\t') {
-        return false;
-    }
-    if s.chars()
-        .any(|c| c.is_control() || c == '\u{feff}' || c == '\u{85}')
-    {
+    if !s.is_ascii() && s.chars().any(|c| c.is_control() || c == '\u{feff}') {
         return false;
     }
     // Flow indicators (`[]{},`) inside a plain scalar are fine in block context, the only
@@ -207,8 +213,7 @@ fn is_special_scalar(s: &str) -> bool {
         "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~", ".inf", "-.inf", "+.inf",
         ".nan", "<<",
     ];
-    let lower = s.to_ascii_lowercase();
-    if WORDS.contains(&lower.as_str()) || s == "=" {
+    if s.len() <= 5 && (s == "=" || WORDS.iter().any(|w| w.eq_ignore_ascii_case(s))) {
         return true;
     }
     let body = s.strip_prefix(['-', '+']).unwrap_or(s);
