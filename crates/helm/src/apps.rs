@@ -27,7 +27,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value;
 
-use crate::gateway::{ROUTES_LABEL, routes_in};
+use crate::gateway::ROUTES_LABEL;
 use crate::meta::meta;
 use crate::names::{
     ECK_NAMESPACE, GATEWAY_NAMESPACE, KAFKA_NAMESPACE, LOGGING_NAMESPACE, MONITORING_NAMESPACE,
@@ -195,9 +195,11 @@ fn application(
     quota: &Quota,
 ) -> Vec<Value> {
     let ns = app.namespace.as_str();
-    let route_ports: BTreeSet<u16> = routes_in(platform, cluster)
-        .filter(|(a, _)| a.name == app.name)
-        .map(|(_, r)| r.port)
+    let route_ports: BTreeSet<u16> = app
+        .routes
+        .iter()
+        .filter(|r| r.environments.contains(&cluster.environment))
+        .map(|r| r.port)
         .collect();
     let mut extra = vec![
         ("flotilla.io/application", app.name.clone()),

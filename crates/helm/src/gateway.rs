@@ -345,7 +345,7 @@ mod tests {
             path: path.into(),
             service: "s".into(),
             port: 80,
-            environments: vec![],
+            environments: Default::default(),
         }
     }
 

@@ -13,7 +13,7 @@ mod raw;
 mod validate;
 pub mod versions;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 pub use artifact::Artifact;
@@ -391,8 +391,9 @@ pub struct Route {
     pub path: String,
     pub service: String,
     pub port: u16,
-    /// Environments the route exists in (a subset of the application's).
-    pub environments: Vec<String>,
+    /// Environments the route exists in (a subset of the application's). A set: renderers ask
+    /// "is this route in environment X" once per route and cluster.
+    pub environments: BTreeSet<String>,
 }
 
 impl Route {

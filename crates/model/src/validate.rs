@@ -952,9 +952,9 @@ impl Cx {
                 );
             }
             let app = &mut apps[idx];
-            let environments: Vec<String> = match &r.environments {
+            let environments: BTreeSet<String> = match &r.environments {
                 Some(list) => {
-                    let mut out = Vec::new();
+                    let mut out = BTreeSet::new();
                     for e in list.get_ref() {
                         if !app.environments.contains_key(e.get_ref()) {
                             self.err_help(
@@ -967,7 +967,7 @@ impl Cx {
                                 known("environments of the application", app.environments.keys()),
                             );
                         }
-                        out.push(e.get_ref().clone());
+                        out.insert(e.get_ref().clone());
                     }
                     out
                 }

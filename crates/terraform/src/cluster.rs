@@ -543,13 +543,24 @@ impl<'a> Cx<'a> {
     /// One managed node group per node pool; the controlplane's data pool is sized by the
     /// capacity plan (min and desired raised to what Kafka, Logstash and Elasticsearch need).
     fn node_groups(&self) -> Expr {
-        let plan = self.platform.capacity_plan();
+        // Only the controlplane's pools depend on the plan; computing it for every cluster made
+        // rendering quadratic in the number of clusters (docs/performance.md).
+        let plan = self
+            .is_controlplane()
+            .then(|| self.platform.capacity_plan());
         Expr::Object(
             self.cluster
                 .node_pools
                 .iter()
                 .map(|p| {
-                    let sizes = plan.node_group_sizes(self.cluster, p);
+                    let sizes = match &plan {
+                        Some(plan) => plan.node_group_sizes(self.cluster, p),
+                        None => NodeGroupSizes {
+                            min: p.min,
+                            desired: p.desired,
+                            max: p.max,
+                        },
+                    };
                     (p.name.clone(), node_group(p, sizes))
                 })
                 .collect(),
