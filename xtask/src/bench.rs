@@ -2,6 +2,9 @@
 //!
 //! - `bench synth`: write a synthetic platform of N workload clusters (plus the controlplane),
 //!   each running M applications, so the scale benchmarks never use hand-written files.
+//! - `bench diff-loop`: the edit-diff loop as a user runs it: `cargo xtask diff <env>` through
+//!   cargo (its freshness check included), with nothing changed and after a one-line change to
+//!   the platform (a copy of platform.toml with one quota changed, passed with `--platform`).
 //! - `bench render`: load + validate + render every artifact for synthetic platforms of several
 //!   sizes. Each run is a fresh child process (`bench render-once`) so that its peak memory
 //!   (VmHWM from /proc/self/status, Linux) is its own; wall time is measured inside the child
@@ -50,6 +53,15 @@ enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// Time `cargo xtask diff <env>` end to end, unchanged and after a one-line edit.
+    DiffLoop {
+        /// Environment to diff.
+        #[arg(long, default_value = "production")]
+        env: String,
+        /// Runs per case.
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+    },
     /// One measured run (used by `bench render`): prints `nanos peak_kib files bytes`.
     #[command(hide = true)]
     RenderOnce {
@@ -79,7 +91,96 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         BenchCommand::Render { sizes, apps, runs } => render_table(ctx, sizes, *apps, *runs),
+        BenchCommand::DiffLoop { env, runs } => diff_loop(ctx, env, *runs),
     }
+}
+
+/// Runs `cargo xtask [--platform FILE] diff ENV` `runs` times; returns wall milliseconds and
+/// checks every run exits with `expected` (0 unchanged, 2 changed).
+fn time_cargo_diff(
+    ctx: &Context,
+    platform: Option<&Path>,
+    env: &str,
+    runs: usize,
+    expected: i32,
+) -> Result<Vec<f64>, Error> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut out = Vec::new();
+    for _ in 0..runs.max(1) {
+        let mut cmd = Command::new(&cargo);
+        cmd.arg("xtask");
+        if let Some(p) = platform {
+            cmd.arg("--platform").arg(p);
+        }
+        cmd.args(["diff", env]).current_dir(&ctx.root);
+        let start = Instant::now();
+        let o = cmd
+            .output()
+            .map_err(|e| Error::Other(format!("cannot run cargo: {e}")))?;
+        let ms = start.elapsed().as_secs_f64() * 1e3;
+        if o.status.code() != Some(expected) {
+            return Err(Error::Other(format!(
+                "`cargo xtask diff {env}` exited with {:?}, expected {expected}:\n{}",
+                o.status.code(),
+                String::from_utf8_lossy(&o.stderr)
+            )));
+        }
+        out.push(ms);
+    }
+    Ok(out)
+}
+
+fn diff_loop(ctx: &Context, env: &str, runs: usize) -> Result<ExitCode, Error> {
+    let platform = ctx.load()?;
+    crate::platform::check_target(&platform, env, false)?;
+    // Warm-up: make sure the build is fresh, so the runs measure the loop, not a compile.
+    time_cargo_diff(ctx, None, env, 1, 0)?;
+    let mut unchanged = time_cargo_diff(ctx, None, env, runs, 0)?;
+    let source = std::fs::read_to_string(&ctx.platform_file)
+        .map_err(|e| Error::Other(format!("{}: {e}", ctx.platform_file.display())))?;
+    let edited = one_line_edit(&source, env).ok_or_else(|| {
+        Error::Other(format!(
+            "found no `{env} = {{ cpu = ... }}` quota line to change in the platform"
+        ))
+    })?;
+    let dir = ctx.root.join("target/bench");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::Other(e.to_string()))?;
+    let copy = dir.join("platform-edited.toml");
+    std::fs::write(&copy, edited).map_err(|e| Error::Other(e.to_string()))?;
+    let mut changed = time_cargo_diff(ctx, Some(&copy), env, runs, 2)?;
+    let (a, b, c) = stats(&mut unchanged);
+    let (d, e, f) = stats(&mut changed);
+    println!("| case | runs | wall ms min / median / max |");
+    println!("|---|---:|---|");
+    println!("| `cargo xtask diff {env}`, nothing changed | {runs} | {a:.0} / {b:.0} / {c:.0} |");
+    println!("| after a one-line change to the platform | {runs} | {d:.0} / {e:.0} / {f:.0} |");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The platform text with the first pod quota of `env` raised by one: a one-line change that
+/// alters the rendered output of that environment.
+fn one_line_edit(source: &str, env: &str) -> Option<String> {
+    let prefix = format!("{env} = {{");
+    let mut done = false;
+    let lines: Vec<String> = source
+        .lines()
+        .map(|l| {
+            if done || !l.trim_start().starts_with(&prefix) {
+                return l.to_string();
+            }
+            let Some(at) = l.find("pods = ") else {
+                return l.to_string();
+            };
+            let rest = &l[at + 7..];
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            let Ok(n) = digits.parse::<u32>() else {
+                return l.to_string();
+            };
+            done = true;
+            format!("{}pods = {}{}", &l[..at], n + 1, &rest[digits.len()..])
+        })
+        .collect();
+    done.then(|| lines.join("\n") + "\n")
 }
 
 /// Reads, loads, validates and renders one platform file; returns (nanoseconds, files, bytes).
@@ -324,6 +425,17 @@ mod tests {
             assert_eq!(p.workload_clusters().count(), clusters);
             assert_eq!(p.applications.len(), apps);
         }
+    }
+
+    #[test]
+    fn the_one_line_edit_changes_exactly_one_line() {
+        let src = "[x]\nproduction = { cpu = \"1\", memory = \"1Gi\", pods = 9 }\nproduction = { pods = 3 }\n";
+        let out = one_line_edit(src, "production").unwrap();
+        assert_eq!(
+            out,
+            "[x]\nproduction = { cpu = \"1\", memory = \"1Gi\", pods = 10 }\nproduction = { pods = 3 }\n"
+        );
+        assert_eq!(one_line_edit(src, "staging"), None);
     }
 
     #[test]
