@@ -206,6 +206,11 @@ impl fmt::Display for Role {
 #[derive(Debug, Clone, Serialize)]
 pub struct Cluster {
     pub name: String,
+    /// The workload cluster's previous name (`renamed_from`): the controlplane's addresses keyed
+    /// by it move to the new name. Its own state key changes too, which only an operator can
+    /// move (docs/terraform.md, "Renaming a cluster"). Never set on the controlplane.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
     pub role: Role,
     /// For a workload cluster its environment; for the controlplane its name.
     pub environment: String,
@@ -264,6 +269,10 @@ impl LoadBalancerScheme {
 #[derive(Debug, Clone, Serialize)]
 pub struct NodePool {
     pub name: String,
+    /// The pool's previous name (`renamed_from`): the node group's Terraform address moves from
+    /// it, no other pool of the cluster has it, and no other pool claims it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
     pub instance_types: Vec<String>,
     pub capacity: Capacity,
     pub min: u32,

@@ -40,6 +40,9 @@ pub struct PlatformMeta {
 #[serde(deny_unknown_fields)]
 pub struct Cluster {
     pub name: S<String>,
+    /// The cluster's previous name, for one rename (workload clusters only).
+    #[serde(default)]
+    pub renamed_from: Option<S<String>>,
     pub role: S<String>,
     #[serde(default)]
     pub environment: Option<S<String>>,
@@ -84,6 +87,9 @@ pub struct Gateway {
 #[serde(deny_unknown_fields)]
 pub struct NodePool {
     pub name: S<String>,
+    /// The pool's previous name, for one rename: Terraform gets a `moved` block.
+    #[serde(default)]
+    pub renamed_from: Option<S<String>>,
     pub instance_types: S<Vec<S<String>>>,
     #[serde(default)]
     pub capacity: Option<S<String>>,

@@ -20,6 +20,8 @@ const MAX_CLUSTER_NAME: usize = 32;
 /// `<platform>-<cluster>` plus `-cluster-autoscaler` must fit an IAM role name (64).
 const MAX_EKS_NAME: usize = 45;
 const MAX_AZS: i64 = 6;
+/// EKS node group names get a generated suffix; keep the readable part short.
+const MAX_NODE_POOL_NAME: usize = 20;
 
 pub(crate) fn load(file: &str, source: &str, versions: &Versions) -> Result<Platform, LoadError> {
     let fail = |diagnostics: Vec<Diagnostic>| LoadError {
@@ -129,6 +131,65 @@ impl Cx {
         }
     }
 
+    /// The `renamed_from` of the objects whose names key addresses within one Terraform state
+    /// (the node pools of a cluster, the workload clusters in the controlplane's state). Each
+    /// becomes a `moved` block, which Terraform refuses from an address that is still declared
+    /// and twice from one address: so an old name is a valid name (`valid`), no object has it
+    /// any more, and only one object claims it.
+    fn renames<'a>(
+        &mut self,
+        what: &str,
+        scope: &str,
+        valid: impl Fn(&str) -> Result<(), String>,
+        items: &[(&'a S<String>, Option<&'a S<String>>)],
+    ) {
+        let mut claimed: HashMap<&str, (&str, Range<usize>)> = HashMap::new();
+        for (name, old) in items {
+            let Some(old) = old else { continue };
+            let old_name = old.get_ref().as_str();
+            if self
+                .check(old, &format!("previous {what} name"), &valid)
+                .is_none()
+            {
+                continue;
+            }
+            if old_name == name.get_ref() {
+                self.err_help(
+                    span(old),
+                    format!("renamed_from = \"{old_name}\" is the {what}'s own name"),
+                    format!("renamed_from is the name the {what} had before its rename; remove it, or write that old name"),
+                );
+                continue;
+            }
+            if let Some((holder, _)) = items.iter().find(|(n, _)| n.get_ref() == old_name) {
+                let line = self.line(&span(holder));
+                self.err_help(
+                    span(old),
+                    format!("renamed_from = \"{old_name}\" names a {what} that still exists {scope}"),
+                    format!(
+                        "the {what} on line {line} still has that name, and Terraform refuses a moved block from an address that is still declared; renamed_from is the name the {what} had before, which no {what} has any more"
+                    ),
+                );
+                continue;
+            }
+            if let Some((first, first_span)) = claimed.get(old_name) {
+                let line = self.line(first_span);
+                self.err_help(
+                    span(old),
+                    format!(
+                        "{what}s \"{first}\" and \"{}\" are both renamed from \"{old_name}\"",
+                        name.get_ref()
+                    ),
+                    format!(
+                        "an old address moves to one new address only; \"{first}\" claims \"{old_name}\" on line {line}"
+                    ),
+                );
+                continue;
+            }
+            claimed.insert(old_name, (name.get_ref(), span(old)));
+        }
+    }
+
     fn platform(&mut self, f: raw::File, versions: &Versions) -> Option<Platform> {
         let meta = f.platform.get_ref();
         self.check(&meta.name, "platform name", |s| names::dns_label(s, 20));
@@ -161,6 +222,24 @@ impl Cx {
             .map(|c| self.cluster(c, meta, versions))
             .collect();
         self.unique("cluster name", f.clusters.iter().map(|c| &c.get_ref().name));
+        // A workload cluster's old name keys the controlplane's addresses of it (moved blocks
+        // there); the controlplane's own name keys nothing but its state, which only an
+        // operator can move (checked in `cluster`).
+        let cluster_renames: Vec<_> = f
+            .clusters
+            .iter()
+            .map(|c| {
+                let c = c.get_ref();
+                let workload = c.role.get_ref() != "controlplane";
+                (&c.name, c.renamed_from.as_ref().filter(|_| workload))
+            })
+            .collect();
+        self.renames(
+            "cluster",
+            "in this platform",
+            |s| names::dns_label(s, MAX_CLUSTER_NAME),
+            &cluster_renames,
+        );
         let controlplanes: Vec<&S<raw::Cluster>> = f
             .clusters
             .iter()
@@ -548,6 +627,33 @@ impl Cx {
             "node pool name",
             c.node_pools.iter().map(|p| &p.get_ref().name),
         );
+        let pool_renames: Vec<_> = c
+            .node_pools
+            .iter()
+            .map(|p| (&p.get_ref().name, p.get_ref().renamed_from.as_ref()))
+            .collect();
+        self.renames(
+            "node pool",
+            "in this cluster",
+            |s| names::dns_label(s, MAX_NODE_POOL_NAME),
+            &pool_renames,
+        );
+        let renamed_from = match (&c.renamed_from, role) {
+            (Some(old), Role::Controlplane) => {
+                self.err_help(
+                    span(old),
+                    "the controlplane cannot be renamed with renamed_from",
+                    format!(
+                        "no address in any state is keyed by its name, only its state key (\"{}/terraform.tfstate\"), and a moved block cannot cross states: copy the state from \"{}/terraform.tfstate\" to the new key by hand (docs/terraform.md, \"Renaming a cluster\"), then remove renamed_from",
+                        c.name.get_ref(),
+                        old.get_ref()
+                    ),
+                );
+                None
+            }
+            (Some(old), Role::Workload) => Some(old.get_ref().clone()),
+            (None, _) => None,
+        };
         let ingest_percent = match (&c.ingest_percent, role) {
             (Some(p), Role::Controlplane) => {
                 self.err_help(
@@ -563,6 +669,7 @@ impl Cx {
 
         Cluster {
             name: c.name.get_ref().clone(),
+            renamed_from,
             role,
             environment,
             region,
@@ -667,8 +774,9 @@ impl Cx {
 
     fn node_pool(&mut self, sp: &S<raw::NodePool>) -> NodePool {
         let p = sp.get_ref();
-        // EKS node group names get a generated suffix; keep the readable part short.
-        self.check(&p.name, "node pool name", |s| names::dns_label(s, 20));
+        self.check(&p.name, "node pool name", |s| {
+            names::dns_label(s, MAX_NODE_POOL_NAME)
+        });
         if p.instance_types.get_ref().is_empty() {
             self.err_help(
                 span(&p.instance_types),
@@ -807,6 +915,7 @@ impl Cx {
             .collect();
         NodePool {
             name: p.name.get_ref().clone(),
+            renamed_from: p.renamed_from.as_ref().map(|r| r.get_ref().clone()),
             instance_types: p
                 .instance_types
                 .get_ref()

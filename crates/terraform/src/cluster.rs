@@ -17,7 +17,7 @@ use flotilla_model::{
 };
 
 use crate::common::{self, Providers, RootModule};
-use crate::hcl::{Block, Body, Expr};
+use crate::hcl::{self, Block, Body, Expr};
 
 /// The vpc-cni add-on setting that turns on NetworkPolicy enforcement.
 const VPC_CNI_NETWORK_POLICY: &str = "enableNetworkPolicy";
@@ -26,9 +26,37 @@ const VPC_CNI_NETWORK_POLICY: &str = "enableNetworkPolicy";
 /// differs from the workload's.
 const CONTROLPLANE_ALIAS: &str = "controlplane";
 
+/// Name of the EKS module call in every cluster module: the first step of the node groups'
+/// addresses.
+const EKS_MODULE: &str = "eks";
+
+/// The controlplane's Kafka TLS rule, one instance per workload cluster name.
+const KAFKA_RULE: [&str; 2] = ["aws_vpc_security_group_ingress_rule", "kafka_tls"];
+
+/// Address of a node pool's managed node group. The EKS module (v21) declares its node groups
+/// as `module "eks_managed_node_group"` with `for_each` over `var.eks_managed_node_groups`, whose
+/// keys are our pool names ([`Cx::node_groups`]); moving the module instance moves every object
+/// in it (node group, launch template, IAM role and its attachments).
+fn node_group_address(pool: &str) -> String {
+    format!(
+        "module.{EKS_MODULE}.module.eks_managed_node_group[{}]",
+        hcl::quote(pool)
+    )
+}
+
+/// Address of the controlplane's Kafka rule for one workload cluster ([`Cx::kafka_rules`]).
+fn kafka_rule_address(workload: &str) -> String {
+    format!(
+        "{}.{}[{}]",
+        KAFKA_RULE[0],
+        KAFKA_RULE[1],
+        hcl::quote(workload)
+    )
+}
+
 pub fn module(platform: &Platform, cluster: &Cluster) -> RootModule {
     let cx = Cx::new(platform, cluster);
-    RootModule {
+    let mut module = RootModule {
         dir: cluster.name.clone(),
         files: vec![
             (
@@ -41,16 +69,37 @@ pub fn module(platform: &Platform, cluster: &Cluster) -> RootModule {
             ("variables.tf", cx.variables_tf()),
             ("outputs.tf", cx.outputs_tf()),
         ],
+    };
+    if let Some(moved) = cx.moved_tf() {
+        module.files.push(("moved.tf", moved));
     }
+    module
 }
 
 /// The S3 object key of a cluster's state.
 pub fn state_key(cluster: &Cluster) -> String {
-    format!("{}/terraform.tfstate", cluster.name)
+    state_key_of(&cluster.name)
+}
+
+fn state_key_of(cluster_name: &str) -> String {
+    format!("{cluster_name}/terraform.tfstate")
 }
 
 fn backend_tf(platform: &Platform, cluster: &Cluster) -> Body {
-    Body::file([Block::new(
+    // A moved block cannot cross states: the operator copies the old key (docs/terraform.md).
+    let note = match &cluster.renamed_from {
+        Some(old) => Body::new()
+            .comment(&format!(
+                "Renamed from cluster \"{old}\". Before the first plan here, copy the state \"{}\"",
+                state_key_of(old)
+            ))
+            .comment("to the key below (docs/terraform.md, \"Renaming a cluster\"): without it Terraform plans a")
+            .comment("second cluster next to the old one, which no module manages any more. Keep")
+            .comment("renamed_from in platform.toml until this module and the controlplane are applied.")
+            .blank(),
+        None => Body::new(),
+    };
+    note.append(Body::file([Block::new(
         "terraform",
         &[],
         Body::new().block(Block::new(
@@ -63,7 +112,7 @@ fn backend_tf(platform: &Platform, cluster: &Cluster) -> Body {
                 .attr("encrypt", true)
                 .attr("use_lockfile", true),
         )),
-    )])
+    )]))
 }
 
 /// How a workload cluster reaches the controlplane's account and region.
@@ -432,7 +481,7 @@ impl<'a> Cx<'a> {
             .attr("addons", self.addons())
             .blank()
             .attr("eks_managed_node_groups", self.node_groups());
-        Block::new("module", &["eks"], body)
+        Block::new("module", &[EKS_MODULE], body)
     }
 
     fn access_policy(&self, policy: &str) -> Expr {
@@ -657,7 +706,7 @@ impl<'a> Cx<'a> {
         let port = Platform::KAFKA_TLS_PORT;
         Block::new(
             "resource",
-            &["aws_vpc_security_group_ingress_rule", "kafka_tls"],
+            &KAFKA_RULE,
             Body::new()
                 .attr("for_each", Expr::raw("local.workload_vpc_cidrs"))
                 .blank()
@@ -797,6 +846,59 @@ impl<'a> Cx<'a> {
             Body::new().attr("zone_id", zone_id).attr("vpc_id", vpc_id),
         ));
         blocks
+    }
+
+    /// `moved.tf`: a `moved` block for every renamed object whose name keys an address of this
+    /// module (docs/terraform.md, "Addresses and renames"); `None` when nothing was renamed.
+    fn moved_tf(&self) -> Option<Body> {
+        // (comment lines, from, to)
+        let mut moves: Vec<([String; 2], String, String)> = Vec::new();
+        for pool in &self.cluster.node_pools {
+            if let Some(old) = &pool.renamed_from {
+                moves.push((
+                    [
+                        format!("Node pool \"{old}\" renamed to \"{}\". AWS still replaces the node group (its", pool.name),
+                        "name changes), new group first (create_before_destroy): Terraform does not destroy first.".into(),
+                    ],
+                    node_group_address(old),
+                    node_group_address(&pool.name),
+                ));
+            }
+        }
+        if self.is_controlplane() {
+            for w in self.platform.workload_clusters() {
+                if let Some(old) = &w.renamed_from {
+                    moves.push((
+                        [
+                            format!("Workload cluster \"{old}\" renamed to \"{}\": its Kafka rule is kept and", w.name),
+                            "updated in place, so Kafka stays reachable from its VPC.".into(),
+                        ],
+                        kafka_rule_address(old),
+                        kafka_rule_address(&w.name),
+                    ));
+                }
+            }
+        }
+        if moves.is_empty() {
+            return None;
+        }
+        let mut body = Body::new();
+        for (i, (why, from, to)) in moves.into_iter().enumerate() {
+            if i > 0 {
+                body.push_blank();
+            }
+            for line in &why {
+                body = body.comment(line);
+            }
+            body.push_block(Block::new(
+                "moved",
+                &[],
+                Body::new()
+                    .attr("from", Expr::raw(from))
+                    .attr("to", Expr::raw(to)),
+            ));
+        }
+        Some(body)
     }
 
     fn outputs_tf(&self) -> Body {

@@ -5,7 +5,8 @@
 //! The model is not the output: [`hcl`] holds the output types (blocks, attributes,
 //! expressions) and writes them in `terraform fmt`'s layout. [`bootstrap`] renders the state
 //! bucket, [`cluster`] one root module per cluster. Every address is keyed by a model name
-//! (cluster, node pool, component), so re-rendering never moves a resource.
+//! (cluster, node pool, component), so re-rendering never moves a resource; a rename written as
+//! `renamed_from` in the model adds a `moved.tf` to the module whose state holds the address.
 
 mod bootstrap;
 mod cluster;

@@ -36,6 +36,17 @@ fn every_cluster_gets_a_complete_root_module() {
                 expected.push(format!("infra/{dir}/{f}"));
             }
         }
+        // moved.tf only where something keyed by a name of this module was renamed.
+        let workload_renamed = platform
+            .workload_clusters()
+            .any(|w| w.renamed_from.is_some());
+        for c in &platform.clusters {
+            let pool_renamed = c.node_pools.iter().any(|p| p.renamed_from.is_some());
+            let is_cp = c.role == flotilla_model::Role::Controlplane;
+            if pool_renamed || (is_cp && workload_renamed) {
+                expected.push(format!("infra/{}/moved.tf", c.name));
+            }
+        }
         let mut got: Vec<String> = artifacts.iter().map(|a| a.path.clone()).collect();
         got.sort();
         expected.sort();
@@ -216,4 +227,198 @@ fn every_cluster_enables_network_policy_in_the_vpc_cni_addon() {
             );
         }
     }
+}
+
+fn minimal() -> flotilla_model::Platform {
+    common::load(&common::fixtures_dir().join("minimal.toml"))
+}
+
+fn file<'a>(artifacts: &'a [artifact::Artifact], path: &str) -> &'a str {
+    &artifacts
+        .iter()
+        .find(|a| a.path == path)
+        .unwrap_or_else(|| panic!("no {path}"))
+        .contents
+}
+
+/// Every file of `before` and `after` by path, except the ones listed: those are compared by
+/// the caller.
+fn assert_same_except(
+    before: &[artifact::Artifact],
+    after: &[artifact::Artifact],
+    except: &[&str],
+) {
+    let keep = |a: &&artifact::Artifact| !except.contains(&a.path.as_str());
+    let b: Vec<_> = before.iter().filter(keep).collect();
+    let a: Vec<_> = after.iter().filter(keep).collect();
+    assert_eq!(b, a, "files other than {except:?} changed");
+}
+
+/// A node pool renamed with `renamed_from` changes its node group's key (and name) and adds
+/// exactly one `moved` block, in the module of its cluster; every other file and address stays.
+#[test]
+fn renaming_a_node_pool_adds_exactly_its_moved_block() {
+    let before_platform = minimal();
+    let mut after_platform = before_platform.clone();
+    let dev = after_platform
+        .clusters
+        .iter_mut()
+        .find(|c| c.name == "dev")
+        .unwrap();
+    let pool = &mut dev.node_pools[0];
+    assert_eq!(pool.name, "default");
+    pool.renamed_from = Some("default".into());
+    pool.name = "general".into();
+
+    let before = flotilla_terraform::render(&before_platform);
+    let after = flotilla_terraform::render(&after_platform);
+
+    assert_same_except(
+        &before,
+        &after,
+        &["infra/dev/main.tf", "infra/dev/moved.tf"],
+    );
+    let old_group = "    default = {\n      name           = \"default\"\n";
+    let new_group = "    general = {\n      name           = \"general\"\n";
+    let main_before = file(&before, "infra/dev/main.tf");
+    assert_eq!(main_before.matches(old_group).count(), 1);
+    assert_eq!(
+        file(&after, "infra/dev/main.tf"),
+        main_before.replace(old_group, new_group),
+        "main.tf may change only in the pool's key and name"
+    );
+    assert_eq!(
+        file(&after, "infra/dev/moved.tf"),
+        format!(
+            "{}\n{}",
+            artifact::header("#"),
+            r#"# Node pool "default" renamed to "general". AWS still replaces the node group (its
+# name changes), new group first (create_before_destroy): Terraform does not destroy first.
+moved {
+  from = module.eks.module.eks_managed_node_group["default"]
+  to   = module.eks.module.eks_managed_node_group["general"]
+}
+"#
+        )
+    );
+    assert!(
+        !before.iter().any(|a| a.path.ends_with("/moved.tf")),
+        "no rename, no moved.tf"
+    );
+}
+
+/// A renamed workload cluster is a new root module (new state key, which backend.tf says to
+/// copy) and, in the controlplane's module, a `moved` block for its Kafka rule.
+#[test]
+fn renaming_a_workload_cluster_moves_its_kafka_rule_in_the_controlplane() {
+    let before_platform = minimal();
+    let mut after_platform = before_platform.clone();
+    let dev = after_platform
+        .clusters
+        .iter_mut()
+        .find(|c| c.name == "dev")
+        .unwrap();
+    dev.renamed_from = Some("dev".into());
+    dev.name = "development".into();
+
+    let before = flotilla_terraform::render(&before_platform);
+    let after = flotilla_terraform::render(&after_platform);
+
+    let cp_main = file(&before, "infra/controlplane/main.tf");
+    let old_cidr = "    dev = \"10.1.0.0/16\"\n";
+    assert_eq!(cp_main.matches(old_cidr).count(), 1);
+    assert_eq!(
+        file(&after, "infra/controlplane/main.tf"),
+        cp_main.replace(old_cidr, "    development = \"10.1.0.0/16\"\n"),
+        "the controlplane's main.tf may change only in the workload's key"
+    );
+    assert_eq!(
+        file(&after, "infra/controlplane/moved.tf"),
+        format!(
+            "{}\n{}",
+            artifact::header("#"),
+            r#"# Workload cluster "dev" renamed to "development": its Kafka rule is kept and
+# updated in place, so Kafka stays reachable from its VPC.
+moved {
+  from = aws_vpc_security_group_ingress_rule.kafka_tls["dev"]
+  to   = aws_vpc_security_group_ingress_rule.kafka_tls["development"]
+}
+"#
+        )
+    );
+    // The workload's own module: a new directory whose backend.tf names the old state key. No
+    // moved block there: its addresses do not contain its name, and none can cross states.
+    assert!(!after.iter().any(|a| a.path.starts_with("infra/dev/")));
+    assert!(!after.iter().any(|a| a.path == "infra/development/moved.tf"));
+    let backend = file(&after, "infra/development/backend.tf");
+    assert!(
+        backend.contains("copy the state \"dev/terraform.tfstate\""),
+        "{backend}"
+    );
+    assert!(backend.contains("key          = \"development/terraform.tfstate\""));
+    // Bootstrap untouched.
+    let bootstrap = |arts: &[artifact::Artifact]| -> Vec<artifact::Artifact> {
+        arts.iter()
+            .filter(|a| a.path.starts_with("infra/bootstrap/"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(bootstrap(&before), bootstrap(&after));
+}
+
+/// In every fixture, each `moved` block goes from a key no object of its module has any more to
+/// one an object has: the node group keys of the cluster's pools, or the workload cluster names
+/// of the controlplane's Kafka rules.
+#[test]
+fn moved_blocks_go_from_gone_keys_to_existing_ones() {
+    let mut seen = 0;
+    for (name, platform) in common::fixtures() {
+        let artifacts = flotilla_terraform::render(&platform);
+        for cluster in &platform.clusters {
+            let Some(moved) = artifacts
+                .iter()
+                .find(|a| a.path == format!("infra/{}/moved.tf", cluster.name))
+            else {
+                continue;
+            };
+            let keys: Vec<String> = if cluster.role == flotilla_model::Role::Controlplane {
+                platform
+                    .workload_clusters()
+                    .map(|w| w.name.clone())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let pools: Vec<&str> = cluster.node_pools.iter().map(|p| p.name.as_str()).collect();
+            let key_of = |line: &str| -> (String, String) {
+                let addr = line.split_once('=').unwrap().1.trim();
+                let (prefix, key) = addr.split_once("[\"").unwrap();
+                (prefix.to_string(), key.trim_end_matches("\"]").to_string())
+            };
+            let lines: Vec<&str> = moved.contents.lines().map(str::trim).collect();
+            for pair in lines.windows(2) {
+                if !pair[0].starts_with("from = ") {
+                    continue;
+                }
+                seen += 1;
+                let (from_kind, from) = key_of(pair[0]);
+                let (to_kind, to) = key_of(pair[1]);
+                assert_eq!(from_kind, to_kind, "{name}: {}", cluster.name);
+                let live: Vec<&str> = if from_kind.starts_with("module.eks.") {
+                    pools.clone()
+                } else {
+                    keys.iter().map(String::as_str).collect()
+                };
+                assert!(
+                    !live.contains(&from.as_str()),
+                    "{name}: {from} still exists"
+                );
+                assert!(live.contains(&to.as_str()), "{name}: {to} does not exist");
+            }
+        }
+    }
+    assert!(
+        seen >= 3,
+        "the renames fixture has three moves, found {seen}"
+    );
 }

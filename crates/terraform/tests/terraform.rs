@@ -280,7 +280,8 @@ fn terraform_validate_accepts_every_root_module() {
 }
 
 /// The harness is only worth something if it can fail: a v20 input name given to the v21 EKS
-/// module, and an argument the aws provider does not have, are both rejected.
+/// module, a `moved` block between addresses of different kinds, and an argument the aws
+/// provider does not have, are all rejected.
 #[test]
 fn terraform_validate_harness_rejects_wrong_names() {
     let Some(h) = harness() else { return };
@@ -293,6 +294,11 @@ fn terraform_validate_harness_rejects_wrong_names() {
             "module \"eks\" {\n",
             "module \"eks\" {\n  cluster_name = \"renamed-in-v21\"\n",
             "An argument named \"cluster_name\" is not expected here",
+        ),
+        (
+            "module \"eks\" {\n",
+            "moved {\n  from = module.eks.module.eks_managed_node_group[\"a\"]\n  to   = aws_route.to_controlplane\n}\n\nmodule \"eks\" {\n",
+            "Invalid \"moved\" addresses",
         ),
         (
             "resource \"aws_route53_zone_association\" \"internal\" {\n",
@@ -312,6 +318,137 @@ fn terraform_validate_harness_rejects_wrong_names() {
             Err(out) => assert!(out.contains(expected), "unexpected failure:\n{out}"),
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Moved blocks against Terraform's planner.
+// ---------------------------------------------------------------------------------------------
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args([
+            "-c",
+            "user.name=flotilla-test",
+            "-c",
+            "user.email=test@flotilla.invalid",
+        ])
+        .args([
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `terraform validate` does not look at what a `moved` block points to, and the validate
+/// harness's stand-ins are local paths (one module package with the root). So this test plans a
+/// node pool rename for real: the EKS module is a stand-in in a **git** package (another module
+/// package, as the registry module is, where Terraform < 1.3 refused moves) that declares its
+/// node groups as EKS v21 does, `module "eks_managed_node_group"` with `for_each` over
+/// `var.eks_managed_node_groups` (each a `terraform_data` standing for the node group, so no
+/// provider is needed). The state is applied with the old pool names; then the rendered
+/// `moved.tf` of the renames fixture is added, the pools take their new names, and the plan must
+/// move every object: nothing added, nothing destroyed.
+#[test]
+fn terraform_plans_a_node_pool_rename_as_a_move() {
+    let Some(terraform) = terraform() else { return };
+    let Some(_) = flotilla_testkit::tool(
+        "git",
+        None,
+        "install git (the stand-in EKS module is a git package)",
+    ) else {
+        return;
+    };
+    let Some(reference) = flotilla_testkit::reference_dir() else {
+        return;
+    };
+    let platform = &common::load(&common::fixtures_dir().join("renames.toml"));
+    let cluster = platform.cluster("development").expect("renames fixture");
+    assert!(cluster.node_pools.iter().any(|p| p.renamed_from.is_some()));
+    let artifacts = flotilla_terraform::render(platform);
+    let moved = artifacts
+        .iter()
+        .find(|a| a.path == "infra/development/moved.tf")
+        .expect("a moved.tf for the renamed pool");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let m = platform.versions.module("eks");
+    let eks_ref = module_reference(&reference, &m.source, &m.version);
+    let pkg = tmp.path().join("eks-package");
+    write_standin(&eks_ref, &pkg);
+    let ng = pkg.join("modules/eks-managed-node-group");
+    write_standin(
+        &eks_ref.parent().unwrap().join("eks-managed-node-group"),
+        &ng,
+    );
+    let append = |path: &Path, text: &str| {
+        let mut all = std::fs::read_to_string(path).unwrap();
+        all.push_str(text);
+        std::fs::write(path, all).unwrap();
+    };
+    append(
+        &pkg.join("main.tf"),
+        "module \"eks_managed_node_group\" {\n  source   = \"./modules/eks-managed-node-group\"\n  for_each = var.eks_managed_node_groups\n\n  name = coalesce(each.value.name, each.key)\n}\n",
+    );
+    append(
+        &ng.join("main.tf"),
+        "resource \"terraform_data\" \"this\" {\n  count = 1\n  input = var.name\n}\n",
+    );
+    git(&pkg, &["init", "-q"]);
+    git(&pkg, &["add", "."]);
+    git(&pkg, &["commit", "-q", "-m", "stand-in"]);
+
+    let root = tmp.path().join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let main_tf = |names: Vec<&str>| {
+        let groups: String = names
+            .iter()
+            .map(|n| format!("    {n} = {{ name = \"{n}\" }}\n"))
+            .collect();
+        format!(
+            "module \"eks\" {{\n  source = \"git::file://{}\"\n\n  eks_managed_node_groups = {{\n{groups}  }}\n}}\n",
+            pkg.display()
+        )
+    };
+    let old: Vec<&str> = cluster
+        .node_pools
+        .iter()
+        .map(|p| p.renamed_from.as_deref().unwrap_or(&p.name))
+        .collect();
+    let new: Vec<&str> = cluster.node_pools.iter().map(|p| p.name.as_str()).collect();
+    std::fs::write(root.join("main.tf"), main_tf(old)).unwrap();
+    let tf = |args: &[&str]| {
+        let (ok, out) = run(Command::new(&terraform).current_dir(&root).args(args));
+        assert!(ok, "terraform {args:?}:\n{out}");
+        out
+    };
+    tf(&["init", "-input=false", "-no-color"]);
+    tf(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+
+    std::fs::write(root.join("main.tf"), main_tf(new)).unwrap();
+    std::fs::write(root.join("moved.tf"), &moved.contents).unwrap();
+    let plan = tf(&["plan", "-input=false", "-no-color"]);
+    for pool in &cluster.node_pools {
+        if let Some(from) = &pool.renamed_from {
+            let line = format!(
+                "# (moved from module.eks.module.eks_managed_node_group[\"{from}\"].terraform_data.this[0])"
+            );
+            assert!(plan.contains(&line), "{} not moved:\n{plan}", pool.name);
+        }
+    }
+    assert!(
+        plan.contains("Plan: 0 to add, ") && plan.contains(" 0 to destroy."),
+        "the rename must be a move, not a replacement:\n{plan}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
