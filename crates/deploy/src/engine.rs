@@ -434,14 +434,31 @@ pub fn describe(
                 v
             }
         }
-        Work::HelmInstall { cluster, release } => vec![cmd(helm_install(
-            paths,
-            cluster,
-            &endpoint_for(endpoints, cluster),
-            release,
-            timeouts,
-        ))
-        .replace("$ ", "$ HELM_KUBETOKEN=<EKS token> ")],
+        Work::HelmInstall { cluster, release } => {
+            let e = endpoint_for(endpoints, cluster);
+            let mut v: Vec<String> = release
+                .needs_secrets
+                .iter()
+                .map(|s| {
+                    format!(
+                        "kube GET {e}/api/v1/namespaces/{}/secrets/{}: exists (an operator writes it)",
+                        s.namespace, s.name
+                    )
+                })
+                .collect();
+            if !v.is_empty() {
+                v.push(format!(
+                    "poll every {}s, give up after {}s",
+                    timeouts.poll.as_secs(),
+                    timeouts.ready.as_secs()
+                ));
+            }
+            v.push(
+                cmd(helm_install(paths, cluster, &e, release, timeouts))
+                    .replace("$ ", "$ HELM_KUBETOKEN=<EKS token> "),
+            );
+            v
+        }
         Work::HelmUninstall { cluster, release } => vec![cmd(helm_uninstall(
             paths,
             cluster,
@@ -1047,8 +1064,12 @@ impl<'a> Engine<'a> {
         release: &Release,
         install: bool,
         ctx: &StepContext<'_>,
+        step: &Step,
     ) -> Result<(), StepFailure> {
         let conn = self.conn(cluster)?;
+        if install && !release.needs_secrets.is_empty() {
+            self.wait_for_secrets(&conn, release, ctx, step)?;
+        }
         let mut inv = if install {
             helm_install(
                 &self.paths,
@@ -1069,6 +1090,56 @@ impl<'a> Engine<'a> {
         inv.secret_env
             .push(("HELM_KUBETOKEN".into(), conn.token.clone()));
         self.run_ok(&inv, ctx, false).map(|_| ())
+    }
+
+    /// Waits until the Secrets an operator writes for the release exist: on a first deploy they
+    /// appear only after the manifest step before this one, and `helm --wait` would time out.
+    fn wait_for_secrets(
+        &self,
+        conn: &Conn,
+        release: &Release,
+        ctx: &StepContext<'_>,
+        step: &Step,
+    ) -> Result<(), StepFailure> {
+        let deadline = Instant::now() + self.timeouts.ready;
+        loop {
+            let mut missing = Vec::new();
+            for s in &release.needs_secrets {
+                let r = ObjectRef {
+                    api_version: "v1".into(),
+                    kind: "Secret".into(),
+                    namespace: Some(s.namespace.clone()),
+                    name: s.name.clone(),
+                };
+                let found = self
+                    .kube
+                    .get(conn, &r)
+                    .map_err(|e| StepFailure::Failed(e.to_string()))?;
+                if found.is_none() {
+                    missing.push(s.to_string());
+                }
+            }
+            if missing.is_empty() {
+                return Ok(());
+            }
+            let line = format!("waiting for Secret {}", missing.join(", "));
+            ctx.log.line(&line);
+            ctx.reporter.message(&step.id, &line);
+            if Instant::now() >= deadline {
+                return Err(StepFailure::Failed(format!(
+                    "{}: Secret {} not there after {}s (written by an operator from {}); not installing {}",
+                    conn.cluster,
+                    missing.join(", "),
+                    self.timeouts.ready.as_secs(),
+                    release.needs_manifests.join(", "),
+                    release.name
+                )));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if ctx.cancel.sleep(self.timeouts.poll.min(left)) {
+                return Err(StepFailure::Interrupted);
+            }
+        }
     }
 
     fn readiness(
@@ -1385,8 +1456,10 @@ impl StepExecutor for Engine<'_> {
                 files,
             } => self.crds(cluster, bundles, files, ctx),
             Work::Apply { cluster, files, .. } => self.apply_files(cluster, files, ctx),
-            Work::HelmInstall { cluster, release } => self.helm(cluster, release, true, ctx),
-            Work::HelmUninstall { cluster, release } => self.helm(cluster, release, false, ctx),
+            Work::HelmInstall { cluster, release } => self.helm(cluster, release, true, ctx, step),
+            Work::HelmUninstall { cluster, release } => {
+                self.helm(cluster, release, false, ctx, step)
+            }
             Work::Readiness {
                 cluster,
                 namespaces,

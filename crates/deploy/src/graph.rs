@@ -386,6 +386,9 @@ pub struct GraphInputs {
     pub releases: BTreeMap<String, Vec<Release>>,
     /// (cluster, phase) -> manifest files relative to the repository root, in apply order.
     pub manifests: BTreeMap<(String, Phase), Vec<String>>,
+    /// Manifest file -> releases of its cluster installed before it is applied (the operators
+    /// of a custom-resource manifest). A file not listed needs none.
+    pub manifest_needs: BTreeMap<String, Vec<String>>,
 }
 
 impl GraphInputs {
@@ -400,6 +403,9 @@ impl GraphInputs {
                 .releases
                 .insert(c.name.clone(), flotilla_helm::releases(platform, c));
             for m in flotilla_helm::manifests(platform, c) {
+                if !m.needs.is_empty() {
+                    inputs.manifest_needs.insert(m.path.clone(), m.needs);
+                }
                 inputs
                     .manifests
                     .entry((c.name.clone(), m.phase))
@@ -416,6 +422,13 @@ impl GraphInputs {
 
     fn bundles_of(&self, cluster: &str) -> Vec<CrdBundle> {
         self.crd_bundles.get(cluster).cloned().unwrap_or_default()
+    }
+
+    fn needs_of(&self, file: &str) -> &[String] {
+        self.manifest_needs
+            .get(file)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     fn files(&self, cluster: &str, phase: Phase) -> Vec<String> {
@@ -573,6 +586,12 @@ fn access_step(cluster: &Cluster, needs: Vec<StepId>) -> Step {
     }
 }
 
+/// `31-elastic` for `helm/controlplane/manifests/31-elastic.yaml`: unique in its cluster.
+fn file_stem(file: &str) -> &str {
+    let base = file.rsplit('/').next().unwrap_or(file);
+    base.strip_suffix(".yaml").unwrap_or(base)
+}
+
 fn cluster_steps(
     platform: &Platform,
     inputs: &GraphInputs,
@@ -687,12 +706,37 @@ fn cluster_steps(
         }
     }
 
+    // One step per custom-resource manifest: after its operators' releases, before the
+    // releases that read what the operators make of it (ECK's Secrets for Grafana).
+    let cr_files = inputs.files(name, Phase::CustomResources);
+    let resources_id = |file: &str| id(&["resources", name, file_stem(file)]);
+    let mut resource_ids = Vec::new();
+    for file in &cr_files {
+        let rid = resources_id(file);
+        let mut needs = vec![namespaces.clone()];
+        needs.extend(inputs.needs_of(file).iter().map(|n| id(&["helm", name, n])));
+        steps.push(Step {
+            id: rid.clone(),
+            work: Work::Apply {
+                cluster: name.to_string(),
+                phase: Phase::CustomResources,
+                files: vec![file.clone()],
+            },
+            needs,
+            inputs: vec![file.clone()],
+            outputs: vec![format!("custom resources of {file}")],
+            volatile: false,
+        });
+        resource_ids.push(rid);
+    }
+
     let releases = inputs.releases_of(name);
     let mut release_ids = Vec::new();
     for r in releases {
         let rid = id(&["helm", name, &r.name]);
         let mut needs = before_releases.clone();
         needs.extend(r.needs.iter().map(|n| id(&["helm", name, n])));
+        needs.extend(r.needs_manifests.iter().map(|f| resources_id(f)));
         steps.push(Step {
             id: rid.clone(),
             work: Work::HelmInstall {
@@ -706,27 +750,6 @@ fn cluster_steps(
         });
         release_ids.push(rid);
     }
-    let cr_files = inputs.files(name, Phase::CustomResources);
-    let cr = id(&["custom-resources", name]);
-    let mut cr_needs = if release_ids.is_empty() {
-        before_releases.clone()
-    } else {
-        release_ids.clone()
-    };
-    cr_needs.sort();
-    cr_needs.dedup();
-    steps.push(Step {
-        id: cr.clone(),
-        work: Work::Apply {
-            cluster: name.to_string(),
-            phase: Phase::CustomResources,
-            files: cr_files.clone(),
-        },
-        needs: cr_needs,
-        inputs: cr_files.clone(),
-        outputs: vec!["custom resources (Gateway, routes, Kafka, Elasticsearch, ...)".into()],
-        volatile: false,
-    });
     let mut namespaces_of_releases: Vec<String> =
         releases.iter().map(|r| r.namespace.clone()).collect();
     namespaces_of_releases.sort();
@@ -739,7 +762,11 @@ fn cluster_steps(
             namespaces: namespaces_of_releases,
             files: cr_files.clone(),
         },
-        needs: vec![cr.clone()],
+        needs: if release_ids.is_empty() && resource_ids.is_empty() {
+            before_releases
+        } else {
+            release_ids.into_iter().chain(resource_ids).collect()
+        },
         inputs: vec![],
         outputs: vec![format!("{name} ready")],
         volatile: true,

@@ -108,9 +108,51 @@ fn controlplane_terraform_comes_before_every_workload_cluster() {
         assert!(pos(&g, "readiness:controlplane") < pos(&g, &format!("kafka-credentials:{env}")));
         assert!(
             pos(&g, &format!("kafka-credentials:{env}"))
-                < pos(&g, &format!("custom-resources:{env}"))
+                < pos(&g, &format!("helm:{env}:fluent-bit"))
         );
     }
+}
+
+/// `a` comes before `b` by a path of dependencies, not only by the order of the list.
+fn before(g: &Graph, a: &str, b: &str) -> bool {
+    pos(g, a) < pos(g, b) && g.ancestors(&StepId(b.into())).contains(&StepId(a.into()))
+}
+
+#[test]
+fn custom_resources_apply_between_their_operator_and_their_readers() {
+    let g = deploy(&support::seed(), "controlplane", false);
+    let es = "resources:controlplane:31-elastic";
+    assert!(before(&g, "helm:controlplane:eck-operator", es));
+    for reader in ["grafana", "prometheus-elasticsearch-exporter"] {
+        assert!(
+            before(&g, es, &format!("helm:controlplane:{reader}")),
+            "{reader}"
+        );
+    }
+    let kafka = "resources:controlplane:30-kafka";
+    assert!(before(
+        &g,
+        "helm:controlplane:strimzi-kafka-operator",
+        kafka
+    ));
+    assert!(before(
+        &g,
+        "helm:controlplane:kube-prometheus-stack",
+        "resources:controlplane:32-alert-rules"
+    ));
+    // Each manifest is its own step, not one step after every release.
+    assert!(!ids(&g).iter().any(|s| s.starts_with("custom-resources:")));
+    assert!(!before(&g, "helm:controlplane:grafana", kafka));
+    for step in [kafka, es] {
+        assert!(before(&g, step, "readiness:controlplane"), "{step}");
+    }
+    // Workload clusters: the Gateway after NGINX Gateway Fabric, which brings its class.
+    let g = deploy(&support::seed(), "staging", false);
+    assert!(before(
+        &g,
+        "helm:staging:nginx-gateway-fabric",
+        "resources:staging:30-gateway"
+    ));
 }
 
 #[test]

@@ -497,6 +497,192 @@ fn readiness_times_out_with_a_clear_error() {
     assert_eq!(status(&j, "smoke:controlplane"), Status::Skipped);
 }
 
+/// The fake Kubernetes, with the time of each apply on the stand-ins' clock (Unix seconds)
+/// and Secrets that never appear (an operator that does not write them).
+struct Timed {
+    inner: Arc<FakeKube>,
+    applies: std::sync::Mutex<Vec<(f64, String)>>,
+    hidden: Vec<String>,
+}
+
+impl Timed {
+    fn new(inner: Arc<FakeKube>, hidden: &[&str]) -> Arc<Timed> {
+        Arc::new(Timed {
+            inner,
+            applies: Default::default(),
+            hidden: hidden.iter().map(|s| s.to_string()).collect(),
+        })
+    }
+
+    /// When the object with this API path was first applied.
+    fn applied(&self, path: &str) -> f64 {
+        self.applies
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(_, p)| p == path)
+            .unwrap_or_else(|| panic!("{path} was not applied"))
+            .0
+    }
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+struct SharedTimed(Arc<Timed>);
+
+impl flotilla_deploy::kube::Kube for SharedTimed {
+    fn apply(
+        &self,
+        c: &flotilla_deploy::kube::Conn,
+        o: &serde_json::Value,
+        d: bool,
+    ) -> Result<serde_json::Value, flotilla_deploy::kube::KubeError> {
+        let path = flotilla_deploy::kube::ObjectRef::of(o).unwrap().path();
+        self.0.applies.lock().unwrap().push((now(), path));
+        self.0.inner.apply(c, o, d)
+    }
+    fn get(
+        &self,
+        c: &flotilla_deploy::kube::Conn,
+        o: &flotilla_deploy::kube::ObjectRef,
+    ) -> Result<Option<serde_json::Value>, flotilla_deploy::kube::KubeError> {
+        if self.0.hidden.contains(&o.name) {
+            return Ok(None);
+        }
+        self.0.inner.get(c, o)
+    }
+    fn list(
+        &self,
+        c: &flotilla_deploy::kube::Conn,
+        a: &str,
+        k: &str,
+        n: Option<&str>,
+    ) -> Result<Vec<serde_json::Value>, flotilla_deploy::kube::KubeError> {
+        self.0.inner.list(c, a, k, n)
+    }
+    fn delete(
+        &self,
+        c: &flotilla_deploy::kube::Conn,
+        o: &flotilla_deploy::kube::ObjectRef,
+    ) -> Result<(), flotilla_deploy::kube::KubeError> {
+        self.0.inner.delete(c, o)
+    }
+    fn version(
+        &self,
+        c: &flotilla_deploy::kube::Conn,
+    ) -> Result<String, flotilla_deploy::kube::KubeError> {
+        self.0.inner.version(c)
+    }
+}
+
+/// `helm upgrade --install <release>` of the controlplane: (start, end) on the stand-ins' clock.
+fn helm_span(stand: &StandIns, release: &str) -> (f64, f64) {
+    let calls = stand.calls();
+    let find = |event: &str| {
+        calls
+            .iter()
+            .find(|c| {
+                c.event == event
+                    && c.tool == "helm"
+                    && c.args.contains(&format!("--install {release} "))
+                    && c.args.contains("/helm/controlplane/")
+            })
+            .map(|c| c.at)
+            .unwrap_or_else(|| panic!("helm {event} of {release} not recorded"))
+    };
+    (find("start"), find("end"))
+}
+
+#[test]
+fn a_first_controlplane_deploy_applies_the_elasticsearch_and_kafka_between_operator_and_readers() {
+    let p = support::two_envs();
+    let repo = support::scratch_repo(&p);
+    let stand = StandIns::new(
+        repo.path(),
+        &Behaviour {
+            sleep: 0.05,
+            ..Behaviour::default()
+        },
+    );
+    // An empty cluster: ECK's Secrets appear only when the Elasticsearch is applied.
+    let kube = Timed::new(Arc::new(FakeKube::default()), &[]);
+    let mut io = support::io(
+        aws_with_receivers(),
+        Arc::new(FakeKube::default()),
+        stand.tools(),
+    );
+    io.kube = Box::new(SharedTimed(kube.clone()));
+    let mut out = Vec::new();
+    let code = deploy(repo.path(), &p, &args("controlplane"), &io, &mut out).unwrap();
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&out));
+
+    let es = kube.applied(
+        "/apis/elasticsearch.k8s.elastic.co/v1/namespaces/observability/elasticsearches/flotilla",
+    );
+    let (_, eck_end) = helm_span(&stand, "eck-operator");
+    assert!(eck_end <= es, "the Elasticsearch after the ECK operator");
+    for reader in ["grafana", "prometheus-elasticsearch-exporter"] {
+        let (start, _) = helm_span(&stand, reader);
+        assert!(es <= start, "{reader} after the Elasticsearch");
+    }
+    let kafka = kube.applied("/apis/kafka.strimzi.io/v1/namespaces/kafka/kafkas/flotilla");
+    let (_, strimzi_end) = helm_span(&stand, "strimzi-kafka-operator");
+    assert!(strimzi_end <= kafka, "the Kafka after the Strimzi operator");
+    let j = latest(repo.path(), "controlplane");
+    for id in [
+        "resources:controlplane:30-kafka",
+        "resources:controlplane:31-elastic",
+    ] {
+        assert_eq!(status(&j, id), Status::Succeeded, "{id}");
+    }
+}
+
+#[test]
+fn a_release_waits_for_the_secrets_an_operator_writes_and_names_the_missing_one() {
+    let p = support::two_envs();
+    let repo = support::scratch_repo(&p);
+    let stand = StandIns::new(repo.path(), &Behaviour::default());
+    // ECK never writes the `elastic` user's Secret.
+    let kube = Timed::new(Arc::new(FakeKube::default()), &["flotilla-es-elastic-user"]);
+    let mut io = support::io(
+        aws_with_receivers(),
+        Arc::new(FakeKube::default()),
+        stand.tools(),
+    );
+    io.kube = Box::new(SharedTimed(kube));
+    let mut out = Vec::new();
+    let code = deploy(repo.path(), &p, &args("controlplane"), &io, &mut out).unwrap();
+    assert_eq!(code, 1, "{}", String::from_utf8_lossy(&out));
+    let j = latest(repo.path(), "controlplane");
+    let grafana = j
+        .step(&flotilla_deploy::graph::StepId(
+            "helm:controlplane:grafana".into(),
+        ))
+        .unwrap();
+    assert_eq!(grafana.status, Status::Failed);
+    let m = grafana.message.as_ref().unwrap();
+    assert!(
+        m.contains("Secret observability/flotilla-es-elastic-user not there after 1s"),
+        "{m}"
+    );
+    // Helm never ran for it: no release left to roll back after a timeout.
+    assert!(
+        !stand
+            .starts()
+            .iter()
+            .any(|c| c.tool == "helm" && c.args.contains("--install grafana "))
+    );
+    assert_eq!(
+        status(&j, "helm:controlplane:eck-operator"),
+        Status::Succeeded
+    );
+}
+
 #[test]
 fn a_missing_receiver_secret_fails_naming_it() {
     let p = support::two_envs();

@@ -26,6 +26,8 @@ pub fn load_balancer_controller(platform: &Platform, cluster: &Cluster) -> Relea
         chart: "aws-load-balancer-controller",
         namespace: component.namespace(),
         needs: vec![],
+        needs_manifests: vec![],
+        needs_secrets: vec![],
         values: json!({
             "clusterName": eks_name,
             "region": cluster.region,
@@ -52,6 +54,8 @@ pub fn cluster_autoscaler(platform: &Platform, cluster: &Cluster) -> ReleaseDef 
         chart: "cluster-autoscaler",
         namespace: component.namespace(),
         needs: vec![LOAD_BALANCER_CONTROLLER],
+        needs_manifests: vec![],
+        needs_secrets: vec![],
         values: json!({
             "cloudProvider": "aws",
             "awsRegion": cluster.region,
@@ -84,6 +88,8 @@ pub fn external_dns(platform: &Platform, cluster: &Cluster) -> ReleaseDef {
         chart: "external-dns",
         namespace: component.namespace(),
         needs: vec![LOAD_BALANCER_CONTROLLER],
+        needs_manifests: vec![],
+        needs_secrets: vec![],
         values: json!({
             "provider": { "name": "aws" },
             "sources": ["service", "gateway-httproute"],

@@ -24,9 +24,11 @@ use crate::names::{
     LOGSTASH_KAFKA_USER, OBSERVABILITY_NAMESPACE, data_stream, data_stream_type,
     kafka_cluster_ca_secret,
 };
-use crate::{ReleaseDef, yaml};
+use crate::{ReleaseDef, SecretName, yaml};
 
 pub const RELEASE: &str = "eck-operator";
+/// The manifest with the `Elasticsearch`, `Kibana`, `Logstash` and the index setup.
+pub const MANIFEST: &str = "elastic";
 /// The Elasticsearch exporter (prometheus-community chart): the source of every
 /// `elasticsearch_*` metric the alerts and dashboards read.
 pub const EXPORTER_RELEASE: &str = "prometheus-elasticsearch-exporter";
@@ -49,6 +51,15 @@ pub fn http_ca_secret() -> String {
     format!("{ELASTICSEARCH}-es-http-certs-public")
 }
 
+/// The Secrets ECK writes once the `Elasticsearch` of [`MANIFEST`] exists, which Grafana and the
+/// exporter read: their releases wait for them (`helm --wait` would time out without).
+pub fn eck_secrets() -> Vec<SecretName> {
+    [elastic_user_secret(), http_ca_secret()]
+        .into_iter()
+        .map(|name| SecretName::new(OBSERVABILITY_NAMESPACE, name))
+        .collect()
+}
+
 pub fn eck_operator(platform: &Platform, cluster: &Cluster) -> ReleaseDef {
     let _ = platform;
     ReleaseDef {
@@ -56,6 +67,8 @@ pub fn eck_operator(platform: &Platform, cluster: &Cluster) -> ReleaseDef {
         chart: "eck-operator",
         namespace: ECK_NAMESPACE,
         needs: vec![LOAD_BALANCER_CONTROLLER],
+        needs_manifests: vec![],
+        needs_secrets: vec![],
         values: json!({
             // Only the namespaces that hold Elastic resources.
             "managedNamespaces": [KAFKA_NAMESPACE, OBSERVABILITY_NAMESPACE],
@@ -81,6 +94,8 @@ pub fn elasticsearch_exporter() -> ReleaseDef {
         namespace: OBSERVABILITY_NAMESPACE,
         // The ServiceMonitor CRD comes with kube-prometheus-stack.
         needs: vec![crate::monitoring::RELEASE],
+        needs_manifests: vec![MANIFEST],
+        needs_secrets: eck_secrets(),
         values: json!({
             "replicaCount": 1,
             "es": {

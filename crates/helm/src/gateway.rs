@@ -100,6 +100,8 @@ pub fn nginx_gateway_fabric(platform: &Platform, cluster: &Cluster) -> ReleaseDe
         chart: "nginx-gateway-fabric",
         namespace: GATEWAY_NAMESPACE,
         needs: vec![LOAD_BALANCER_CONTROLLER],
+        needs_manifests: vec![],
+        needs_secrets: vec![],
         values: json!({
             "nginxGateway": {
                 "gatewayClassName": GATEWAY_CLASS,

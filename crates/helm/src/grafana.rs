@@ -278,6 +278,9 @@ pub fn grafana(platform: &Platform, cluster: &flotilla_model::Cluster) -> Releas
         chart: "grafana",
         namespace: OBSERVABILITY_NAMESPACE,
         needs: vec![LOAD_BALANCER_CONTROLLER],
+        // The Elasticsearch datasource reads ECK's Secrets.
+        needs_manifests: vec![crate::elastic::MANIFEST],
+        needs_secrets: crate::elastic::eck_secrets(),
         values: json!({
             "replicas": 1,
             "persistence": { "enabled": true, "size": "10Gi" },

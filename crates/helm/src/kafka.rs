@@ -37,6 +37,8 @@ pub fn strimzi_operator(platform: &Platform, cluster: &Cluster) -> ReleaseDef {
         chart: "strimzi-kafka-operator",
         namespace: KAFKA_NAMESPACE,
         needs: vec![LOAD_BALANCER_CONTROLLER],
+        needs_manifests: vec![],
+        needs_secrets: vec![],
         values: json!({
             // Watches its own namespace, where the Kafka resources are.
             "watchAnyNamespace": false,

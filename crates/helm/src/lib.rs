@@ -25,9 +25,11 @@ mod yaml;
 
 pub use alerts::{AlertmanagerConfig, alert_expr, alertmanager_config, rule_groups};
 
+use std::fmt;
+
 use flotilla_model::artifact::header;
 use flotilla_model::{Artifact, Cluster, Platform, Role};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 /// When the deploy engine applies a group of manifests, relative to the Helm releases.
@@ -40,8 +42,9 @@ pub enum Phase {
     /// Namespaces with their labels, quotas, limits, network policies, RBAC and admission
     /// policies, and cluster-wide settings (StorageClass). Applied before any release.
     Namespaces,
-    /// Custom resources (Gateway, HTTPRoute, Kafka, Elasticsearch, ...), applied after every
-    /// release (their operators and CRDs come from the releases).
+    /// Custom resources (Gateway, HTTPRoute, Kafka, Elasticsearch, ...), one apply per file:
+    /// after the releases the file names in [`Manifest::needs`] (its operators, which bring
+    /// the CRDs), before the releases that name the file in [`Release::needs_manifests`].
     CustomResources,
 }
 
@@ -72,6 +75,43 @@ pub struct Release {
     pub values_file: String,
     /// Releases of the same cluster that must be installed and ready first.
     pub needs: Vec<String>,
+    /// Custom-resource manifest files (paths, as in [`Manifest::path`]) of the same cluster
+    /// that must be applied first: the objects an operator makes from them (Secrets, Services)
+    /// are what the release reads.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub needs_manifests: Vec<String>,
+    /// Secrets an operator writes from those manifests, which must exist before the release is
+    /// installed (its pods mount them, and `helm --wait` would time out without them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub needs_secrets: Vec<SecretName>,
+}
+
+/// A Secret of a cluster by namespace and name; written `namespace/name`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SecretName {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl SecretName {
+    pub fn new(namespace: &str, name: String) -> SecretName {
+        SecretName {
+            namespace: namespace.to_string(),
+            name,
+        }
+    }
+}
+
+impl fmt::Display for SecretName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+impl Serialize for SecretName {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// A group of Kubernetes objects applied together, in one file under `helm/<cluster>/manifests/`.
@@ -81,6 +121,10 @@ pub struct Manifest {
     /// Relative to the repository root (`helm/<cluster>/manifests/10-namespaces.yaml`). Sorting
     /// the paths of a cluster gives the apply order.
     pub path: String,
+    /// Releases of the same cluster installed first: for [`Phase::CustomResources`], the
+    /// operators whose CRDs and controllers the objects need. Empty for the other phases,
+    /// which come before every release.
+    pub needs: Vec<String>,
     /// The objects, as they are serialized (each has `apiVersion`, `kind` and `metadata`).
     pub objects: Vec<Value>,
 }
@@ -106,10 +150,15 @@ struct ReleaseDef {
     chart: &'static str,
     namespace: &'static str,
     needs: Vec<&'static str>,
+    /// Custom-resource manifests (by name: `elastic` for `3x-elastic.yaml`) applied first.
+    needs_manifests: Vec<&'static str>,
+    /// Secrets an operator writes from those manifests; see [`Release::needs_secrets`].
+    needs_secrets: Vec<SecretName>,
     values: Value,
 }
 
-fn release_defs(platform: &Platform, cluster: &Cluster) -> Vec<ReleaseDef> {
+/// The releases of a cluster in the order the components are listed.
+fn unordered_release_defs(platform: &Platform, cluster: &Cluster) -> Vec<ReleaseDef> {
     let mut defs = vec![
         aws::load_balancer_controller(platform, cluster),
         aws::cluster_autoscaler(platform, cluster),
@@ -128,36 +177,98 @@ fn release_defs(platform: &Platform, cluster: &Cluster) -> Vec<ReleaseDef> {
             defs.push(grafana::grafana(platform, cluster));
         }
     }
-    order_by_needs(defs)
+    defs
 }
 
-/// Stable topological order: a release comes after everything it needs, otherwise in the order
-/// the components were listed.
-fn order_by_needs(mut pending: Vec<ReleaseDef>) -> Vec<ReleaseDef> {
+/// The releases of a cluster, ordered by their needs and those of the manifests they need.
+fn release_defs(platform: &Platform, cluster: &Cluster) -> Vec<ReleaseDef> {
+    let groups = manifest_groups(platform, cluster);
+    order_by_needs(unordered_release_defs(platform, cluster), &groups)
+        .unwrap_or_else(|e| panic!("{}: {e}", cluster.name))
+}
+
+/// Release and manifest needs that cannot be ordered: a bug in the component definitions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum NeedsError {
+    UnknownManifest {
+        release: &'static str,
+        manifest: &'static str,
+    },
+    Cycle(Vec<&'static str>),
+}
+
+impl fmt::Display for NeedsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NeedsError::UnknownManifest { release, manifest } => write!(
+                f,
+                "release {release} needs manifest `{manifest}`, which is not a custom-resource manifest of the cluster"
+            ),
+            NeedsError::Cycle(names) => write!(
+                f,
+                "needs form a cycle or name a missing release: {names:?} cannot be ordered"
+            ),
+        }
+    }
+}
+
+/// Stable topological order: a release comes after everything it needs, directly or through a
+/// manifest it needs (a manifest's own needs come before the release), otherwise in the order
+/// the components were listed. Manifests need only releases, so any cycle through a manifest
+/// is a cycle among releases and is found here.
+fn order_by_needs(
+    mut pending: Vec<ReleaseDef>,
+    groups: &[Group],
+) -> Result<Vec<ReleaseDef>, NeedsError> {
+    let mut effective: Vec<Vec<&'static str>> = Vec::new();
+    for d in &pending {
+        let mut needs = d.needs.clone();
+        for m in &d.needs_manifests {
+            let group = groups
+                .iter()
+                .find(|g| g.phase == Phase::CustomResources && g.name == *m)
+                .ok_or(NeedsError::UnknownManifest {
+                    release: d.name,
+                    manifest: m,
+                })?;
+            needs.extend(&group.needs);
+        }
+        effective.push(needs);
+    }
     let mut done: Vec<ReleaseDef> = Vec::new();
     while !pending.is_empty() {
-        let ready = pending
+        let ready = effective
             .iter()
-            .position(|d| d.needs.iter().all(|n| done.iter().any(|r| r.name == *n)))
-            .unwrap_or_else(|| {
-                let names: Vec<_> = pending.iter().map(|d| d.name).collect();
-                panic!("release needs form a cycle or name a missing release: {names:?}")
-            });
+            .position(|needs| needs.iter().all(|n| done.iter().any(|r| r.name == *n)))
+            .ok_or_else(|| NeedsError::Cycle(pending.iter().map(|d| d.name).collect()))?;
+        effective.remove(ready);
         done.push(pending.remove(ready));
     }
-    done
+    Ok(done)
 }
 
 fn values_file(cluster: &Cluster, release: &str) -> String {
     format!("helm/{}/{release}/values.yaml", cluster.name)
 }
 
-/// The releases of a cluster, in an order that respects [`Release::needs`].
+/// The releases of a cluster, in an order that respects [`Release::needs`] and the needs of the
+/// manifests in [`Release::needs_manifests`].
 pub fn releases(platform: &Platform, cluster: &Cluster) -> Vec<Release> {
-    release_defs(platform, cluster)
-        .into_iter()
+    let defs = release_defs(platform, cluster);
+    to_releases(platform, cluster, defs, &manifests(platform, cluster))
+}
+
+fn to_releases(
+    platform: &Platform,
+    cluster: &Cluster,
+    defs: Vec<ReleaseDef>,
+    manifests: &[Manifest],
+) -> Vec<Release> {
+    defs.into_iter()
         .map(|d| {
             let chart = platform.versions.chart(d.chart);
+            let mut needs_secrets = d.needs_secrets;
+            needs_secrets.sort();
             Release {
                 name: d.name.to_string(),
                 namespace: d.namespace.to_string(),
@@ -166,6 +277,18 @@ pub fn releases(platform: &Platform, cluster: &Cluster) -> Vec<Release> {
                 version: chart.version.clone(),
                 values_file: values_file(cluster, d.name),
                 needs: d.needs.iter().map(|n| n.to_string()).collect(),
+                // A manifest with no objects is not written, and there is nothing to wait for.
+                needs_manifests: d
+                    .needs_manifests
+                    .iter()
+                    .filter_map(|m| {
+                        manifests
+                            .iter()
+                            .find(|x| x.phase == Phase::CustomResources && x.name() == *m)
+                            .map(|x| x.path.clone())
+                    })
+                    .collect(),
+                needs_secrets,
             }
         })
         .collect()
@@ -173,7 +296,7 @@ pub fn releases(platform: &Platform, cluster: &Cluster) -> Vec<Release> {
 
 /// The chart values of one release of a cluster (what `values.yaml` holds, without the header).
 pub fn release_values(platform: &Platform, cluster: &Cluster, release: &str) -> Option<Value> {
-    release_defs(platform, cluster)
+    unordered_release_defs(platform, cluster)
         .into_iter()
         .find(|d| d.name == release)
         .map(|d| d.values)
@@ -187,78 +310,133 @@ pub fn crd_bundles(platform: &Platform, cluster: &Cluster) -> Vec<CrdBundle> {
     }
 }
 
-/// The manifests of a cluster, sorted by path, which is apply order.
-pub fn manifests(platform: &Platform, cluster: &Cluster) -> Vec<Manifest> {
-    let mut groups: Vec<(Phase, &str, Vec<Value>)> = vec![
-        (
-            Phase::Namespaces,
-            "cluster",
-            apps::cluster_objects(platform, cluster),
-        ),
-        (
+/// One manifest file of a cluster before its objects are built: what it is, when it applies.
+struct Group {
+    phase: Phase,
+    /// The file name without number and extension (`elastic` for `31-elastic.yaml`).
+    name: &'static str,
+    /// Releases installed first; see [`Manifest::needs`].
+    needs: Vec<&'static str>,
+    objects: fn(&Platform, &Cluster) -> Vec<Value>,
+}
+
+fn group(
+    phase: Phase,
+    name: &'static str,
+    needs: Vec<&'static str>,
+    objects: fn(&Platform, &Cluster) -> Vec<Value>,
+) -> Group {
+    Group {
+        phase,
+        name,
+        needs,
+        objects,
+    }
+}
+
+/// The manifest files of a cluster, in the order they are numbered within their phase.
+fn manifest_groups(platform: &Platform, cluster: &Cluster) -> Vec<Group> {
+    let _ = platform;
+    let mut groups = vec![
+        group(Phase::Namespaces, "cluster", vec![], apps::cluster_objects),
+        group(
             Phase::Namespaces,
             "namespaces",
-            apps::platform_namespaces(platform, cluster),
+            vec![],
+            apps::platform_namespaces,
         ),
     ];
     match cluster.role {
         Role::Workload => {
-            groups.push((
+            groups.push(group(
                 Phase::Namespaces,
                 "applications",
-                apps::application_namespaces(platform, cluster),
+                vec![],
+                apps::application_namespaces,
             ));
-            groups.push((
+            // The GatewayClass comes with NGINX Gateway Fabric.
+            groups.push(group(
                 Phase::CustomResources,
                 "gateway",
-                gateway::objects(platform, cluster),
+                vec![gateway::RELEASE],
+                gateway::objects,
             ));
         }
         Role::Controlplane => {
-            groups.push((
+            groups.push(group(
                 Phase::CustomResources,
                 "kafka",
-                kafka::objects(platform, cluster),
+                vec![kafka::RELEASE],
+                kafka::objects,
             ));
-            groups.push((
+            groups.push(group(
                 Phase::CustomResources,
-                "elastic",
-                elastic::objects(platform, cluster),
+                elastic::MANIFEST,
+                vec![elastic::RELEASE],
+                elastic::objects,
             ));
         }
     }
-    groups.push((
+    // The PrometheusRule CRD comes with kube-prometheus-stack.
+    groups.push(group(
         Phase::CustomResources,
         "alert-rules",
-        monitoring::prometheus_rules(platform, cluster),
+        vec![monitoring::RELEASE],
+        monitoring::prometheus_rules,
     ));
     if cluster.protected {
-        groups.push((
+        groups.push(group(
             Phase::Namespaces,
             "deletion-guard",
-            apps::deletion_guard(platform, cluster),
+            vec![],
+            apps::deletion_guard,
         ));
     }
+    groups
+}
 
+/// The manifests of a cluster, sorted by path, which is apply order within a phase.
+pub fn manifests(platform: &Platform, cluster: &Cluster) -> Vec<Manifest> {
     let mut out: Vec<Manifest> = Vec::new();
     let mut counters = [0u8; 3];
-    // Within a phase, files keep the order above: the number counts up from the phase's base.
-    for (phase, name, objects) in groups.into_iter().filter(|g| !g.2.is_empty()) {
-        let n = &mut counters[phase as usize];
+    // Within a phase, files keep the order of the groups: the number counts up from the
+    // phase's base.
+    for g in manifest_groups(platform, cluster) {
+        let objects = (g.objects)(platform, cluster);
+        if objects.is_empty() {
+            continue;
+        }
+        let n = &mut counters[g.phase as usize];
         let path = format!(
-            "helm/{}/manifests/{:02}-{name}.yaml",
+            "helm/{}/manifests/{:02}-{}.yaml",
             cluster.name,
-            phase.base() + *n
+            g.phase.base() + *n,
+            g.name
         );
         *n += 1;
         out.push(Manifest {
-            phase,
+            phase: g.phase,
             path,
+            needs: g.needs.iter().map(|n| n.to_string()).collect(),
             objects,
         });
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out
+}
+
+impl Manifest {
+    /// The file name without number and extension (`elastic` for `31-elastic.yaml`).
+    pub fn name(&self) -> &str {
+        let file = self.file_stem();
+        file.split_once('-').map_or(file, |(_, name)| name)
+    }
+
+    /// The file name without extension (`31-elastic`): unique in the cluster.
+    pub fn file_stem(&self) -> &str {
+        let file = self.path.rsplit('/').next().unwrap_or(&self.path);
+        file.strip_suffix(".yaml").unwrap_or(file)
+    }
 }
 
 /// What `helm/<cluster>/releases.yaml` holds.
@@ -274,6 +452,8 @@ struct ReleaseList<'a> {
 struct ManifestEntry {
     file: String,
     phase: Phase,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    needs: Vec<String>,
 }
 
 /// Every file under `helm/`.
@@ -281,15 +461,17 @@ pub fn render(platform: &Platform) -> Vec<Artifact> {
     let mut out = Vec::new();
     for cluster in &platform.clusters {
         let manifests = manifests(platform, cluster);
+        let defs = release_defs(platform, cluster);
         let list = ReleaseList {
             cluster: &cluster.name,
             crds: crd_bundles(platform, cluster),
-            releases: releases(platform, cluster),
+            releases: to_releases(platform, cluster, defs.clone(), &manifests),
             manifests: manifests
                 .iter()
                 .map(|m| ManifestEntry {
                     file: m.path.clone(),
                     phase: m.phase,
+                    needs: m.needs.clone(),
                 })
                 .collect(),
         };
@@ -297,7 +479,7 @@ pub fn render(platform: &Platform) -> Vec<Artifact> {
             format!("helm/{}/releases.yaml", cluster.name),
             yaml::file(&[yaml::value(&list)]),
         ));
-        for def in release_defs(platform, cluster) {
+        for def in defs {
             out.push(Artifact::new(
                 values_file(cluster, def.name),
                 yaml::file(&[def.values]),
@@ -322,19 +504,64 @@ mod tests {
             chart: name,
             namespace: "n",
             needs,
+            needs_manifests: vec![],
+            needs_secrets: vec![],
             values: Value::Null,
         }
     }
 
+    fn cr(name: &'static str, needs: Vec<&'static str>) -> Group {
+        group(Phase::CustomResources, name, needs, |_, _| Vec::new())
+    }
+
+    fn names(ordered: Result<Vec<ReleaseDef>, NeedsError>) -> Vec<&'static str> {
+        ordered.unwrap().iter().map(|d| d.name).collect()
+    }
+
     #[test]
     fn releases_are_ordered_after_their_needs_and_otherwise_kept_in_order() {
-        let ordered = order_by_needs(vec![
-            def("c", vec!["b"]),
-            def("a", vec![]),
-            def("b", vec!["a"]),
-            def("d", vec![]),
-        ]);
-        let names: Vec<_> = ordered.iter().map(|d| d.name).collect();
-        assert_eq!(names, ["a", "b", "c", "d"]);
+        let ordered = order_by_needs(
+            vec![
+                def("c", vec!["b"]),
+                def("a", vec![]),
+                def("b", vec!["a"]),
+                def("d", vec![]),
+            ],
+            &[],
+        );
+        assert_eq!(names(ordered), ["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn a_release_comes_after_the_operators_of_the_manifests_it_needs() {
+        let consumer = ReleaseDef {
+            needs_manifests: vec!["es"],
+            ..def("grafana", vec![])
+        };
+        let ordered = order_by_needs(vec![consumer, def("eck", vec![])], &[cr("es", vec!["eck"])]);
+        assert_eq!(names(ordered), ["eck", "grafana"]);
+    }
+
+    #[test]
+    fn a_cycle_through_a_manifest_is_rejected() {
+        // The operator itself needs the objects of the manifest that needs it.
+        let operator = ReleaseDef {
+            needs_manifests: vec!["es"],
+            ..def("eck", vec![])
+        };
+        let err =
+            order_by_needs(vec![operator, def("a", vec![])], &[cr("es", vec!["eck"])]).unwrap_err();
+        assert_eq!(err, NeedsError::Cycle(vec!["eck"]));
+        let unknown = ReleaseDef {
+            needs_manifests: vec!["missing"],
+            ..def("grafana", vec![])
+        };
+        assert_eq!(
+            order_by_needs(vec![unknown], &[cr("es", vec![])]).unwrap_err(),
+            NeedsError::UnknownManifest {
+                release: "grafana",
+                manifest: "missing"
+            }
+        );
     }
 }

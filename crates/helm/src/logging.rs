@@ -114,6 +114,8 @@ pub fn fluent_bit(platform: &Platform, cluster: &Cluster) -> ReleaseDef {
         namespace: LOGGING_NAMESPACE,
         // Its ServiceMonitor needs the Prometheus operator's CRDs.
         needs: vec![LOAD_BALANCER_CONTROLLER, crate::monitoring::RELEASE],
+        needs_manifests: vec![],
+        needs_secrets: vec![],
         values: json!({
             "kind": "DaemonSet",
             "testFramework": { "enabled": false },

@@ -138,6 +138,8 @@ pub fn kube_prometheus_stack(platform: &Platform, cluster: &Cluster) -> ReleaseD
         chart: "kube-prometheus-stack",
         namespace: MONITORING_NAMESPACE,
         needs: vec![LOAD_BALANCER_CONTROLLER],
+        needs_manifests: vec![],
+        needs_secrets: vec![],
         values,
     }
 }

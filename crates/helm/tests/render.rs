@@ -101,6 +101,82 @@ fn releases_come_after_what_they_need_and_have_values_files() {
 }
 
 #[test]
+fn custom_resources_come_after_their_operators_and_before_their_readers() {
+    for (fixture, platform) in common::fixtures() {
+        for cluster in &platform.clusters {
+            let ms = manifests(&platform, cluster);
+            let rs = releases(&platform, cluster);
+            let at = |name: &str| rs.iter().position(|r| r.name == name);
+            for m in &ms {
+                // Only custom resources wait for releases; the other phases come before all.
+                assert_eq!(
+                    m.needs.is_empty(),
+                    m.phase != Phase::CustomResources,
+                    "{fixture}: {} needs {:?}",
+                    m.path,
+                    m.needs
+                );
+                for n in &m.needs {
+                    assert!(at(n).is_some(), "{fixture}: {} needs unknown {n}", m.path);
+                }
+            }
+            for (i, r) in rs.iter().enumerate() {
+                for file in &r.needs_manifests {
+                    let m = ms
+                        .iter()
+                        .find(|m| &m.path == file && m.phase == Phase::CustomResources)
+                        .unwrap_or_else(|| panic!("{fixture}: {} needs {file}", r.name));
+                    for n in &m.needs {
+                        // The list order is an install order: the operator comes first.
+                        assert!(
+                            at(n).is_some_and(|j| j < i),
+                            "{fixture}: {n} before {}",
+                            r.name
+                        );
+                    }
+                }
+                // A release waits for operator-written Secrets only through a manifest.
+                assert!(
+                    r.needs_secrets.is_empty() || !r.needs_manifests.is_empty(),
+                    "{fixture}: {}",
+                    r.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn grafana_and_the_exporter_wait_for_the_elasticsearch_secrets() {
+    let platform = common::fixtures()
+        .into_iter()
+        .find(|(f, _)| *f == "seed")
+        .map(|(_, p)| p)
+        .expect("seed fixture");
+    let cp = platform.controlplane();
+    for name in ["grafana", "prometheus-elasticsearch-exporter"] {
+        let r = releases(&platform, cp)
+            .into_iter()
+            .find(|r| r.name == name)
+            .unwrap();
+        assert_eq!(
+            r.needs_manifests,
+            ["helm/controlplane/manifests/31-elastic.yaml"],
+            "{name}"
+        );
+        let secrets: Vec<String> = r.needs_secrets.iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            secrets,
+            [
+                "observability/flotilla-es-elastic-user",
+                "observability/flotilla-es-http-certs-public"
+            ],
+            "{name}"
+        );
+    }
+}
+
+#[test]
 fn namespaced_objects_live_in_a_rendered_or_release_namespace() {
     for (fixture, platform) in common::fixtures() {
         for cluster in &platform.clusters {

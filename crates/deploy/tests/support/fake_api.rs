@@ -1,6 +1,7 @@
 //! A small in-process fake Kubernetes API server (plain HTTP on loopback) for the real `kube`
 //! client: stores what is applied by path (marked ready), serves it back, lists a collection by
 //! path prefix, deletes, answers `/version`; a server-side dry run (`dryRun=All`) stores nothing.
+//! It plays ECK as far as the deploy needs: an `Elasticsearch` gets its user and CA Secrets.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -176,6 +177,22 @@ fn respond(req: &Request, state: &Mutex<State>) -> (u16, Value) {
             let stored = ready(obj);
             if !req.query.contains("dryRun=All") {
                 st.objects.insert(req.path.clone(), stored.clone());
+                // ECK writes these Secrets once an Elasticsearch exists.
+                if stored["kind"] == "Elasticsearch" {
+                    let ns = stored["metadata"]["namespace"]
+                        .as_str()
+                        .unwrap_or("default");
+                    for secret in
+                        super::eck_secrets(stored["metadata"]["name"].as_str().unwrap_or(""), ns)
+                    {
+                        let name = secret["metadata"]["name"]
+                            .as_str()
+                            .unwrap_or("")
+                            .to_string();
+                        st.objects
+                            .insert(format!("/api/v1/namespaces/{ns}/secrets/{name}"), secret);
+                    }
+                }
             }
             (200, stored)
         }

@@ -294,7 +294,7 @@ impl Aws for FakeAws {
 
 /// An in-memory Kubernetes per cluster that plays the operators: applied objects become ready
 /// (unless their kind is listed in `never_ready`), a KafkaUser gets its Secret and a Kafka its
-/// cluster CA Secret, as Strimzi does.
+/// cluster CA Secret, as Strimzi does, and an Elasticsearch its user and CA Secrets, as ECK does.
 #[derive(Default)]
 pub struct FakeKube {
     pub objects: Mutex<BTreeMap<(String, String), Value>>,
@@ -384,6 +384,11 @@ impl Kube for FakeKube {
                         "data":{"user.crt":"Y3J0LW9mLXVzZXI=","user.key":"a2V5LW9mLXVzZXI=","user.password":"cGFzcw=="}}),
                 );
             }
+            if r.kind == "Elasticsearch" {
+                for secret in eck_secrets(&r.name, &ns) {
+                    self.put(&conn.cluster, secret);
+                }
+            }
             if r.kind == "Kafka" {
                 self.put(
                     &conn.cluster,
@@ -439,6 +444,18 @@ impl Kube for FakeKube {
     fn version(&self, _conn: &Conn) -> Result<String, KubeError> {
         Ok("v1.34.0-fake".into())
     }
+}
+
+/// The Secrets ECK writes for an `Elasticsearch` (the `elastic` user's password, the HTTP CA).
+pub fn eck_secrets(name: &str, namespace: &str) -> [Value; 2] {
+    [
+        json!({"apiVersion":"v1","kind":"Secret",
+            "metadata":{"name":format!("{name}-es-elastic-user"),"namespace":namespace},
+            "data":{"elastic":"cGFzcw=="}}),
+        json!({"apiVersion":"v1","kind":"Secret",
+            "metadata":{"name":format!("{name}-es-http-certs-public"),"namespace":namespace},
+            "data":{"ca.crt":"Y2EtY2VydA=="}}),
+    ]
 }
 
 /// An [`Io`] over fakes and stand-ins, silent, non-interactive.
