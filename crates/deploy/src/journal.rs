@@ -1,7 +1,8 @@
 //! The journal of a run: `.flotilla/runs/<run-id>/journal.json`.
 //!
-//! Rewritten (to a temporary file, then renamed) after every change of a step's status, so an
-//! interrupt or a crash leaves the last consistent state on disk. `--resume` reads the newest
+//! Rewritten (to a temporary file, then renamed) after every change of a step's status (changes
+//! that happen together, in one write, right after the steps that can start have started), so
+//! an interrupt or a crash leaves the last consistent state on disk. `--resume` reads the newest
 //! journal of the same command and target.
 
 use std::fs;

@@ -1,6 +1,6 @@
 //! Runs a [`Graph`]: independent steps in parallel (bounded by `jobs`), a failure skips exactly
 //! its dependents, an interrupt starts nothing new and waits for what runs, and the journal is
-//! rewritten after every change. What a step does is the [`StepExecutor`]'s business, so the
+//! rewritten after every scheduling pass. What a step does is the [`StepExecutor`]'s business, so the
 //! scheduling is tested without any IO.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -341,77 +341,91 @@ pub fn run(
     journal.write(&options.run_dir)?;
 
     let jobs = options.jobs.max(1);
-    let ancestors: BTreeMap<StepId, BTreeSet<StepId>> = graph
-        .steps()
+    // The scheduler works on positions: `journal.steps[i]` is `graph.steps()[i]`, needs and
+    // ancestors are lists of positions, so deciding what starts next costs no lookups by name
+    // (with a few hundred steps, finding records by name on every event made the scheduler
+    // itself the bottleneck: see docs/performance.md, "Deploy scheduling").
+    let steps = graph.steps();
+    debug_assert!(steps.iter().zip(&journal.steps).all(|(s, r)| s.id == r.id));
+    let position: BTreeMap<&StepId, usize> =
+        steps.iter().enumerate().map(|(i, s)| (&s.id, i)).collect();
+    let needs: Vec<Vec<usize>> = steps
         .iter()
-        .map(|s| (s.id.clone(), graph.ancestors(&s.id)))
+        .map(|s| s.needs.iter().map(|n| position[n]).collect())
+        .collect();
+    // Topological order: a step's ancestors are its needs and theirs, all computed before it.
+    let mut ancestors: Vec<BTreeSet<usize>> = Vec::with_capacity(steps.len());
+    for direct in &needs {
+        let mut all = BTreeSet::new();
+        for &n in direct {
+            all.insert(n);
+            all.extend(ancestors[n].iter().copied());
+        }
+        ancestors.push(all);
+    }
+    let ancestors: Vec<Vec<usize>> = ancestors
+        .into_iter()
+        .map(|a| a.into_iter().collect())
         .collect();
     let logs: Mutex<BTreeMap<StepId, Arc<StepLog>>> = Mutex::new(BTreeMap::new());
     let (tx, rx) = mpsc::channel::<Event>();
     std::thread::scope(|scope| -> std::io::Result<()> {
         let mut running = 0usize;
+        let mut changed = false;
         loop {
-            // Skip whatever can no longer run.
-            loop {
-                let mut changed = false;
-                for s in graph.steps() {
-                    let status = journal.step(&s.id).map(|r| r.status);
-                    if status != Some(Status::Pending) {
-                        continue;
-                    }
-                    let blocked = s.needs.iter().find(|n| {
-                        journal.step(n).is_some_and(|r| {
-                            matches!(
-                                r.status,
-                                Status::Failed
-                                    | Status::Skipped
-                                    | Status::Interrupted
-                                    | Status::NotRun
-                            )
-                        })
-                    });
-                    if let Some(n) = blocked {
-                        let cancelled = matches!(
-                            journal_status(&journal, n),
-                            Some(Status::Interrupted | Status::NotRun)
-                        );
-                        let rec = journal.step_mut(&s.id).expect("step in journal");
-                        rec.status = if cancelled {
-                            Status::NotRun
-                        } else {
-                            Status::Skipped
-                        };
-                        rec.message = Some(format!("{n} did not succeed"));
-                        let rec = rec.clone();
-                        reporter.finished(&rec, &[]);
-                        changed = true;
-                    }
+            // Skip whatever can no longer run. One pass in topological order reaches the
+            // dependents of what it skips too.
+            let mut skipped = Vec::new();
+            for (i, step_needs) in needs.iter().enumerate() {
+                if journal.steps[i].status != Status::Pending {
+                    continue;
                 }
-                if !changed {
-                    break;
+                let blocked = step_needs.iter().copied().find(|&n| {
+                    matches!(
+                        journal.steps[n].status,
+                        Status::Failed | Status::Skipped | Status::Interrupted | Status::NotRun
+                    )
+                });
+                if let Some(n) = blocked {
+                    let cancelled = matches!(
+                        journal.steps[n].status,
+                        Status::Interrupted | Status::NotRun
+                    );
+                    let message = format!("{} did not succeed", steps[n].id);
+                    let rec = &mut journal.steps[i];
+                    rec.status = if cancelled {
+                        Status::NotRun
+                    } else {
+                        Status::Skipped
+                    };
+                    rec.message = Some(message);
+                    skipped.push(i);
                 }
-                journal.write(&options.run_dir)?;
             }
+            for &i in &skipped {
+                reporter.finished(&journal.steps[i], &[]);
+            }
+            changed |= !skipped.is_empty();
             if !cancel.is_cancelled() {
-                for s in graph.steps() {
-                    if running >= jobs {
+                let mut starting = Vec::new();
+                for i in 0..steps.len() {
+                    if running + starting.len() >= jobs {
                         break;
                     }
-                    let pending = journal.step(&s.id).map(|r| r.status) == Some(Status::Pending);
+                    let pending = journal.steps[i].status == Status::Pending;
                     // On a resume a reused step can stand between a step and what must run
                     // first (cluster access): wait for every ancestor, not only the needs.
-                    let ready = s
-                        .needs
-                        .iter()
-                        .all(|n| journal.step(n).is_some_and(|r| r.status.is_success()))
-                        && ancestors[&s.id].iter().all(|a| {
-                            journal.step(a).is_some_and(|r| {
-                                !matches!(r.status, Status::Pending | Status::Running)
-                            })
+                    let ready = pending
+                        && needs[i]
+                            .iter()
+                            .all(|&n| journal.steps[n].status.is_success())
+                        && ancestors[i].iter().all(|&a| {
+                            !matches!(journal.steps[a].status, Status::Pending | Status::Running)
                         });
-                    if !(pending && ready) {
+                    if !ready {
                         continue;
                     }
+                    let s = &steps[i];
                     let log_path = options
                         .run_dir
                         .join("logs")
@@ -420,11 +434,14 @@ pub fn run(
                     logs.lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .insert(s.id.clone(), log.clone());
-                    let rec = journal.step_mut(&s.id).expect("step in journal");
+                    let rec = &mut journal.steps[i];
                     rec.status = Status::Running;
                     rec.started = Some(crate::progress::timestamp());
                     rec.log = Some(relative(&options.root, &log_path));
-                    journal.write(&options.run_dir)?;
+                    starting.push((s, log));
+                }
+                changed |= !starting.is_empty();
+                for (s, log) in starting {
                     reporter.started(&s.id);
                     running += 1;
                     let tx = tx.clone();
@@ -451,43 +468,59 @@ pub fn run(
                     });
                 }
             }
+            // The journal is written once per pass, after the steps that can start have
+            // started: writing it (some milliseconds for a few hundred steps) must not delay
+            // them. A crash in between leaves them `pending` instead of `running`, and
+            // `--resume` runs both again.
+            if std::mem::take(&mut changed) {
+                journal.write(&options.run_dir)?;
+            }
             if running == 0 {
                 break;
             }
-            let Ok(Event::Done(id, result, elapsed)) = rx.recv() else {
+            // Wait for one step to end, then take every other that has ended meanwhile: one
+            // scheduling pass and one journal write for all of them.
+            let Ok(first) = rx.recv() else {
                 break;
             };
-            running -= 1;
-            let rec = journal.step_mut(&id).expect("step in journal");
-            rec.duration_ms = Some(elapsed.as_millis() as u64);
-            match result {
-                Ok(()) => rec.status = Status::Succeeded,
-                Err(StepFailure::Failed(m)) => {
-                    // A process killed by our forwarded interrupt reports a failure too.
-                    rec.status = if cancel.is_cancelled() {
-                        Status::Interrupted
-                    } else {
-                        Status::Failed
-                    };
-                    rec.message = Some(m);
+            let mut finished = Vec::new();
+            for Event::Done(id, result, elapsed) in std::iter::once(first).chain(rx.try_iter()) {
+                running -= 1;
+                let i = position[&id];
+                let rec = &mut journal.steps[i];
+                rec.duration_ms = Some(elapsed.as_millis() as u64);
+                match result {
+                    Ok(()) => rec.status = Status::Succeeded,
+                    Err(StepFailure::Failed(m)) => {
+                        // A process killed by our forwarded interrupt reports a failure too.
+                        rec.status = if cancel.is_cancelled() {
+                            Status::Interrupted
+                        } else {
+                            Status::Failed
+                        };
+                        rec.message = Some(m);
+                    }
+                    Err(StepFailure::Interrupted) => {
+                        rec.status = Status::Interrupted;
+                        rec.message = Some("interrupted".into());
+                    }
                 }
-                Err(StepFailure::Interrupted) => {
-                    rec.status = Status::Interrupted;
-                    rec.message = Some("interrupted".into());
-                }
+                finished.push(i);
             }
-            let rec = rec.clone();
-            journal.write(&options.run_dir)?;
-            let tail = if rec.status == Status::Failed {
-                logs.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get(&id)
-                    .map(|l| l.tail(20))
-                    .unwrap_or_default()
-            } else {
-                Vec::new()
-            };
-            reporter.finished(&rec, &tail);
+            changed = true;
+            for i in finished {
+                let rec = &journal.steps[i];
+                let tail = if rec.status == Status::Failed {
+                    logs.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get(&rec.id)
+                        .map(|l| l.tail(20))
+                        .unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+                reporter.finished(rec, &tail);
+            }
         }
         Ok(())
     })?;
@@ -508,10 +541,6 @@ pub fn run(
         journal,
         run_dir: options.run_dir.clone(),
     })
-}
-
-fn journal_status(journal: &Journal, id: &StepId) -> Option<Status> {
-    journal.step(id).map(|r| r.status)
 }
 
 fn relative(root: &Path, path: &Path) -> String {

@@ -62,8 +62,11 @@ pub struct Behaviour {
     pub fail: Option<String>,
     /// Sleep (interruptibly) 30 s when the line contains this.
     pub hang: Option<String>,
-    /// Seconds every call takes.
+    /// Seconds every call takes, unless `durations` says otherwise.
     pub sleep: f64,
+    /// Per-call durations: the first bash glob (`*` matches anything, spaces included) that
+    /// matches the whole line `<tool> <args...>` gives the call's seconds; no match: `sleep`.
+    pub durations: Vec<(String, f64)>,
     /// Exit code of `terraform plan -detailed-exitcode`.
     pub verify_exit: i32,
     /// Modules whose `terraform state list` prints resources.
@@ -117,7 +120,8 @@ impl StandIns {
         let q = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
         let script = format!(
             r#"#!/bin/bash
-tool=$(basename "$0")
+# Builtins only (no `date`, `basename`, subshells) but `sleep`: many stand-ins run at once.
+tool=${{0##*/}}
 LOG={log}
 FAIL={fail}
 HANG={hang}
@@ -125,6 +129,7 @@ SLEEP={sleep}
 VERIFY_EXIT={verify}
 STATE={state}
 HELM_CHANGES={helm_changes}
+DURATIONS=({durations})
 if [ "$1" = "version" ]; then
   case "$tool" in
     terraform) echo '{{"terraform_version":"1.11.4","platform":"linux_amd64"}}' ;;
@@ -133,18 +138,22 @@ if [ "$1" = "version" ]; then
   esac
   exit 0
 fi
-now() {{ date +%s.%N; }}
 line="$tool $*"
-echo "start $(now) $tool $PWD :: $*" >> "$LOG"
-finish() {{ echo "end $(now) $tool $1 :: ${{line#* }}" >> "$LOG"; exit "$1"; }}
+echo "start ${{EPOCHREALTIME/,/.}} $tool $PWD :: $*" >> "$LOG"
+finish() {{ echo "end ${{EPOCHREALTIME/,/.}} $tool $1 :: ${{line#* }}" >> "$LOG"; exit "$1"; }}
 hit() {{ [ -n "$1" ] && [[ "$line" == *"$1"* ]]; }}
 if hit "$HANG"; then
-  trap 'echo "interrupted $(now) $tool 130 :: ${{line#* }}" >> "$LOG"; exit 130' INT
+  trap 'echo "interrupted ${{EPOCHREALTIME/,/.}} $tool 130 :: ${{line#* }}" >> "$LOG"; exit 130' INT
   sleep 30 & wait $!
   finish 1
 fi
 if hit "$FAIL"; then echo "stand-in: failing on demand ($FAIL)" >&2; finish 1; fi
-sleep "$SLEEP"
+seconds="$SLEEP"
+for ((i = 0; i < ${{#DURATIONS[@]}}; i += 2)); do
+  # Unquoted on purpose: the pattern is a glob.
+  if [[ "$line" == ${{DURATIONS[i]}} ]]; then seconds="${{DURATIONS[i+1]}}"; break; fi
+done
+sleep "$seconds"
 case "$tool" in
 terraform)
   sub=""; chdir=""
@@ -155,7 +164,7 @@ terraform)
       *) [ -z "$sub" ] && sub="$a" ;;
     esac
   done
-  module=$(basename "$chdir")
+  module=${{chdir##*/}}
   case "$sub" in
     show) echo '{{"resource_changes":[{{"change":{{"actions":["create"]}}}},{{"change":{{"actions":["update"]}}}}]}}' ;;
     output) echo "{{\"cluster_name\":{{\"value\":\"eks-$module\"}}}}" ;;
@@ -203,6 +212,12 @@ finish 0
             verify = b.verify_exit,
             state = q(&b.state.join(" ")),
             helm_changes = q(&b.helm_changes.join(" ")),
+            durations = b
+                .durations
+                .iter()
+                .map(|(pattern, secs)| format!("{} {secs}", q(pattern)))
+                .collect::<Vec<_>>()
+                .join(" "),
         );
         for tool in ["terraform", "helm", "kubectl"] {
             let p = bin.join(tool);
