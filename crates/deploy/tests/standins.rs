@@ -26,6 +26,11 @@ fn aws_with_receivers() -> FakeAws {
     }
 }
 
+/// Engine IO with a fresh fake Kubernetes and the stand-ins as tools.
+fn io_without_kube_state(aws: FakeAws, stand: &StandIns) -> flotilla_deploy::Io {
+    support::io(aws, Arc::new(FakeKube::default()), stand.tools())
+}
+
 fn latest(root: &std::path::Path, target: &str) -> Journal {
     journal::latest(root, "deploy", target).unwrap().unwrap().1
 }
@@ -305,11 +310,7 @@ fn an_interrupt_forwards_to_the_running_process_and_leaves_a_consistent_journal(
             ..Behaviour::default()
         },
     );
-    let io = support::io(
-        aws_with_receivers(),
-        Arc::new(FakeKube::default()),
-        stand.tools(),
-    );
+    let io = io_without_kube_state(aws_with_receivers(), &stand);
     let cancel = io.cancel.clone();
     let started = Instant::now();
     let (code, _) = std::thread::scope(|s| {
@@ -403,11 +404,7 @@ fn without_yes_and_without_a_terminal_nothing_runs() {
     let p = support::two_envs();
     let repo = support::scratch_repo(&p);
     let stand = StandIns::new(repo.path(), &Behaviour::default());
-    let io = support::io(
-        FakeAws::default(),
-        Arc::new(FakeKube::default()),
-        stand.tools(),
-    );
+    let io = io_without_kube_state(FakeAws::default(), &stand);
     let mut a = args("dev");
     a.yes = false;
     let err = deploy(repo.path(), &p, &a, &io, &mut Vec::new()).unwrap_err();
@@ -429,11 +426,7 @@ fn an_environment_deploy_stops_when_the_controlplane_is_not_current() {
             ..Behaviour::default()
         },
     );
-    let io = support::io(
-        aws_with_receivers(),
-        Arc::new(FakeKube::default()),
-        stand.tools(),
-    );
+    let io = io_without_kube_state(aws_with_receivers(), &stand);
     let mut out = Vec::new();
     assert_eq!(
         deploy(repo.path(), &p, &args("dev"), &io, &mut out).unwrap(),
@@ -611,11 +604,7 @@ fn a_first_controlplane_deploy_applies_the_elasticsearch_and_kafka_between_opera
     );
     // An empty cluster: ECK's Secrets appear only when the Elasticsearch is applied.
     let kube = Timed::new(Arc::new(FakeKube::default()), &[]);
-    let mut io = support::io(
-        aws_with_receivers(),
-        Arc::new(FakeKube::default()),
-        stand.tools(),
-    );
+    let mut io = io_without_kube_state(aws_with_receivers(), &stand);
     io.kube = Box::new(SharedTimed(kube.clone()));
     let mut out = Vec::new();
     let code = deploy(repo.path(), &p, &args("controlplane"), &io, &mut out).unwrap();
@@ -649,11 +638,7 @@ fn a_release_waits_for_the_secrets_an_operator_writes_and_names_the_missing_one(
     let stand = StandIns::new(repo.path(), &Behaviour::default());
     // ECK never writes the `elastic` user's Secret.
     let kube = Timed::new(Arc::new(FakeKube::default()), &["flotilla-es-elastic-user"]);
-    let mut io = support::io(
-        aws_with_receivers(),
-        Arc::new(FakeKube::default()),
-        stand.tools(),
-    );
+    let mut io = io_without_kube_state(aws_with_receivers(), &stand);
     io.kube = Box::new(SharedTimed(kube));
     let mut out = Vec::new();
     let code = deploy(repo.path(), &p, &args("controlplane"), &io, &mut out).unwrap();
@@ -688,11 +673,7 @@ fn a_missing_receiver_secret_fails_naming_it() {
     let p = support::two_envs();
     let repo = support::scratch_repo(&p);
     let stand = StandIns::new(repo.path(), &Behaviour::default());
-    let io = support::io(
-        FakeAws::default(),
-        Arc::new(FakeKube::default()),
-        stand.tools(),
-    );
+    let io = io_without_kube_state(FakeAws::default(), &stand);
     let mut out = Vec::new();
     assert_eq!(
         deploy(repo.path(), &p, &args("controlplane"), &io, &mut out).unwrap(),
@@ -821,11 +802,7 @@ fn protected_clusters_deploy_only_from_a_clean_tree() {
     let repo = support::scratch_repo(&p);
     // Not a git repository with a clean tree: refused, nothing runs.
     let stand = StandIns::new(repo.path(), &Behaviour::default());
-    let io = support::io(
-        FakeAws::default(),
-        Arc::new(FakeKube::default()),
-        stand.tools(),
-    );
+    let io = io_without_kube_state(FakeAws::default(), &stand);
     let mut a = args("production");
     let err = deploy(repo.path(), &p, &a, &io, &mut Vec::new()).unwrap_err();
     assert!(err.to_string().contains("production is protected"), "{err}");
@@ -1240,11 +1217,7 @@ fn terraform_working_files_do_not_make_a_protected_deploy_dirty() {
             ..Behaviour::default()
         },
     );
-    let io = support::io(
-        FakeAws::default(),
-        Arc::new(FakeKube::default()),
-        stand.tools(),
-    );
+    let io = io_without_kube_state(FakeAws::default(), &stand);
     let mut out = Vec::new();
     // Not refused: it runs (and stops at the failing stand-in).
     assert_eq!(
