@@ -34,7 +34,7 @@ resource "aws_kms_alias" "state" {
 
 resource "aws_s3_bucket" "state" {
   #checkov:skip=CKV_AWS_144:state is rebuilt from the clusters it describes; cross-region replication is not worth a second bucket and key
-  #checkov:skip=CKV_AWS_18:access logging would need a log bucket that itself needs logging; CloudTrail records the API calls
+  #checkov:skip=CKV_AWS_18:access logging would need a log bucket that itself needs logging; object reads and writes are recorded only by a CloudTrail trail with S3 data events for this bucket, which the account owner creates (docs/security.md)
   #checkov:skip=CKV2_AWS_62:nothing consumes events of the state bucket
   bucket        = "flotilla-123456789012-tfstate"
   force_destroy = false
@@ -95,6 +95,18 @@ resource "aws_s3_bucket_policy" "state" {
         Condition = {
           Bool = {
             "aws:SecureTransport" = "false"
+          }
+        }
+      },
+      {
+        Sid       = "DenyWritesWithoutTheStateKey"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "s3:PutObject"
+        Resource  = "${aws_s3_bucket.state.arn}/*"
+        Condition = {
+          StringNotEquals = {
+            "s3:x-amz-server-side-encryption" = "aws:kms"
           }
         }
       },

@@ -4,13 +4,6 @@
 locals {
   cluster_name = "flotilla-controlplane"
   azs          = slice(data.aws_availability_zones.available.names, 0, 3)
-
-  # Workload VPCs that reach Kafka over their peering, by cluster name.
-  workload_vpc_cidrs = {
-    production = "10.10.0.0/16"
-    staging    = "10.20.0.0/16"
-    testing    = "10.30.0.0/16"
-  }
 }
 
 data "aws_partition" "current" {}
@@ -22,6 +15,15 @@ data "aws_availability_zones" "available" {
   filter {
     name   = "opt-in-status"
     values = ["opt-in-not-required"]
+  }
+
+  # Validation checks the region's zone count (crates/model/data/aws.toml), but an account
+  # may see fewer (AWS withholds constrained zones from new accounts): say so at plan time.
+  lifecycle {
+    postcondition {
+      condition     = length(self.names) >= 3
+      error_message = "eu-west-1 has fewer than 3 availability zones open to this account: lower availability_zones of cluster \"controlplane\" in platform.toml."
+    }
   }
 }
 
@@ -118,6 +120,19 @@ module "eks" {
   endpoint_private_access = true
   endpoint_public_access  = false
 
+  # Who reaches the private endpoint besides the nodes (platform.toml, endpoint.private_*):
+  # the deploy's runner network or VPN; the module's only own rule admits the nodes.
+  security_group_additional_rules = {
+    "api-from-10-250-0-0-24" = {
+      description = "Kubernetes API from 10.250.0.0/24"
+      type        = "ingress"
+      protocol    = "tcp"
+      from_port   = 443
+      to_port     = 443
+      cidr_blocks = ["10.250.0.0/24"]
+    }
+  }
+
   create_kms_key = false
   encryption_config = {
     provider_key_arn = aws_kms_key.cluster.arn
@@ -130,7 +145,18 @@ module "eks" {
 
   # IAM role named after the cluster (no generated suffix).
   iam_role_use_name_prefix = false
-  deletion_protection      = true
+
+  # Deletion protection on: destroy refuses a protected cluster.
+  deletion_protection = true
+
+  # Standard support: EKS upgrades the cluster when its version leaves standard support (no extended-support charge).
+  upgrade_policy = {
+    support_type = "STANDARD"
+  }
+
+  # Pod Identity is the one way pods get AWS credentials: no IRSA OIDC provider (and no
+  # tls_certificate data source fetching the issuer's certificate at plan time).
+  enable_irsa = false
 
   # Access entries only: no aws-auth ConfigMap, no implicit creator admin.
   authentication_mode                      = "API"
@@ -151,6 +177,8 @@ module "eks" {
 
   addons = {
     "aws-ebs-csi-driver" = {
+      addon_version = "v1.66.0-eksbuild.1"
+      most_recent   = false
       pod_identity_association = [
         {
           role_arn        = module.ebs_csi_pod_identity.iam_role_arn
@@ -158,12 +186,22 @@ module "eks" {
         },
       ]
     }
-    coredns = {}
+    coredns = {
+      addon_version = "v1.13.2-eksbuild.11"
+      most_recent   = false
+    }
     "eks-pod-identity-agent" = {
+      addon_version  = "v1.3.10-eksbuild.3"
+      most_recent    = false
       before_compute = true
     }
-    "kube-proxy" = {}
+    "kube-proxy" = {
+      addon_version = "v1.34.6-eksbuild.13"
+      most_recent   = false
+    }
     "vpc-cni" = {
+      addon_version        = "v1.22.4-eksbuild.3"
+      most_recent          = false
       before_compute       = true
       configuration_values = jsonencode({ enableNetworkPolicy = "true" })
     }
@@ -171,13 +209,15 @@ module "eks" {
 
   eks_managed_node_groups = {
     system = {
-      name           = "system"
-      ami_type       = "AL2023_x86_64_STANDARD"
-      instance_types = ["m6i.large"]
-      capacity_type  = "ON_DEMAND"
-      min_size       = 2
-      desired_size   = 3
-      max_size       = 4
+      name                 = "system"
+      iam_role_name        = "flotilla-controlplane-system"
+      launch_template_name = "flotilla-controlplane-system"
+      ami_type             = "AL2023_x86_64_STANDARD"
+      instance_types       = ["m6i.large"]
+      capacity_type        = "ON_DEMAND"
+      min_size             = 2
+      desired_size         = 3
+      max_size             = 4
       block_device_mappings = {
         root = {
           device_name = "/dev/xvda"
@@ -194,13 +234,15 @@ module "eks" {
       }
     }
     data = {
-      name           = "data"
-      ami_type       = "AL2023_x86_64_STANDARD"
-      instance_types = ["r6i.4xlarge"]
-      capacity_type  = "ON_DEMAND"
-      min_size       = 24
-      desired_size   = 24
-      max_size       = 30
+      name                 = "data"
+      iam_role_name        = "flotilla-controlplane-data"
+      launch_template_name = "flotilla-controlplane-data"
+      ami_type             = "AL2023_x86_64_STANDARD"
+      instance_types       = ["r6i.4xlarge"]
+      capacity_type        = "ON_DEMAND"
+      min_size             = 24
+      desired_size         = 24
+      max_size             = 30
       labels = {
         "flotilla.io/pool" = "data"
       }
@@ -227,6 +269,36 @@ module "eks" {
       }
     }
   }
+
+  # Workload VPCs reach Kafka over their peering, one rule per workload cluster. On the
+  # module's node security group through its own input: the module manages that group's
+  # rules as aws_security_group_rule, which must not be mixed with other rule resources.
+  node_security_group_additional_rules = {
+    "kafka-tls-production" = {
+      description = "Kafka TLS listener from the production VPC"
+      type        = "ingress"
+      protocol    = "tcp"
+      from_port   = 9093
+      to_port     = 9093
+      cidr_blocks = ["10.10.0.0/16"]
+    }
+    "kafka-tls-staging" = {
+      description = "Kafka TLS listener from the staging VPC"
+      type        = "ingress"
+      protocol    = "tcp"
+      from_port   = 9093
+      to_port     = 9093
+      cidr_blocks = ["10.20.0.0/16"]
+    }
+    "kafka-tls-testing" = {
+      description = "Kafka TLS listener from the testing VPC"
+      type        = "ingress"
+      protocol    = "tcp"
+      from_port   = 9093
+      to_port     = 9093
+      cidr_blocks = ["10.30.0.0/16"]
+    }
+  }
 }
 
 module "ebs_csi_pod_identity" {
@@ -236,6 +308,20 @@ module "ebs_csi_pod_identity" {
 
   name            = "${local.cluster_name}-ebs-csi"
   use_name_prefix = false
+  # IAM policy names are account-wide: without a prefix of the cluster's, every cluster
+  # of the account would create the same AmazonEKS_<policy> names.
+  policy_name_prefix = "${local.cluster_name}-"
+
+  # Only this cluster's Pod Identity may assume the role (EKS's session tag of the cluster).
+  trust_policy_conditions = [
+    {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/eks-cluster-arn"
+      values = [
+        "arn:${data.aws_partition.current.partition}:eks:eu-west-1:123456789012:cluster/${local.cluster_name}",
+      ]
+    },
+  ]
 
   attach_aws_ebs_csi_policy = true
 }
@@ -247,6 +333,20 @@ module "aws_lb_controller_pod_identity" {
 
   name            = "${local.cluster_name}-aws-lb-controller"
   use_name_prefix = false
+  # IAM policy names are account-wide: without a prefix of the cluster's, every cluster
+  # of the account would create the same AmazonEKS_<policy> names.
+  policy_name_prefix = "${local.cluster_name}-"
+
+  # Only this cluster's Pod Identity may assume the role (EKS's session tag of the cluster).
+  trust_policy_conditions = [
+    {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/eks-cluster-arn"
+      values = [
+        "arn:${data.aws_partition.current.partition}:eks:eu-west-1:123456789012:cluster/${local.cluster_name}",
+      ]
+    },
+  ]
 
   attach_aws_lb_controller_policy = true
 
@@ -266,6 +366,20 @@ module "cluster_autoscaler_pod_identity" {
 
   name            = "${local.cluster_name}-cluster-autoscaler"
   use_name_prefix = false
+  # IAM policy names are account-wide: without a prefix of the cluster's, every cluster
+  # of the account would create the same AmazonEKS_<policy> names.
+  policy_name_prefix = "${local.cluster_name}-"
+
+  # Only this cluster's Pod Identity may assume the role (EKS's session tag of the cluster).
+  trust_policy_conditions = [
+    {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/eks-cluster-arn"
+      values = [
+        "arn:${data.aws_partition.current.partition}:eks:eu-west-1:123456789012:cluster/${local.cluster_name}",
+      ]
+    },
+  ]
 
   attach_cluster_autoscaler_policy = true
   cluster_autoscaler_cluster_names = [module.eks.cluster_name]
@@ -286,6 +400,20 @@ module "external_dns_pod_identity" {
 
   name            = "${local.cluster_name}-external-dns"
   use_name_prefix = false
+  # IAM policy names are account-wide: without a prefix of the cluster's, every cluster
+  # of the account would create the same AmazonEKS_<policy> names.
+  policy_name_prefix = "${local.cluster_name}-"
+
+  # Only this cluster's Pod Identity may assume the role (EKS's session tag of the cluster).
+  trust_policy_conditions = [
+    {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/eks-cluster-arn"
+      values = [
+        "arn:${data.aws_partition.current.partition}:eks:eu-west-1:123456789012:cluster/${local.cluster_name}",
+      ]
+    },
+  ]
 
   # Writes the Kafka names into the private zone only.
   attach_external_dns_policy    = true
@@ -303,9 +431,11 @@ module "external_dns_pod_identity" {
 resource "aws_route53_zone" "internal" {
   #checkov:skip=CKV2_AWS_38:DNSSEC signing applies to public zones; this zone is private
   #checkov:skip=CKV2_AWS_39:query logging is for public zones; resolver query logs cover private ones
-  name          = "flotilla.internal"
-  comment       = "Private names of platform flotilla (Kafka bootstrap and brokers)"
-  force_destroy = false
+  name    = "flotilla.internal"
+  comment = "Private names of platform flotilla (Kafka bootstrap and brokers)"
+  # Every record here is written by external-dns (Kafka, Alertmanager, each cluster's
+  # Prometheus): destroying the zone removes them rather than failing on HostedZoneNotEmpty.
+  force_destroy = true
 
   vpc {
     vpc_id = module.vpc.vpc_id
@@ -315,15 +445,4 @@ resource "aws_route53_zone" "internal" {
   lifecycle {
     ignore_changes = [vpc]
   }
-}
-
-resource "aws_vpc_security_group_ingress_rule" "kafka_tls" {
-  for_each = local.workload_vpc_cidrs
-
-  description       = "Kafka TLS listener from the ${each.key} VPC"
-  security_group_id = module.eks.node_security_group_id
-  cidr_ipv4         = each.value
-  ip_protocol       = "tcp"
-  from_port         = 9093
-  to_port           = 9093
 }

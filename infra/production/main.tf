@@ -18,6 +18,15 @@ data "aws_availability_zones" "available" {
     name   = "opt-in-status"
     values = ["opt-in-not-required"]
   }
+
+  # Validation checks the region's zone count (crates/model/data/aws.toml), but an account
+  # may see fewer (AWS withholds constrained zones from new accounts): say so at plan time.
+  lifecycle {
+    postcondition {
+      condition     = length(self.names) >= 3
+      error_message = "eu-west-1 has fewer than 3 availability zones open to this account: lower availability_zones of cluster \"production\" in platform.toml."
+    }
+  }
 }
 
 module "vpc" {
@@ -126,7 +135,18 @@ module "eks" {
 
   # IAM role named after the cluster (no generated suffix).
   iam_role_use_name_prefix = false
-  deletion_protection      = true
+
+  # Deletion protection on: destroy refuses a protected cluster.
+  deletion_protection = true
+
+  # Standard support: EKS upgrades the cluster when its version leaves standard support (no extended-support charge).
+  upgrade_policy = {
+    support_type = "STANDARD"
+  }
+
+  # Pod Identity is the one way pods get AWS credentials: no IRSA OIDC provider (and no
+  # tls_certificate data source fetching the issuer's certificate at plan time).
+  enable_irsa = false
 
   # Access entries only: no aws-auth ConfigMap, no implicit creator admin.
   authentication_mode                      = "API"
@@ -151,6 +171,8 @@ module "eks" {
 
   addons = {
     "aws-ebs-csi-driver" = {
+      addon_version = "v1.66.0-eksbuild.1"
+      most_recent   = false
       pod_identity_association = [
         {
           role_arn        = module.ebs_csi_pod_identity.iam_role_arn
@@ -158,12 +180,22 @@ module "eks" {
         },
       ]
     }
-    coredns = {}
+    coredns = {
+      addon_version = "v1.13.2-eksbuild.11"
+      most_recent   = false
+    }
     "eks-pod-identity-agent" = {
+      addon_version  = "v1.3.10-eksbuild.3"
+      most_recent    = false
       before_compute = true
     }
-    "kube-proxy" = {}
+    "kube-proxy" = {
+      addon_version = "v1.34.6-eksbuild.13"
+      most_recent   = false
+    }
     "vpc-cni" = {
+      addon_version        = "v1.22.4-eksbuild.3"
+      most_recent          = false
       before_compute       = true
       configuration_values = jsonencode({ enableNetworkPolicy = "true" })
     }
@@ -171,13 +203,15 @@ module "eks" {
 
   eks_managed_node_groups = {
     system = {
-      name           = "system"
-      ami_type       = "AL2023_x86_64_STANDARD"
-      instance_types = ["m6i.large"]
-      capacity_type  = "ON_DEMAND"
-      min_size       = 2
-      desired_size   = 3
-      max_size       = 4
+      name                 = "system"
+      iam_role_name        = "flotilla-production-system"
+      launch_template_name = "flotilla-production-system"
+      ami_type             = "AL2023_x86_64_STANDARD"
+      instance_types       = ["m6i.large"]
+      capacity_type        = "ON_DEMAND"
+      min_size             = 2
+      desired_size         = 3
+      max_size             = 4
       block_device_mappings = {
         root = {
           device_name = "/dev/xvda"
@@ -194,13 +228,15 @@ module "eks" {
       }
     }
     apps = {
-      name           = "apps"
-      ami_type       = "AL2023_x86_64_STANDARD"
-      instance_types = ["m6i.xlarge", "m6a.xlarge"]
-      capacity_type  = "ON_DEMAND"
-      min_size       = 3
-      desired_size   = 3
-      max_size       = 12
+      name                 = "apps"
+      iam_role_name        = "flotilla-production-apps"
+      launch_template_name = "flotilla-production-apps"
+      ami_type             = "AL2023_x86_64_STANDARD"
+      instance_types       = ["m6i.xlarge", "m6a.xlarge"]
+      capacity_type        = "ON_DEMAND"
+      min_size             = 3
+      desired_size         = 3
+      max_size             = 12
       block_device_mappings = {
         root = {
           device_name = "/dev/xvda"
@@ -226,6 +262,20 @@ module "ebs_csi_pod_identity" {
 
   name            = "${local.cluster_name}-ebs-csi"
   use_name_prefix = false
+  # IAM policy names are account-wide: without a prefix of the cluster's, every cluster
+  # of the account would create the same AmazonEKS_<policy> names.
+  policy_name_prefix = "${local.cluster_name}-"
+
+  # Only this cluster's Pod Identity may assume the role (EKS's session tag of the cluster).
+  trust_policy_conditions = [
+    {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/eks-cluster-arn"
+      values = [
+        "arn:${data.aws_partition.current.partition}:eks:eu-west-1:123456789012:cluster/${local.cluster_name}",
+      ]
+    },
+  ]
 
   attach_aws_ebs_csi_policy = true
 }
@@ -237,6 +287,20 @@ module "aws_lb_controller_pod_identity" {
 
   name            = "${local.cluster_name}-aws-lb-controller"
   use_name_prefix = false
+  # IAM policy names are account-wide: without a prefix of the cluster's, every cluster
+  # of the account would create the same AmazonEKS_<policy> names.
+  policy_name_prefix = "${local.cluster_name}-"
+
+  # Only this cluster's Pod Identity may assume the role (EKS's session tag of the cluster).
+  trust_policy_conditions = [
+    {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/eks-cluster-arn"
+      values = [
+        "arn:${data.aws_partition.current.partition}:eks:eu-west-1:123456789012:cluster/${local.cluster_name}",
+      ]
+    },
+  ]
 
   attach_aws_lb_controller_policy = true
 
@@ -256,6 +320,20 @@ module "cluster_autoscaler_pod_identity" {
 
   name            = "${local.cluster_name}-cluster-autoscaler"
   use_name_prefix = false
+  # IAM policy names are account-wide: without a prefix of the cluster's, every cluster
+  # of the account would create the same AmazonEKS_<policy> names.
+  policy_name_prefix = "${local.cluster_name}-"
+
+  # Only this cluster's Pod Identity may assume the role (EKS's session tag of the cluster).
+  trust_policy_conditions = [
+    {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/eks-cluster-arn"
+      values = [
+        "arn:${data.aws_partition.current.partition}:eks:eu-west-1:123456789012:cluster/${local.cluster_name}",
+      ]
+    },
+  ]
 
   attach_cluster_autoscaler_policy = true
   cluster_autoscaler_cluster_names = [module.eks.cluster_name]
@@ -276,10 +354,42 @@ module "external_dns_pod_identity" {
 
   name            = "${local.cluster_name}-external-dns"
   use_name_prefix = false
+  # IAM policy names are account-wide: without a prefix of the cluster's, every cluster
+  # of the account would create the same AmazonEKS_<policy> names.
+  policy_name_prefix = "${local.cluster_name}-"
+
+  # Only this cluster's Pod Identity may assume the role (EKS's session tag of the cluster).
+  trust_policy_conditions = [
+    {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/eks-cluster-arn"
+      values = [
+        "arn:${data.aws_partition.current.partition}:eks:eu-west-1:123456789012:cluster/${local.cluster_name}",
+      ]
+    },
+  ]
 
   # The gateway's public zone is not in the model; external-dns is held to the gateway domain by its domain filter.
   attach_external_dns_policy    = true
   external_dns_hosted_zone_arns = ["arn:${data.aws_partition.current.partition}:route53:::hostedzone/*"]
+
+  # In the platform's private zone only this cluster's own name (and its TXT ownership
+  # records): never Kafka's, Alertmanager's or another cluster's.
+  policy_statements = [
+    {
+      sid       = "OnlyOwnRecordsInThePrivateZone"
+      effect    = "Deny"
+      actions   = ["route53:ChangeResourceRecordSets"]
+      resources = [local.controlplane.internal_zone_arn]
+      condition = [
+        {
+          test     = "ForAnyValue:StringNotLike"
+          variable = "route53:ChangeResourceRecordSetsNormalizedRecordNames"
+          values   = ["prometheus.production.flotilla.internal", "*-prometheus.production.flotilla.internal"]
+        },
+      ]
+    },
+  ]
 
   associations = {
     this = {

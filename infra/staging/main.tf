@@ -18,6 +18,15 @@ data "aws_availability_zones" "available" {
     name   = "opt-in-status"
     values = ["opt-in-not-required"]
   }
+
+  # Validation checks the region's zone count (crates/model/data/aws.toml), but an account
+  # may see fewer (AWS withholds constrained zones from new accounts): say so at plan time.
+  lifecycle {
+    postcondition {
+      condition     = length(self.names) >= 2
+      error_message = "eu-west-1 has fewer than 2 availability zones open to this account: lower availability_zones of cluster \"staging\" in platform.toml."
+    }
+  }
 }
 
 module "vpc" {
@@ -116,6 +125,18 @@ module "eks" {
   # IAM role named after the cluster (no generated suffix).
   iam_role_use_name_prefix = false
 
+  # Always written: the provider keeps an omitted value, so turning protection off must be explicit.
+  deletion_protection = false
+
+  # Standard support: EKS upgrades the cluster when its version leaves standard support (no extended-support charge).
+  upgrade_policy = {
+    support_type = "STANDARD"
+  }
+
+  # Pod Identity is the one way pods get AWS credentials: no IRSA OIDC provider (and no
+  # tls_certificate data source fetching the issuer's certificate at plan time).
+  enable_irsa = false
+
   # Access entries only: no aws-auth ConfigMap, no implicit creator admin.
   authentication_mode                      = "API"
   enable_cluster_creator_admin_permissions = false
@@ -139,6 +160,8 @@ module "eks" {
 
   addons = {
     "aws-ebs-csi-driver" = {
+      addon_version = "v1.66.0-eksbuild.1"
+      most_recent   = false
       pod_identity_association = [
         {
           role_arn        = module.ebs_csi_pod_identity.iam_role_arn
@@ -146,12 +169,22 @@ module "eks" {
         },
       ]
     }
-    coredns = {}
+    coredns = {
+      addon_version = "v1.13.2-eksbuild.11"
+      most_recent   = false
+    }
     "eks-pod-identity-agent" = {
+      addon_version  = "v1.3.10-eksbuild.3"
+      most_recent    = false
       before_compute = true
     }
-    "kube-proxy" = {}
+    "kube-proxy" = {
+      addon_version = "v1.34.6-eksbuild.13"
+      most_recent   = false
+    }
     "vpc-cni" = {
+      addon_version        = "v1.22.4-eksbuild.3"
+      most_recent          = false
       before_compute       = true
       configuration_values = jsonencode({ enableNetworkPolicy = "true" })
     }
@@ -159,13 +192,15 @@ module "eks" {
 
   eks_managed_node_groups = {
     system = {
-      name           = "system"
-      ami_type       = "AL2023_x86_64_STANDARD"
-      instance_types = ["m6i.large"]
-      capacity_type  = "ON_DEMAND"
-      min_size       = 2
-      desired_size   = 2
-      max_size       = 3
+      name                 = "system"
+      iam_role_name        = "flotilla-staging-system"
+      launch_template_name = "flotilla-staging-system"
+      ami_type             = "AL2023_x86_64_STANDARD"
+      instance_types       = ["m6i.large"]
+      capacity_type        = "ON_DEMAND"
+      min_size             = 2
+      desired_size         = 2
+      max_size             = 3
       block_device_mappings = {
         root = {
           device_name = "/dev/xvda"
@@ -182,13 +217,15 @@ module "eks" {
       }
     }
     apps = {
-      name           = "apps"
-      ami_type       = "AL2023_x86_64_STANDARD"
-      instance_types = ["m6i.large", "m6a.large", "m5.large"]
-      capacity_type  = "SPOT"
-      min_size       = 1
-      desired_size   = 2
-      max_size       = 6
+      name                 = "apps"
+      iam_role_name        = "flotilla-staging-apps"
+      launch_template_name = "flotilla-staging-apps"
+      ami_type             = "AL2023_x86_64_STANDARD"
+      instance_types       = ["m6i.large", "m6a.large", "m5.large"]
+      capacity_type        = "SPOT"
+      min_size             = 1
+      desired_size         = 2
+      max_size             = 6
       block_device_mappings = {
         root = {
           device_name = "/dev/xvda"
@@ -214,6 +251,20 @@ module "ebs_csi_pod_identity" {
 
   name            = "${local.cluster_name}-ebs-csi"
   use_name_prefix = false
+  # IAM policy names are account-wide: without a prefix of the cluster's, every cluster
+  # of the account would create the same AmazonEKS_<policy> names.
+  policy_name_prefix = "${local.cluster_name}-"
+
+  # Only this cluster's Pod Identity may assume the role (EKS's session tag of the cluster).
+  trust_policy_conditions = [
+    {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/eks-cluster-arn"
+      values = [
+        "arn:${data.aws_partition.current.partition}:eks:eu-west-1:123456789012:cluster/${local.cluster_name}",
+      ]
+    },
+  ]
 
   attach_aws_ebs_csi_policy = true
 }
@@ -225,6 +276,20 @@ module "aws_lb_controller_pod_identity" {
 
   name            = "${local.cluster_name}-aws-lb-controller"
   use_name_prefix = false
+  # IAM policy names are account-wide: without a prefix of the cluster's, every cluster
+  # of the account would create the same AmazonEKS_<policy> names.
+  policy_name_prefix = "${local.cluster_name}-"
+
+  # Only this cluster's Pod Identity may assume the role (EKS's session tag of the cluster).
+  trust_policy_conditions = [
+    {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/eks-cluster-arn"
+      values = [
+        "arn:${data.aws_partition.current.partition}:eks:eu-west-1:123456789012:cluster/${local.cluster_name}",
+      ]
+    },
+  ]
 
   attach_aws_lb_controller_policy = true
 
@@ -244,6 +309,20 @@ module "cluster_autoscaler_pod_identity" {
 
   name            = "${local.cluster_name}-cluster-autoscaler"
   use_name_prefix = false
+  # IAM policy names are account-wide: without a prefix of the cluster's, every cluster
+  # of the account would create the same AmazonEKS_<policy> names.
+  policy_name_prefix = "${local.cluster_name}-"
+
+  # Only this cluster's Pod Identity may assume the role (EKS's session tag of the cluster).
+  trust_policy_conditions = [
+    {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/eks-cluster-arn"
+      values = [
+        "arn:${data.aws_partition.current.partition}:eks:eu-west-1:123456789012:cluster/${local.cluster_name}",
+      ]
+    },
+  ]
 
   attach_cluster_autoscaler_policy = true
   cluster_autoscaler_cluster_names = [module.eks.cluster_name]
@@ -264,10 +343,42 @@ module "external_dns_pod_identity" {
 
   name            = "${local.cluster_name}-external-dns"
   use_name_prefix = false
+  # IAM policy names are account-wide: without a prefix of the cluster's, every cluster
+  # of the account would create the same AmazonEKS_<policy> names.
+  policy_name_prefix = "${local.cluster_name}-"
+
+  # Only this cluster's Pod Identity may assume the role (EKS's session tag of the cluster).
+  trust_policy_conditions = [
+    {
+      test     = "StringEquals"
+      variable = "aws:RequestTag/eks-cluster-arn"
+      values = [
+        "arn:${data.aws_partition.current.partition}:eks:eu-west-1:123456789012:cluster/${local.cluster_name}",
+      ]
+    },
+  ]
 
   # The gateway's public zone is not in the model; external-dns is held to the gateway domain by its domain filter.
   attach_external_dns_policy    = true
   external_dns_hosted_zone_arns = ["arn:${data.aws_partition.current.partition}:route53:::hostedzone/*"]
+
+  # In the platform's private zone only this cluster's own name (and its TXT ownership
+  # records): never Kafka's, Alertmanager's or another cluster's.
+  policy_statements = [
+    {
+      sid       = "OnlyOwnRecordsInThePrivateZone"
+      effect    = "Deny"
+      actions   = ["route53:ChangeResourceRecordSets"]
+      resources = [local.controlplane.internal_zone_arn]
+      condition = [
+        {
+          test     = "ForAnyValue:StringNotLike"
+          variable = "route53:ChangeResourceRecordSetsNormalizedRecordNames"
+          values   = ["prometheus.staging.flotilla.internal", "*-prometheus.staging.flotilla.internal"]
+        },
+      ]
+    },
+  ]
 
   associations = {
     this = {

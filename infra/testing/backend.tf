@@ -3,10 +3,13 @@
 
 terraform {
   backend "s3" {
-    bucket       = "flotilla-123456789012-tfstate"
-    key          = "testing/terraform.tfstate"
-    region       = "eu-west-1"
-    encrypt      = true
+    bucket  = "flotilla-123456789012-tfstate"
+    key     = "testing/terraform.tfstate"
+    region  = "eu-west-1"
+    encrypt = true
+    # Every state object, its lock and digest are encrypted with the state key
+    # (infra/bootstrap); without kms_key_id the backend would ask S3 for AES256.
+    kms_key_id   = "arn:aws:kms:eu-west-1:123456789012:alias/flotilla-tfstate"
     use_lockfile = true
   }
 }

@@ -77,7 +77,7 @@ pub fn alertmanager_host(platform: &Platform) -> String {
 
 /// Private DNS name of a cluster's Prometheus, for the controlplane's Grafana.
 pub fn prometheus_host(platform: &Platform, cluster: &Cluster) -> String {
-    format!("prometheus.{}.{}", cluster.name, platform.internal_domain)
+    platform.prometheus_host(cluster)
 }
 
 pub const ALERTMANAGER_PORT: u16 = 9093;

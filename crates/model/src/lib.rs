@@ -6,6 +6,7 @@
 //! engine take a `&Platform` and build their own output types from it.
 
 pub mod artifact;
+pub mod aws_data;
 pub mod capacity;
 mod diagnostic;
 mod names;
@@ -122,6 +123,13 @@ impl Platform {
         format!("kafka-{id}.{}", self.internal_domain)
     }
 
+    /// Private DNS name of a cluster's Prometheus (for the controlplane's Grafana): the one name
+    /// a workload cluster's external-dns writes into the private zone, and its IAM policy is
+    /// held to (crates/terraform).
+    pub fn prometheus_host(&self, cluster: &Cluster) -> String {
+        format!("prometheus.{}.{}", cluster.name, self.internal_domain)
+    }
+
     /// Port of the TLS Kafka listener reached from the workload VPCs.
     pub const KAFKA_TLS_PORT: u16 = 9093;
 
@@ -129,6 +137,18 @@ impl Platform {
     /// names of its AWS resources (VPC, IAM roles, KMS alias).
     pub fn eks_cluster_name(&self, cluster: &Cluster) -> String {
         format!("{}-{}", self.name, cluster.name)
+    }
+}
+
+/// The AWS partition of a region (`aws`, `aws-cn`, `aws-us-gov`), for ARNs written where
+/// Terraform cannot look it up (backend blocks).
+pub fn aws_partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
     }
 }
 
@@ -224,6 +244,10 @@ pub struct Cluster {
     /// IAM role ARNs given cluster-admin through EKS access entries.
     pub admin_roles: Vec<String>,
     pub endpoint: EndpointAccess,
+    /// Who reaches the private endpoint besides the cluster's own nodes.
+    pub private_access: PrivateAccess,
+    /// The EKS support policy once the Kubernetes version leaves standard support.
+    pub support: SupportType,
     /// The NGINX gateway in front of the applications (every workload cluster has one).
     pub gateway: Option<Gateway>,
     pub node_pools: Vec<NodePool>,
@@ -239,6 +263,43 @@ pub struct Cluster {
 pub enum EndpointAccess {
     Private,
     Public { allowed_cidrs: Vec<Ipv4Net> },
+}
+
+/// Sources outside the cluster's nodes that reach the private API endpoint (rules on the
+/// cluster security group): the deploy's runner network, a VPN. A private-only endpoint without
+/// any is rejected, since nothing could deploy to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PrivateAccess {
+    pub cidrs: Vec<Ipv4Net>,
+    /// Security group ids (`sg-...`) in the cluster's VPC.
+    pub security_groups: Vec<String>,
+}
+
+impl PrivateAccess {
+    pub fn is_empty(&self) -> bool {
+        self.cidrs.is_empty() && self.security_groups.is_empty()
+    }
+}
+
+/// EKS support policy (`upgrade_policy.support_type`): what happens when the cluster's
+/// Kubernetes version leaves standard support.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SupportType {
+    /// The cluster is upgraded automatically at the end of standard support.
+    Standard,
+    /// The cluster stays on its version at the extended-support price.
+    Extended,
+}
+
+impl SupportType {
+    /// The EKS API spelling.
+    pub fn eks_name(self) -> &'static str {
+        match self {
+            SupportType::Standard => "STANDARD",
+            SupportType::Extended => "EXTENDED",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

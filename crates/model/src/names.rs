@@ -146,6 +146,19 @@ pub fn account_id(s: &str) -> Result<(), String> {
     }
 }
 
+/// A VPC security group id: `sg-` and 8 or 17 hexadecimal digits.
+pub fn security_group_id(s: &str) -> Result<(), String> {
+    match s.strip_prefix("sg-") {
+        Some(hex)
+            if (hex.len() == 8 || hex.len() == 17)
+                && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) =>
+        {
+            Ok(())
+        }
+        _ => Err("a security group id is `sg-` and 8 or 17 lowercase hexadecimal digits, e.g. \"sg-0123456789abcdef0\"".into()),
+    }
+}
+
 /// An IAM ARN of a role or group: `arn:aws:iam::<account>:role/<path/name>`.
 /// Returns the kind (`role` or `group`) and the name.
 pub fn iam_arn(s: &str) -> Result<(String, String), String> {

@@ -65,6 +65,9 @@ pub struct Cluster {
     /// Share of the peak ingest in percent (workload clusters only; optional).
     #[serde(default)]
     pub ingest_percent: Option<S<i64>>,
+    /// EKS support policy: "standard" (default) or "extended".
+    #[serde(default)]
+    pub support: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,6 +76,12 @@ pub struct Endpoint {
     pub access: S<String>,
     #[serde(default)]
     pub public_cidrs: Vec<S<String>>,
+    /// Networks that reach the private endpoint (a VPN, a runner network routed to the VPC).
+    #[serde(default)]
+    pub private_cidrs: Vec<S<String>>,
+    /// Security groups in the cluster's VPC whose members reach the private endpoint.
+    #[serde(default)]
+    pub private_security_groups: Vec<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -12,6 +12,7 @@ use toml::Spanned;
 use crate::diagnostic::{Diagnostic, LoadError};
 use crate::names;
 use crate::raw::{self, S};
+use crate::versions::EKS_ADDONS;
 use crate::*;
 
 /// Kubernetes allows up to 63 characters, but names end up in IAM role names, node group
@@ -193,7 +194,9 @@ impl Cx {
     fn platform(&mut self, f: raw::File, versions: &Versions) -> Option<Platform> {
         let meta = f.platform.get_ref();
         self.check(&meta.name, "platform name", |s| names::dns_label(s, 20));
-        self.check(&meta.region, "region", names::region);
+        if self.check(&meta.region, "region", names::region).is_some() {
+            self.known_region(&meta.region);
+        }
         self.check(&meta.account_id, "account id", names::account_id);
         self.check(&meta.internal_domain, "internal domain", names::dns_name);
         let state_bucket = match &meta.state_bucket {
@@ -303,6 +306,29 @@ impl Cx {
                         ),
                     );
                 }
+            }
+        }
+        // Clusters in another account than the platform's (where the state bucket and the
+        // private zone are) would need state access, per-account deploy credentials and
+        // external-dns writing into the zone through an assumed role; until Flotilla renders and
+        // runs all of that, such a platform is refused here rather than failing mid-deploy.
+        for (rc, c) in f.clusters.iter().zip(&clusters) {
+            let Some(account) = &rc.get_ref().account_id else {
+                continue;
+            };
+            if names::account_id(account.get_ref()).is_ok()
+                && c.account_id != *meta.account_id.get_ref()
+            {
+                self.err_help(
+                    span(account),
+                    format!(
+                        "cluster \"{}\" is in account {}, not the platform's {}",
+                        c.name,
+                        c.account_id,
+                        meta.account_id.get_ref()
+                    ),
+                    "clusters in other accounts are not supported yet: their Terraform state needs a state-access role in the platform's account, the deploy needs credentials per account, and external-dns needs a role to write the controlplane's private zone (docs/terraform.md, \"Other accounts\"); put the cluster in the platform's account",
+                );
             }
         }
         // Explicit ingest shares leave something for the environments without one.
@@ -492,7 +518,9 @@ impl Cx {
         };
         let region = match &c.region {
             Some(r) => {
-                self.check(r, "region", names::region);
+                if self.check(r, "region", names::region).is_some() {
+                    self.known_region(r);
+                }
                 r.get_ref().clone()
             }
             None => meta.region.get_ref().clone(),
@@ -531,6 +559,19 @@ impl Cx {
                     c.name.get_ref()
                 ),
                 "3 zones is usual; no AWS region offers a VPC more than 6",
+            );
+        } else if let Some(zones) = aws_data::availability_zones(&region)
+            && azs > i64::from(zones)
+        {
+            self.err_help(
+                span(&c.availability_zones),
+                format!(
+                    "cluster \"{}\" asks for {azs} availability zones; {region} has {zones}",
+                    c.name.get_ref()
+                ),
+                format!(
+                    "a new account sees {zones} zones in {region} (crates/model/data/aws-regions.toml, from AWS's zone list): use at most {zones}, or a region with more"
+                ),
             );
         } else if azs < min_azs {
             self.err_help(
@@ -581,6 +622,27 @@ impl Cx {
                 ),
             );
         }
+        if supported.contains(c.kubernetes_version.get_ref()) {
+            let missing: Vec<&str> = EKS_ADDONS
+                .into_iter()
+                .filter(|a| {
+                    versions
+                        .eks_addon(a, c.kubernetes_version.get_ref())
+                        .is_none()
+                })
+                .collect();
+            if !missing.is_empty() {
+                self.err_help(
+                    span(&c.kubernetes_version),
+                    format!(
+                        "versions.toml pins no {} for Kubernetes {}",
+                        missing.join(", "),
+                        c.kubernetes_version.get_ref()
+                    ),
+                    "add the add-on versions for this Kubernetes version to [eks_addons] in versions.toml (docs/terraform.md, \"Add-on versions\")",
+                );
+            }
+        }
         let mut admin_roles = Vec::new();
         for r in &c.admin_roles {
             if let Some((kind, _)) = self.check(r, "admin role", names::iam_arn)
@@ -600,6 +662,20 @@ impl Cx {
         self.unique("admin role", &c.admin_roles);
 
         let endpoint = self.endpoint(c.endpoint.get_ref(), &c.endpoint, protected, &c.name);
+        let private_access = self.private_access(c.endpoint.get_ref(), &c.endpoint, &c.name);
+        let support = match c.support.as_ref().map(|s| s.get_ref().as_str()) {
+            None | Some("standard") => SupportType::Standard,
+            Some("extended") => SupportType::Extended,
+            Some(other) => {
+                let s = c.support.as_ref().unwrap();
+                self.err_help(
+                    span(s),
+                    format!("unknown support type \"{other}\""),
+                    "support is \"standard\" (upgraded by EKS when standard support ends) or \"extended\" (kept on its version at the extended-support price; `cargo xtask plan` shows it)",
+                );
+                SupportType::Standard
+            }
+        };
         // An unknown role is reported once; do not also demand what a workload cluster needs.
         let role_known = matches!(c.role.get_ref().as_str(), "workload" | "controlplane");
         let gateway = match (&c.gateway, role) {
@@ -680,10 +756,62 @@ impl Cx {
             protected,
             admin_roles,
             endpoint,
+            private_access,
+            support,
             gateway,
             node_pools,
             ingest_percent,
         }
+    }
+
+    /// A region of the pinned region table (its zone count is what `availability_zones` is
+    /// checked against).
+    fn known_region(&mut self, r: &S<String>) {
+        if aws_data::availability_zones(r.get_ref()).is_none() {
+            let known: Vec<&str> = aws_data::known_regions().collect();
+            self.err_help(
+                span(r),
+                format!("region \"{}\" is not in Flotilla's region table", r.get_ref()),
+                format!(
+                    "known regions: {} (crates/model/data/aws-regions.toml, with the zone count AWS lists for new accounts; add a region there)",
+                    known.join(", ")
+                ),
+            );
+        }
+    }
+
+    /// Who reaches the private endpoint: rules on the cluster security group. A private-only
+    /// endpoint needs at least one source, or nothing outside the nodes (the deploy included)
+    /// can reach the API.
+    fn private_access(
+        &mut self,
+        e: &raw::Endpoint,
+        whole: &S<raw::Endpoint>,
+        cluster: &S<String>,
+    ) -> PrivateAccess {
+        let mut access = PrivateAccess::default();
+        for c in &e.private_cidrs {
+            if let Some(net) = self.check(c, "private endpoint CIDR", names::cidr) {
+                access.cidrs.push(net);
+            }
+        }
+        for g in &e.private_security_groups {
+            self.check(g, "security group", names::security_group_id);
+            access.security_groups.push(g.get_ref().clone());
+        }
+        self.unique("private endpoint CIDR", &e.private_cidrs);
+        self.unique("security group", &e.private_security_groups);
+        if e.access.get_ref() == "private" && access.is_empty() {
+            self.err_help(
+                span(whole),
+                format!(
+                    "the private endpoint of cluster \"{}\" has no access path",
+                    cluster.get_ref()
+                ),
+                "only the cluster's own nodes could reach its API, so no deploy could: list the networks the deploy runs from (a VPN, a self-hosted runner network routed to the VPC) in private_cidrs, or the security groups of runners inside the VPC in private_security_groups (docs/ci.md, \"Reaching the clusters\")",
+            );
+        }
+        access
     }
 
     fn endpoint(

@@ -8,6 +8,16 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// The EKS managed add-ons every cluster runs (crates/terraform renders them; versions.toml pins
+/// each one per Kubernetes version in `[eks_addons]`).
+pub const EKS_ADDONS: [&str; 5] = [
+    "aws-ebs-csi-driver",
+    "coredns",
+    "eks-pod-identity-agent",
+    "kube-proxy",
+    "vpc-cni",
+];
+
 /// The text of `versions.toml`, as compiled in.
 pub const VERSIONS_TOML: &str = include_str!("../../../versions.toml");
 
@@ -16,6 +26,8 @@ pub const VERSIONS_TOML: &str = include_str!("../../../versions.toml");
 pub struct Versions {
     pub kubernetes: KubernetesVersions,
     pub terraform: TerraformVersions,
+    /// EKS add-on name -> Kubernetes version -> add-on version.
+    pub eks_addons: BTreeMap<String, BTreeMap<String, String>>,
     /// Chart name -> where it comes from and which version.
     pub charts: BTreeMap<String, Chart>,
     /// CRD bundles that no chart installs (Gateway API).
@@ -116,6 +128,15 @@ impl Versions {
             .unwrap_or_else(|| panic!("chart {name} is not pinned in versions.toml"))
     }
 
+    /// The pinned version of an EKS add-on for a Kubernetes version; `None` when versions.toml
+    /// has none (validation reports that at the cluster's `kubernetes_version`).
+    pub fn eks_addon(&self, addon: &str, kubernetes: &str) -> Option<&str> {
+        self.eks_addons
+            .get(addon)
+            .and_then(|v| v.get(kubernetes))
+            .map(String::as_str)
+    }
+
     pub fn module(&self, name: &str) -> &Module {
         self.terraform
             .modules
@@ -134,6 +155,29 @@ mod tests {
         assert!(v.kubernetes.supported.len() >= 2);
         assert!(v.charts.contains_key("kube-prometheus-stack"));
         assert_eq!(v.module("eks").source, "terraform-aws-modules/eks/aws");
+    }
+
+    /// Every supported Kubernetes version has a pinned version of every add-on, and the
+    /// add-on tables name no other Kubernetes version.
+    #[test]
+    fn every_supported_kubernetes_version_pins_every_addon() {
+        let v = Versions::embedded();
+        let pinned: Vec<&str> = v.eks_addons.keys().map(String::as_str).collect();
+        assert_eq!(
+            pinned, EKS_ADDONS,
+            "versions.toml pins exactly the add-ons every cluster runs"
+        );
+        for (addon, by_version) in &v.eks_addons {
+            let versions: Vec<&String> = by_version.keys().collect();
+            let supported: Vec<&String> = v.kubernetes.supported.iter().collect();
+            assert_eq!(versions, supported, "{addon}");
+            for version in by_version.values() {
+                assert!(
+                    version.starts_with('v') && version.contains("-eksbuild."),
+                    "{addon}: {version} is not an EKS add-on version"
+                );
+            }
+        }
     }
 
     #[test]

@@ -119,7 +119,7 @@ fn render(spec: &Spec, names: &[String], cidrs: &[String]) -> String {
         "[platform]\nname = \"prop\"\nregion = \"eu-west-1\"\naccount_id = \"123456789012\"\ninternal_domain = \"prop.internal\"\n",
     );
     out += &format!(
-        "\n[[clusters]]\nname = \"{}\"\nrole = \"controlplane\"\nvpc_cidr = \"{}\"\navailability_zones = 3\nkubernetes_version = \"1.34\"\nprotected = true\n\n[clusters.endpoint]\naccess = \"private\"\n",
+        "\n[[clusters]]\nname = \"{}\"\nrole = \"controlplane\"\nvpc_cidr = \"{}\"\navailability_zones = 3\nkubernetes_version = \"1.34\"\nprotected = true\n\n[clusters.endpoint]\naccess = \"private\"\nprivate_cidrs = [\"10.250.0.0/24\"]\n",
         names[0], cidrs[0]
     );
     controlplane_pool(&mut out);
@@ -136,7 +136,7 @@ fn render(spec: &Spec, names: &[String], cidrs: &[String]) -> String {
             out +=
                 "\n[clusters.endpoint]\naccess = \"public\"\npublic_cidrs = [\"203.0.113.0/24\"]\n";
         } else {
-            out += "\n[clusters.endpoint]\naccess = \"private\"\n";
+            out += "\n[clusters.endpoint]\naccess = \"private\"\nprivate_cidrs = [\"10.250.0.0/24\"]\n";
         }
         out += &format!(
             "\n[clusters.gateway]\nscheme = \"internal\"\ncertificate_arn = \"arn:aws:acm:eu-west-1:123456789012:certificate/6d1e2f3a-4b5c\"\ndomain = \"{}.example.com\"\n",

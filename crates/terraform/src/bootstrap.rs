@@ -94,7 +94,7 @@ fn main_tf(platform: &Platform) -> Body {
             "resource",
             &["aws_kms_alias", "state"],
             Body::new()
-                .attr("name", format!("alias/{}-tfstate", platform.name))
+                .attr("name", common::state_kms_alias(platform))
                 .attr("target_key_id", Expr::raw("aws_kms_key.state.key_id")),
         ),
         Block::new(
@@ -102,7 +102,7 @@ fn main_tf(platform: &Platform) -> Body {
             &["aws_s3_bucket", "state"],
             Body::new()
                 .comment("checkov:skip=CKV_AWS_144:state is rebuilt from the clusters it describes; cross-region replication is not worth a second bucket and key")
-                .comment("checkov:skip=CKV_AWS_18:access logging would need a log bucket that itself needs logging; CloudTrail records the API calls")
+                .comment("checkov:skip=CKV_AWS_18:access logging would need a log bucket that itself needs logging; object reads and writes are recorded only by a CloudTrail trail with S3 data events for this bucket, which the account owner creates (docs/security.md)")
                 .comment("checkov:skip=CKV2_AWS_62:nothing consumes events of the state bucket")
                 .attr("bucket", platform.state_bucket.as_str())
                 .attr("force_destroy", false)
@@ -162,7 +162,8 @@ fn main_tf(platform: &Platform) -> Body {
                 .attr("bucket", bucket_ref())
                 .attr(
                     "policy",
-                    common::policy_document(vec![Expr::object([
+                    common::policy_document(vec![
+                        Expr::object([
                         ("Sid", Expr::str("DenyInsecureTransport")),
                         ("Effect", Expr::str("Deny")),
                         ("Principal", Expr::str("*")),
@@ -181,7 +182,28 @@ fn main_tf(platform: &Platform) -> Body {
                                 Expr::object([("aws:SecureTransport", Expr::str("false"))]),
                             )]),
                         ),
-                    ])]),
+                    ]),
+                        // Every state object is written with the state key (the backends name
+                        // it, `kms_key_id`); a writer that asks for S3-managed keys or none
+                        // is refused rather than silently escaping the key's policy and audit.
+                        Expr::object([
+                            ("Sid", Expr::str("DenyWritesWithoutTheStateKey")),
+                            ("Effect", Expr::str("Deny")),
+                            ("Principal", Expr::str("*")),
+                            ("Action", Expr::str("s3:PutObject")),
+                            ("Resource", Expr::template("${aws_s3_bucket.state.arn}/*")),
+                            (
+                                "Condition",
+                                Expr::object([(
+                                    "StringNotEquals",
+                                    Expr::object([(
+                                        "s3:x-amz-server-side-encryption",
+                                        Expr::str("aws:kms"),
+                                    )]),
+                                )]),
+                            ),
+                        ]),
+                    ]),
                 )
                 .blank()
                 .attr(

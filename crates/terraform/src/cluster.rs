@@ -11,9 +11,10 @@
 use std::collections::BTreeMap;
 
 use flotilla_model::capacity::NodeGroupSizes;
+use flotilla_model::versions::EKS_ADDONS;
 use flotilla_model::{
-    AwsComponent, Capacity, Cluster, EndpointAccess, Ipv4Net, NodePool, Platform, Role, Team,
-    TeamKind,
+    AwsComponent, Capacity, Cluster, EndpointAccess, Ipv4Net, NodePool, Platform, Role,
+    SupportType, Team, TeamKind,
 };
 
 use crate::common::{self, Providers, RootModule};
@@ -30,8 +31,9 @@ const CONTROLPLANE_ALIAS: &str = "controlplane";
 /// addresses.
 const EKS_MODULE: &str = "eks";
 
-/// The controlplane's Kafka TLS rule, one instance per workload cluster name.
-const KAFKA_RULE: [&str; 2] = ["aws_vpc_security_group_ingress_rule", "kafka_tls"];
+/// The EKS module's node security group rules (`node_security_group_additional_rules` become
+/// instances of it, keyed by the map's keys).
+const NODE_SG_RULE: &str = "aws_security_group_rule.node";
 
 /// Address of a node pool's managed node group. The EKS module (v21) declares its node groups
 /// as `module "eks_managed_node_group"` with `for_each` over `var.eks_managed_node_groups`, whose
@@ -44,13 +46,16 @@ fn node_group_address(pool: &str) -> String {
     )
 }
 
-/// Address of the controlplane's Kafka rule for one workload cluster ([`Cx::kafka_rules`]).
+/// Key of the controlplane's Kafka rule for one workload cluster ([`Cx::kafka_rules`]).
+fn kafka_rule_key(workload: &str) -> String {
+    format!("kafka-tls-{workload}")
+}
+
+/// Address of the controlplane's Kafka rule for one workload cluster.
 fn kafka_rule_address(workload: &str) -> String {
     format!(
-        "{}.{}[{}]",
-        KAFKA_RULE[0],
-        KAFKA_RULE[1],
-        hcl::quote(workload)
+        "module.{EKS_MODULE}.{NODE_SG_RULE}[{}]",
+        hcl::quote(&kafka_rule_key(workload))
     )
 }
 
@@ -110,6 +115,11 @@ fn backend_tf(platform: &Platform, cluster: &Cluster) -> Body {
                 .attr("key", state_key(cluster))
                 .attr("region", platform.region.as_str())
                 .attr("encrypt", true)
+                .comment("Every state object, its lock and digest are encrypted with the state key")
+                .comment(
+                    "(infra/bootstrap); without kms_key_id the backend would ask S3 for AES256.",
+                )
+                .attr("kms_key_id", common::state_kms_alias_arn(platform))
                 .attr("use_lockfile", true),
         )),
     )]))
@@ -240,7 +250,11 @@ impl<'a> Cx<'a> {
                         Body::new()
                             .attr("name", "opt-in-status")
                             .attr("values", Expr::strs(["opt-in-not-required"])),
-                    )),
+                    ))
+                    .blank()
+                    .comment("Validation checks the region's zone count (crates/model/data/aws.toml), but an account")
+                    .comment("may see fewer (AWS withholds constrained zones from new accounts): say so at plan time.")
+                    .block(self.zones_postcondition()),
             ),
             self.vpc(),
             self.kms_key(),
@@ -258,11 +272,31 @@ impl<'a> Cx<'a> {
         }
         if self.is_controlplane() {
             blocks.push(self.internal_zone());
-            blocks.push(self.kafka_rules());
         } else {
             blocks.extend(self.controlplane_link());
         }
         Body::file(blocks)
+    }
+
+    fn zones_postcondition(&self) -> Block {
+        let n = self.cluster.availability_zones;
+        Block::new(
+            "lifecycle",
+            &[],
+            Body::new().block(Block::new(
+                "postcondition",
+                &[],
+                Body::new()
+                    .attr("condition", Expr::raw(format!("length(self.names) >= {n}")))
+                    .attr(
+                        "error_message",
+                        format!(
+                            "{} has fewer than {n} availability zones open to this account: lower availability_zones of cluster \"{}\" in platform.toml.",
+                            self.cluster.region, self.cluster.name
+                        ),
+                    ),
+            )),
+        )
     }
 
     fn locals(&self) -> Block {
@@ -273,17 +307,7 @@ impl<'a> Cx<'a> {
                 self.cluster.availability_zones
             )),
         );
-        if self.is_controlplane() {
-            let cidrs: Vec<(String, Expr)> = self
-                .platform
-                .workload_clusters()
-                .map(|w| (w.name.clone(), Expr::str(w.vpc_cidr.to_string())))
-                .collect();
-            body = body
-                .blank()
-                .comment("Workload VPCs that reach Kafka over their peering, by cluster name.")
-                .attr("workload_vpc_cidrs", Expr::Object(cidrs));
-        } else {
+        if !self.is_controlplane() {
             body = body.blank().attr(
                 "controlplane",
                 Expr::raw("data.terraform_remote_state.controlplane.outputs"),
@@ -436,6 +460,13 @@ impl<'a> Cx<'a> {
                 )
             }
         };
+        if !c.private_access.is_empty() {
+            body = body
+                .blank()
+                .comment("Who reaches the private endpoint besides the nodes (platform.toml, endpoint.private_*):")
+                .comment("the deploy's runner network or VPN; the module's only own rule admits the nodes.")
+                .attr("security_group_additional_rules", private_access_rules(&c.private_access));
+        }
         body = body
             .blank()
             .attr("create_kms_key", false)
@@ -468,9 +499,27 @@ impl<'a> Cx<'a> {
             .blank()
             .comment("IAM role named after the cluster (no generated suffix).")
             .attr("iam_role_use_name_prefix", false);
-        if c.protected {
-            body = body.attr("deletion_protection", true);
-        }
+        body = body
+            .blank()
+            .comment(if c.protected {
+                "Deletion protection on: destroy refuses a protected cluster."
+            } else {
+                "Always written: the provider keeps an omitted value, so turning protection off must be explicit."
+            })
+            .attr("deletion_protection", c.protected)
+            .blank()
+            .comment(match c.support {
+                SupportType::Standard => "Standard support: EKS upgrades the cluster when its version leaves standard support (no extended-support charge).",
+                SupportType::Extended => "Extended support (chosen in platform.toml): the cluster may stay on its version at the extended-support price (cargo xtask plan).",
+            })
+            .attr(
+                "upgrade_policy",
+                Expr::object([("support_type", Expr::str(c.support.eks_name()))]),
+            )
+            .blank()
+            .comment("Pod Identity is the one way pods get AWS credentials: no IRSA OIDC provider (and no")
+            .comment("tls_certificate data source fetching the issuer's certificate at plan time).")
+            .attr("enable_irsa", false);
         body = body
             .blank()
             .comment("Access entries only: no aws-auth ConfigMap, no implicit creator admin.")
@@ -481,6 +530,14 @@ impl<'a> Cx<'a> {
             .attr("addons", self.addons())
             .blank()
             .attr("eks_managed_node_groups", self.node_groups());
+        if let Some(rules) = self.kafka_rules() {
+            body = body
+                .blank()
+                .comment("Workload VPCs reach Kafka over their peering, one rule per workload cluster. On the")
+                .comment("module's node security group through its own input: the module manages that group's")
+                .comment("rules as aws_security_group_rule, which must not be mixed with other rule resources.")
+                .attr("node_security_group_additional_rules", rules);
+        }
         Block::new("module", &[EKS_MODULE], body)
     }
 
@@ -547,46 +604,65 @@ impl<'a> Cx<'a> {
         Expr::Object(entries)
     }
 
+    /// The EKS add-ons, each at the version versions.toml pins for the cluster's Kubernetes
+    /// version (`most_recent = false`, so nothing floats: an unchanged platform plans no change).
     fn addons(&self) -> Expr {
-        let before_compute = || Expr::object([("before_compute", Expr::Bool(true))]);
-        Expr::object([
-            (
-                "aws-ebs-csi-driver",
-                Expr::object([(
-                    "pod_identity_association",
-                    Expr::List(vec![Expr::object([
-                        (
-                            "role_arn",
-                            Expr::raw(format!(
-                                "module.{}.iam_role_arn",
-                                pod_identity_module(AwsComponent::EbsCsiDriver)
-                            )),
-                        ),
-                        (
-                            "service_account",
-                            Expr::str(AwsComponent::EbsCsiDriver.service_account()),
-                        ),
-                    ])]),
-                )]),
-            ),
-            ("coredns", Expr::object::<&str>([])),
-            ("eks-pod-identity-agent", before_compute()),
-            ("kube-proxy", Expr::object::<&str>([])),
-            (
-                "vpc-cni",
-                Expr::object([
-                    ("before_compute", Expr::Bool(true)),
-                    // The NetworkPolicies crates/helm renders (default deny per namespace) are
-                    // enforced only when the VPC CNI runs its network policy agent.
-                    (
-                        "configuration_values",
-                        Expr::raw(format!(
-                            "jsonencode({{ {VPC_CNI_NETWORK_POLICY} = \"true\" }})"
+        let version = self.cluster.kubernetes_version.as_str();
+        Expr::Object(
+            EKS_ADDONS
+                .iter()
+                .map(|&addon| {
+                    let pinned = self
+                        .platform
+                        .versions
+                        .eks_addon(addon, version)
+                        .unwrap_or_else(|| {
+                            panic!(
+                                "validation guarantees a pinned {addon} for Kubernetes {version}"
+                            )
+                        });
+                    let mut fields = vec![
+                        ("addon_version", Expr::str(pinned)),
+                        ("most_recent", Expr::Bool(false)),
+                    ];
+                    match addon {
+                        "aws-ebs-csi-driver" => fields.push((
+                            "pod_identity_association",
+                            Expr::List(vec![Expr::object([
+                                (
+                                    "role_arn",
+                                    Expr::raw(format!(
+                                        "module.{}.iam_role_arn",
+                                        pod_identity_module(AwsComponent::EbsCsiDriver)
+                                    )),
+                                ),
+                                (
+                                    "service_account",
+                                    Expr::str(AwsComponent::EbsCsiDriver.service_account()),
+                                ),
+                            ])]),
                         )),
-                    ),
-                ]),
-            ),
-        ])
+                        "eks-pod-identity-agent" => {
+                            fields.push(("before_compute", Expr::Bool(true)))
+                        }
+                        "vpc-cni" => {
+                            fields.push(("before_compute", Expr::Bool(true)));
+                            // The NetworkPolicies crates/helm renders (default deny per
+                            // namespace) are enforced only when the VPC CNI runs its network
+                            // policy agent.
+                            fields.push((
+                                "configuration_values",
+                                Expr::raw(format!(
+                                    "jsonencode({{ {VPC_CNI_NETWORK_POLICY} = \"true\" }})"
+                                )),
+                            ));
+                        }
+                        _ => {}
+                    }
+                    (addon.to_string(), Expr::object(fields))
+                })
+                .collect(),
+        )
     }
 
     /// One managed node group per node pool; the controlplane's data pool is sized by the
@@ -610,7 +686,7 @@ impl<'a> Cx<'a> {
                             max: p.max,
                         },
                     };
-                    (p.name.clone(), node_group(p, sizes))
+                    (p.name.clone(), node_group(&self.eks_name(), p, sizes))
                 })
                 .collect(),
         )
@@ -625,6 +701,19 @@ impl<'a> Cx<'a> {
                 Expr::template(format!("${{local.cluster_name}}-{}", component.name())),
             )
             .attr("use_name_prefix", false)
+            .comment("IAM policy names are account-wide: without a prefix of the cluster's, every cluster")
+            .comment("of the account would create the same AmazonEKS_<policy> names.")
+            .attr("policy_name_prefix", Expr::template("${local.cluster_name}-"))
+            .blank()
+            .comment("Only this cluster's Pod Identity may assume the role (EKS's session tag of the cluster).")
+            .attr(
+                "trust_policy_conditions",
+                Expr::List(vec![Expr::object([
+                    ("test", Expr::str("StringEquals")),
+                    ("variable", Expr::str("aws:RequestTag/eks-cluster-arn")),
+                    ("values", Expr::List(vec![self.cluster_arn()])),
+                ])]),
+            )
             .blank();
         body = match component {
             AwsComponent::EbsCsiDriver => body.attr("attach_aws_ebs_csi_policy", true),
@@ -649,8 +738,17 @@ impl<'a> Cx<'a> {
                         "arn:${data.aws_partition.current.partition}:route53:::hostedzone/*",
                     )])
                 };
-                body.attr("attach_external_dns_policy", true)
-                    .attr("external_dns_hosted_zone_arns", zones)
+                body = body
+                    .attr("attach_external_dns_policy", true)
+                    .attr("external_dns_hosted_zone_arns", zones);
+                if self.is_controlplane() {
+                    body
+                } else {
+                    body.blank()
+                        .comment("In the platform's private zone only this cluster's own name (and its TXT ownership")
+                        .comment("records): never Kafka's, Alertmanager's or another cluster's.")
+                        .attr("policy_statements", self.own_private_records_only())
+                }
             }
         };
         // The EBS CSI add-on makes its own association (see `addons`).
@@ -670,6 +768,41 @@ impl<'a> Cx<'a> {
         Block::new("module", &[&pod_identity_module(component)], body)
     }
 
+    /// `arn:<partition>:eks:<region>:<account>:cluster/<name>`, written out rather than read from
+    /// the EKS module, so that the Pod Identity roles do not depend on the cluster's creation.
+    fn cluster_arn(&self) -> Expr {
+        Expr::template(format!(
+            "arn:${{data.aws_partition.current.partition}}:eks:{}:{}:cluster/${{local.cluster_name}}",
+            self.cluster.region, self.cluster.account_id
+        ))
+    }
+
+    /// A Deny on record changes in the private zone for any name but the cluster's Prometheus
+    /// (A/AAAA) and the TXT names external-dns's registry writes next to it (`a-<name>`, ...).
+    fn own_private_records_only(&self) -> Expr {
+        let host = self.platform.prometheus_host(self.cluster);
+        Expr::List(vec![Expr::object([
+            ("sid", Expr::str("OnlyOwnRecordsInThePrivateZone")),
+            ("effect", Expr::str("Deny")),
+            ("actions", Expr::strs(["route53:ChangeResourceRecordSets"])),
+            (
+                "resources",
+                Expr::List(vec![Expr::raw("local.controlplane.internal_zone_arn")]),
+            ),
+            (
+                "condition",
+                Expr::List(vec![Expr::object([
+                    ("test", Expr::str("ForAnyValue:StringNotLike")),
+                    (
+                        "variable",
+                        Expr::str("route53:ChangeResourceRecordSetsNormalizedRecordNames"),
+                    ),
+                    ("values", Expr::strs([host.clone(), format!("*-{host}")])),
+                ])]),
+            ),
+        ])])
+    }
+
     fn internal_zone(&self) -> Block {
         Block::new(
             "resource",
@@ -685,7 +818,9 @@ impl<'a> Cx<'a> {
                         self.platform.name
                     ),
                 )
-                .attr("force_destroy", false)
+                .comment("Every record here is written by external-dns (Kafka, Alertmanager, each cluster's")
+                .comment("Prometheus): destroying the zone removes them rather than failing on HostedZoneNotEmpty.")
+                .attr("force_destroy", true)
                 .blank()
                 .block(Block::new(
                     "vpc",
@@ -702,27 +837,33 @@ impl<'a> Cx<'a> {
         )
     }
 
-    fn kafka_rules(&self) -> Block {
+    /// The controlplane's Kafka TLS rules, by workload cluster; `None` without workloads.
+    fn kafka_rules(&self) -> Option<Expr> {
+        if !self.is_controlplane() {
+            return None;
+        }
         let port = Platform::KAFKA_TLS_PORT;
-        Block::new(
-            "resource",
-            &KAFKA_RULE,
-            Body::new()
-                .attr("for_each", Expr::raw("local.workload_vpc_cidrs"))
-                .blank()
-                .attr(
-                    "description",
-                    Expr::template("Kafka TLS listener from the ${each.key} VPC"),
+        let rules: Vec<(String, Expr)> = self
+            .platform
+            .workload_clusters()
+            .map(|w| {
+                (
+                    kafka_rule_key(&w.name),
+                    Expr::object([
+                        (
+                            "description",
+                            Expr::str(format!("Kafka TLS listener from the {} VPC", w.name)),
+                        ),
+                        ("type", Expr::str("ingress")),
+                        ("protocol", Expr::str("tcp")),
+                        ("from_port", Expr::from(port)),
+                        ("to_port", Expr::from(port)),
+                        ("cidr_blocks", Expr::strs([w.vpc_cidr.to_string()])),
+                    ]),
                 )
-                .attr(
-                    "security_group_id",
-                    Expr::raw("module.eks.node_security_group_id"),
-                )
-                .attr("cidr_ipv4", Expr::raw("each.value"))
-                .attr("ip_protocol", "tcp")
-                .attr("from_port", port)
-                .attr("to_port", port),
-        )
+            })
+            .collect();
+        (!rules.is_empty()).then_some(Expr::Object(rules))
     }
 
     fn controlplane_link(&self) -> Vec<Block> {
@@ -982,6 +1123,41 @@ impl<'a> Cx<'a> {
     }
 }
 
+/// `security_group_additional_rules` of the cluster security group: HTTPS to the API from
+/// each CIDR and each security group of the model, keyed by what they admit.
+fn private_access_rules(access: &flotilla_model::PrivateAccess) -> Expr {
+    let rule = |description: String, source: (&'static str, Expr)| {
+        Expr::object([
+            ("description", Expr::str(description)),
+            ("type", Expr::str("ingress")),
+            ("protocol", Expr::str("tcp")),
+            ("from_port", Expr::Num(443)),
+            ("to_port", Expr::Num(443)),
+            source,
+        ])
+    };
+    let mut rules: Vec<(String, Expr)> = Vec::new();
+    for net in &access.cidrs {
+        rules.push((
+            format!("api-from-{}", net.to_string().replace(['.', '/'], "-")),
+            rule(
+                format!("Kubernetes API from {net}"),
+                ("cidr_blocks", Expr::strs([net.to_string()])),
+            ),
+        ));
+    }
+    for sg in &access.security_groups {
+        rules.push((
+            format!("api-from-{sg}"),
+            rule(
+                format!("Kubernetes API from security group {sg}"),
+                ("source_security_group_id", Expr::str(sg)),
+            ),
+        ));
+    }
+    Expr::Object(rules)
+}
+
 /// The start of a registry module call: source and exact version from versions.toml.
 fn registry_module(module: &flotilla_model::versions::Module) -> Body {
     Body::new()
@@ -1034,10 +1210,31 @@ pub fn subnets(vpc: Ipv4Net, zones: u8) -> (Vec<String>, Vec<String>) {
     (private, public)
 }
 
-fn node_group(pool: &NodePool, sizes: NodeGroupSizes) -> Expr {
+/// IAM takes a role `name_prefix` of at most 38 characters, and the module adds `-`.
+const MAX_NODE_ROLE_PREFIX: usize = 37;
+
+/// The prefix of a node group's IAM role: `<eks name>-<pool>`, the EKS name shortened to fit
+/// [`MAX_NODE_ROLE_PREFIX`] (the pool name, at most 20 characters, is kept whole). The module
+/// appends a random suffix, so a shortened prefix is still unique; it names the cluster so
+/// that the account's roles can be told apart in the console and in CloudTrail.
+pub fn node_role_prefix(eks_name: &str, pool: &str) -> String {
+    let room = MAX_NODE_ROLE_PREFIX.saturating_sub(pool.len() + 1);
+    let cluster: String = eks_name.chars().take(room).collect();
+    format!("{}-{pool}", cluster.trim_end_matches('-'))
+}
+
+fn node_group(eks_name: &str, pool: &NodePool, sizes: NodeGroupSizes) -> Expr {
     let arm = pool.is_arm64();
     let mut entries: Vec<(&str, Expr)> = vec![
         ("name", Expr::str(&pool.name)),
+        (
+            "iam_role_name",
+            Expr::str(node_role_prefix(eks_name, &pool.name)),
+        ),
+        (
+            "launch_template_name",
+            Expr::str(format!("{eks_name}-{}", pool.name)),
+        ),
         (
             "ami_type",
             Expr::str(if arm {

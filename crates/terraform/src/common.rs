@@ -71,6 +71,23 @@ pub fn versions_tf(platform: &Platform, providers: Providers) -> Body {
     )])
 }
 
+/// The KMS alias of the state key (created by `infra/bootstrap`, named by every backend).
+pub fn state_kms_alias(platform: &Platform) -> String {
+    format!("alias/{}-tfstate", platform.name)
+}
+
+/// The alias ARN of the state key, for `backend "s3"`: a backend cannot read data sources, so
+/// the partition is derived from the region.
+pub fn state_kms_alias_arn(platform: &Platform) -> String {
+    format!(
+        "arn:{}:kms:{}:{}:{}",
+        flotilla_model::aws_partition(&platform.region),
+        platform.region,
+        platform.account_id,
+        state_kms_alias(platform)
+    )
+}
+
 /// The tags every resource of a root module carries (`default_tags` of the provider).
 pub fn default_tags(platform: &Platform, environment: &str, cluster: &str) -> Expr {
     Expr::string_map([

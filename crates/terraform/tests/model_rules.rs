@@ -42,7 +42,7 @@ fn a_vpc_too_small_for_the_public_subnets_is_rejected() {
         "vpc_cidr = \"10.1.0.0/16\"\navailability_zones = 2",
         "vpc_cidr = \"10.1.0.0/24\"\navailability_zones = 5",
     )]);
-    assert_located(&errors, 30, "has room for public subnets in 4 zones, not 5");
+    assert_located(&errors, 31, "has room for public subnets in 4 zones, not 5");
 }
 
 #[test]
@@ -51,7 +51,7 @@ fn a_node_pool_mixing_arm_and_x86_is_rejected() {
         "instance_types = [\"m6i.large\"]\nmin = 1\ndesired = 1",
         "instance_types = [\"m6i.large\", \"m7g.large\"]\nmin = 1\ndesired = 1",
     )]);
-    assert_located(&errors, 44, "mixes arm64 and x86_64 instance types");
+    assert_located(&errors, 46, "mixes arm64 and x86_64 instance types");
 }
 
 #[test]
@@ -62,7 +62,7 @@ fn an_eks_name_too_long_for_iam_role_names_is_rejected() {
     ]);
     assert_located(
         &errors,
-        27,
+        28,
         "EKS cluster name \"a-platform-of-twenty-development-environment-1\" (platform name, dash, cluster name) has 46 characters",
     );
 }
@@ -70,8 +70,8 @@ fn an_eks_name_too_long_for_iam_role_names_is_rejected() {
 #[test]
 fn a_duplicate_admin_role_is_rejected() {
     let errors = errors_after(&[(
-        "kubernetes_version = \"1.34\"\n\n[clusters.endpoint]\naccess = \"private\"\n\n[clusters.gateway]",
-        "kubernetes_version = \"1.34\"\nadmin_roles = [\"arn:aws:iam::111122223333:role/admin\", \"arn:aws:iam::111122223333:role/admin\"]\n\n[clusters.endpoint]\naccess = \"private\"\n\n[clusters.gateway]",
+        "kubernetes_version = \"1.34\"\n\n[clusters.endpoint]\naccess = \"private\"\nprivate_cidrs = [\"10.250.0.0/24\"]\n\n[clusters.gateway]",
+        "kubernetes_version = \"1.34\"\nadmin_roles = [\"arn:aws:iam::111122223333:role/admin\", \"arn:aws:iam::111122223333:role/admin\"]\n\n[clusters.endpoint]\naccess = \"private\"\nprivate_cidrs = [\"10.250.0.0/24\"]\n\n[clusters.gateway]",
     )]);
-    assert_located(&errors, 33, "duplicate admin role");
+    assert_located(&errors, 34, "duplicate admin role");
 }

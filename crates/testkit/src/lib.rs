@@ -15,6 +15,7 @@
 pub mod chart_values;
 pub mod crd_schema;
 pub mod schema;
+pub mod synthetic;
 pub mod yaml;
 
 use std::fmt;

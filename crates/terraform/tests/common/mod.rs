@@ -5,8 +5,12 @@ use std::path::{Path, PathBuf};
 
 use flotilla_model::{Artifact, Platform, Versions};
 
+pub fn tests_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests")
+}
+
 pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    tests_dir().join("fixtures")
 }
 
 /// Loads a platform file; a fixture that does not load is a test failure with its diagnostics.
