@@ -1,6 +1,8 @@
 //! AWS: EKS DescribeCluster (endpoint, certificate authority), the EKS bearer token (a presigned
-//! STS GetCallerIdentity URL), Secrets Manager for receiver credentials, and S3 HeadBucket for
-//! the state bucket (whether the bootstrap is deployed, where its local state is not at hand).
+//! STS GetCallerIdentity URL), Secrets Manager for receiver credentials, S3 HeadBucket for the
+//! state bucket (whether the bootstrap is deployed, where its local state is not at hand), and
+//! the preflight and destroy calls: Service Quotas, EKS DescribeAddonVersions, CloudWatch Logs
+//! DeleteLogGroup.
 //!
 //! Configuration follows the SDK's standard chain (`AWS_ENDPOINT_URL`, `AWS_PROFILE`, regions,
 //! web identity in CI), which is what points the tests at a moto server.
@@ -44,6 +46,26 @@ pub enum AwsError {
     },
     #[error("AWS credentials: {0}")]
     Credentials(String),
+    #[error("Service Quotas {service}/{code} in {region}: {detail}")]
+    Quota {
+        service: String,
+        code: String,
+        region: String,
+        detail: String,
+    },
+    #[error("CloudWatch Logs log group `{group}` in {region}: {detail}")]
+    LogGroup {
+        group: String,
+        region: String,
+        detail: String,
+    },
+    #[error("EKS add-on {addon} for Kubernetes {kubernetes} in {region}: {detail}")]
+    Addon {
+        addon: String,
+        kubernetes: String,
+        region: String,
+        detail: String,
+    },
 }
 
 /// What the engine asks of AWS. The real implementation is [`SdkAws`].
@@ -57,6 +79,24 @@ pub trait Aws: Send + Sync {
     /// when S3 says it does not exist, an error when it answers otherwise (403: the name is
     /// taken by another account or access is denied).
     fn bucket_exists(&self, bucket: &str, region: &str) -> Result<bool, AwsError>;
+    /// The value of a service quota in the account: the applied value (GetServiceQuota), else
+    /// the AWS default (GetAWSDefaultServiceQuota); `None` when Service Quotas knows neither.
+    fn service_quota(
+        &self,
+        service: &str,
+        code: &str,
+        region: &str,
+    ) -> Result<Option<f64>, AwsError>;
+    /// Deletes a CloudWatch Logs log group; `false` when there was none.
+    fn delete_log_group(&self, group: &str, region: &str) -> Result<bool, AwsError>;
+    /// The versions of an EKS add-on that EKS offers for a Kubernetes version
+    /// (DescribeAddonVersions).
+    fn addon_versions(
+        &self,
+        addon: &str,
+        kubernetes: &str,
+        region: &str,
+    ) -> Result<Vec<String>, AwsError>;
 }
 
 /// The AWS SDK, one configuration per region, on a private tokio runtime.
@@ -207,6 +247,127 @@ impl Aws for SdkAws {
                     _ => Err(err(format!("HeadBucket failed: {}", error_chain(&e)))),
                 }
             }
+        }
+    }
+
+    fn service_quota(
+        &self,
+        service: &str,
+        code: &str,
+        region: &str,
+    ) -> Result<Option<f64>, AwsError> {
+        self.sdk_service_quota(service, code, region)
+    }
+
+    fn delete_log_group(&self, group: &str, region: &str) -> Result<bool, AwsError> {
+        let client = aws_sdk_cloudwatchlogs::Client::new(&self.config(region));
+        match self
+            .runtime
+            .block_on(client.delete_log_group().log_group_name(group).send())
+        {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(AwsError::LogGroup {
+                group: group.to_string(),
+                region: region.to_string(),
+                detail: format!("DeleteLogGroup failed: {}", error_chain(&e)),
+            }),
+        }
+    }
+
+    fn addon_versions(
+        &self,
+        addon: &str,
+        kubernetes: &str,
+        region: &str,
+    ) -> Result<Vec<String>, AwsError> {
+        let client = aws_sdk_eks::Client::new(&self.config(region));
+        let out = self
+            .runtime
+            .block_on(
+                client
+                    .describe_addon_versions()
+                    .addon_name(addon)
+                    .kubernetes_version(kubernetes)
+                    .send(),
+            )
+            .map_err(|e| AwsError::Addon {
+                addon: addon.to_string(),
+                kubernetes: kubernetes.to_string(),
+                region: region.to_string(),
+                detail: format!("DescribeAddonVersions failed: {}", error_chain(&e)),
+            })?;
+        Ok(out
+            .addons
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|a| a.addon_versions.unwrap_or_default())
+            .filter_map(|v| v.addon_version)
+            .collect())
+    }
+}
+
+impl SdkAws {
+    fn quotas_client(&self, region: &str) -> aws_sdk_servicequotas::Client {
+        aws_sdk_servicequotas::Client::new(&self.config(region))
+    }
+}
+
+/// Quota values for the account (see [`Aws::service_quota`]), and the other calls of the
+/// deploy's preflight and of destroy.
+impl SdkAws {
+    fn sdk_service_quota(
+        &self,
+        service: &str,
+        code: &str,
+        region: &str,
+    ) -> Result<Option<f64>, AwsError> {
+        let client = self.quotas_client(region);
+        let err = |detail: String| AwsError::Quota {
+            service: service.to_string(),
+            code: code.to_string(),
+            region: region.to_string(),
+            detail,
+        };
+        let applied = self.runtime.block_on(
+            client
+                .get_service_quota()
+                .service_code(service)
+                .quota_code(code)
+                .send(),
+        );
+        match applied {
+            Ok(out) => return Ok(out.quota.and_then(|q| q.value)),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_no_such_resource_exception()) => {}
+            Err(e) => return Err(err(format!("GetServiceQuota failed: {}", error_chain(&e)))),
+        }
+        // Never changed in this account: its value is the AWS default.
+        let default = self.runtime.block_on(
+            client
+                .get_aws_default_service_quota()
+                .service_code(service)
+                .quota_code(code)
+                .send(),
+        );
+        match default {
+            Ok(out) => Ok(out.quota.and_then(|q| q.value)),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_no_such_resource_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(err(format!(
+                "GetAWSDefaultServiceQuota failed: {}",
+                error_chain(&e)
+            ))),
         }
     }
 }

@@ -368,6 +368,19 @@ pub fn plan(
         Format::Text => {
             writeln!(out, "Capacity plan\n-------------\n")?;
             writeln!(out, "{}", platform.capacity_plan().to_text().trim_end())?;
+            writeln!(out, "\nAWS quotas\n----------\n")?;
+            let quotas = flotilla_model::quotas::needs(platform);
+            writeln!(
+                out,
+                "{}",
+                flotilla_model::quotas::to_text(&quotas).trim_end()
+            )?;
+            writeln!(out, "\nEKS support\n-----------\n")?;
+            writeln!(
+                out,
+                "{}",
+                flotilla_model::cost::eks_support_text(platform).trim_end()
+            )?;
             let title = format!(
                 "Step graph of `deploy {}` ({} steps)",
                 target.name(platform),
@@ -467,7 +480,8 @@ fn mutates(w: &Work) -> bool {
         Work::ClusterAccess { .. }
         | Work::Readiness { .. }
         | Work::Smoke { .. }
-        | Work::CheckNoPeers { .. } => false,
+        | Work::CheckNoPeers { .. }
+        | Work::Preflight { .. } => false,
     }
 }
 

@@ -14,11 +14,12 @@ use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 use crate::aws::Aws;
-use crate::graph::{Step, TerraformMode, Work};
+use crate::graph::{AddonPin, Step, TerraformMode, Work};
 use crate::kube::{Conn, FIELD_MANAGER, Kube, ObjectRef};
 use crate::process::{Finished, Invocation};
 use crate::runner::{StepContext, StepExecutor, StepFailure};
 use crate::tools::Tool;
+use flotilla_model::quotas::QuotaNeed;
 
 /// The local state of `infra/bootstrap`, relative to the module (its `backend "local"` path).
 pub const BOOTSTRAP_STATE: &str = "terraform.tfstate";
@@ -324,6 +325,29 @@ pub fn describe(
 ) -> Vec<String> {
     let cmd = |i: Invocation| format!("$ {i}");
     match &step.work {
+        Work::Preflight {
+            region,
+            quotas,
+            addons,
+        } => {
+            let mut v = vec![format!(
+                "aws service-quotas GetServiceQuota region={region} (GetAWSDefaultServiceQuota where the account never changed it), each at least what the platform needs:"
+            )];
+            for q in quotas {
+                v.push(format!(
+                    "  {} {}: {} ({})",
+                    q.quota.service, q.quota.code, q.need, q.quota.name
+                ));
+            }
+            for a in addons {
+                v.push(format!(
+                    "aws eks DescribeAddonVersions addonName={} kubernetesVersion={} region={region}: offers {}",
+                    a.addon, a.kubernetes, a.version
+                ));
+            }
+            v.push("stop before any Terraform step when a quota is short or a pin is not offered".into());
+            v
+        }
         Work::Bootstrap {
             dir,
             bucket,
@@ -894,6 +918,81 @@ impl<'a> Engine<'a> {
         self.terraform("bootstrap", dir, mode, ctx, step)
     }
 
+    /// See [`Work::Preflight`]. A quota Service Quotas has no value for is reported and not
+    /// held against the deploy; a short quota or an add-on pin EKS does not offer stops it.
+    fn preflight(
+        &self,
+        region: &str,
+        quotas: &[QuotaNeed],
+        addons: &[AddonPin],
+        ctx: &StepContext<'_>,
+    ) -> Result<(), StepFailure> {
+        let mut problems = Vec::new();
+        for q in quotas {
+            let value = self
+                .aws
+                .service_quota(&q.quota.service, &q.quota.code, region)
+                .map_err(|e| StepFailure::Failed(e.to_string()))?;
+            match value {
+                Some(v) if v < q.need as f64 => {
+                    ctx.log.line(&format!(
+                        "{} ({} {}): the account has {v}, the platform needs {}: SHORT",
+                        q.quota.name, q.quota.service, q.quota.code, q.need
+                    ));
+                    problems.push(format!(
+                        "{} ({} {}) is {v} in {region}; the platform needs {} ({}). Raise it:\n      {}",
+                        q.quota.name,
+                        q.quota.service,
+                        q.quota.code,
+                        q.need,
+                        q.why,
+                        q.raise_command(region)
+                    ));
+                }
+                Some(v) => ctx.log.line(&format!(
+                    "{} ({} {}): the account has {v}, the platform needs {}",
+                    q.quota.name, q.quota.service, q.quota.code, q.need
+                )),
+                None => ctx.log.line(&format!(
+                    "{} ({} {}): Service Quotas has no value here; not checked (the platform needs {})",
+                    q.quota.name, q.quota.service, q.quota.code, q.need
+                )),
+            }
+        }
+        for a in addons {
+            let offered = self
+                .aws
+                .addon_versions(&a.addon, &a.kubernetes, region)
+                .map_err(|e| StepFailure::Failed(e.to_string()))?;
+            if offered.iter().any(|v| v == &a.version) {
+                ctx.log.line(&format!(
+                    "add-on {} {} is offered for Kubernetes {}",
+                    a.addon, a.version, a.kubernetes
+                ));
+            } else {
+                let mut shown: Vec<&str> = offered.iter().take(5).map(String::as_str).collect();
+                if shown.is_empty() {
+                    shown.push("none");
+                }
+                problems.push(format!(
+                    "versions.toml pins add-on {} {} for Kubernetes {}, which EKS does not offer in {region} (it offers {}): change [eks_addons] in versions.toml",
+                    a.addon,
+                    a.version,
+                    a.kubernetes,
+                    shown.join(", ")
+                ));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(StepFailure::Failed(format!(
+                "the account is not ready for the platform in {region}; nothing was created:\n  - {}",
+                problems.join("\n  - ")
+            )))
+        }
+    }
+
     fn confirm(
         &self,
         step: &Step,
@@ -1438,6 +1537,11 @@ impl StepExecutor for Engine<'_> {
             ctx.log.line(&format!("plan: {line}"));
         }
         match &step.work {
+            Work::Preflight {
+                region,
+                quotas,
+                addons,
+            } => self.preflight(region, quotas, addons, ctx),
             Work::Bootstrap {
                 dir,
                 bucket,

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
 
 use flotilla_helm::{CrdBundle, Phase, Release};
+use flotilla_model::quotas::QuotaNeed;
 use flotilla_model::{Cluster, Platform, Role};
 
 use crate::wiring;
@@ -116,9 +117,26 @@ pub struct ReceiverSecret {
     pub target: SecretRef,
 }
 
+/// An EKS add-on version versions.toml pins for a Kubernetes version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddonPin {
+    pub addon: String,
+    pub kubernetes: String,
+    pub version: String,
+}
+
 /// The work of a step. Each variant names exactly what it touches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Work {
+    /// Before the first Terraform step in a region: the account's service quotas hold what the
+    /// whole platform needs there (Service Quotas), and every add-on version the clusters of
+    /// the region pin is one EKS offers for their Kubernetes version (DescribeAddonVersions).
+    /// Reads only; stops the deploy before anything is created.
+    Preflight {
+        region: String,
+        quotas: Vec<QuotaNeed>,
+        addons: Vec<AddonPin>,
+    },
     /// The state bucket (`infra/bootstrap`, whose own state is local). Where that local state
     /// is on this machine, Terraform compares it with the module (verify: `plan
     /// -detailed-exitcode`; deploy: the usual saved plan). Where it is not (a CI runner),
@@ -202,7 +220,10 @@ impl Work {
     /// The cluster the step talks to, when it talks to one.
     pub fn cluster(&self) -> Option<&str> {
         match self {
-            Work::Terraform { .. } | Work::Bootstrap { .. } | Work::CheckNoPeers { .. } => None,
+            Work::Terraform { .. }
+            | Work::Bootstrap { .. }
+            | Work::CheckNoPeers { .. }
+            | Work::Preflight { .. } => None,
             Work::ClusterAccess { cluster, .. }
             | Work::Crds { cluster, .. }
             | Work::Apply { cluster, .. }
@@ -460,6 +481,21 @@ pub fn deploy_graph(
     let cp = platform.controlplane();
     let mut steps = Vec::new();
     let full_dependencies = options.with_dependencies || *target == Target::All;
+    let deploy_cp = matches!(target, Target::Controlplane | Target::All) || full_dependencies;
+    let workloads: Vec<&Cluster> = match target {
+        Target::Environment(env) => platform
+            .workload_clusters()
+            .filter(|c| &c.environment == env)
+            .collect(),
+        Target::Controlplane => Vec::new(),
+        Target::All => platform.workload_clusters().collect(),
+    };
+    let applied: Vec<&Cluster> = deploy_cp
+        .then_some(cp)
+        .into_iter()
+        .chain(workloads.iter().copied())
+        .collect();
+    preflight_steps(platform, &applied, &mut steps);
     // The bootstrap and controlplane are either deployed or verified by every target.
     let (bootstrap_id, cp_terraform_id) = match target {
         Target::Controlplane => {
@@ -488,7 +524,6 @@ pub fn deploy_graph(
             }
         }
     };
-    let deploy_cp = matches!(target, Target::Controlplane | Target::All) || full_dependencies;
     if deploy_cp {
         cluster_steps(platform, inputs, cp, &bootstrap_id, None, &mut steps);
     } else {
@@ -507,14 +542,6 @@ pub fn deploy_graph(
         id(&["terraform", &cp.name])
     } else {
         cp_terraform_id.expect("verify step exists")
-    };
-    let workloads: Vec<&Cluster> = match target {
-        Target::Environment(env) => platform
-            .workload_clusters()
-            .filter(|c| &c.environment == env)
-            .collect(),
-        Target::Controlplane => Vec::new(),
-        Target::All => platform.workload_clusters().collect(),
     };
     for w in workloads {
         let wiring = WorkloadWiring {
@@ -540,6 +567,61 @@ struct WorkloadWiring {
     controlplane_ready: StepId,
     controlplane_access: StepId,
     kafka_copies: Vec<(SecretRef, SecretRef)>,
+}
+
+fn preflight_id(region: &str) -> StepId {
+    id(&["preflight", region])
+}
+
+/// One preflight step per region the applied clusters are in: the quotas of every cluster of
+/// the platform there (they share the account's quotas), the add-on pins of the applied ones.
+fn preflight_steps(platform: &Platform, applied: &[&Cluster], steps: &mut Vec<Step>) {
+    let mut regions: Vec<&str> = applied.iter().map(|c| c.region.as_str()).collect();
+    regions.dedup();
+    let mut seen = Vec::new();
+    let quotas = flotilla_model::quotas::needs(platform);
+    for region in regions {
+        if seen.contains(&region) {
+            continue;
+        }
+        seen.push(region);
+        let needs = quotas
+            .iter()
+            .filter(|q| q.region == region)
+            .flat_map(|q| q.needs.clone())
+            .collect();
+        let mut addons: Vec<AddonPin> = Vec::new();
+        for c in applied.iter().filter(|c| c.region == region) {
+            for addon in flotilla_model::versions::EKS_ADDONS {
+                let version = platform
+                    .versions
+                    .eks_addon(addon, &c.kubernetes_version)
+                    .expect("validated: every cluster version pins every add-on");
+                let pin = AddonPin {
+                    addon: addon.to_string(),
+                    kubernetes: c.kubernetes_version.clone(),
+                    version: version.to_string(),
+                };
+                if !addons.contains(&pin) {
+                    addons.push(pin);
+                }
+            }
+        }
+        steps.push(Step {
+            id: preflight_id(region),
+            work: Work::Preflight {
+                region: region.to_string(),
+                quotas: needs,
+                addons,
+            },
+            needs: vec![],
+            inputs: vec![],
+            outputs: vec![format!(
+                "the account's quotas and EKS's add-on versions in {region} hold the platform"
+            )],
+            volatile: true,
+        });
+    }
 }
 
 fn infra_dir(module: &str) -> String {
@@ -602,7 +684,7 @@ fn cluster_steps(
 ) {
     let name = cluster.name.as_str();
     let tf = id(&["terraform", name]);
-    let mut tf_needs = vec![bootstrap.clone()];
+    let mut tf_needs = vec![bootstrap.clone(), preflight_id(&cluster.region)];
     if let Some(w) = workload {
         // The workload VPC peers with the controlplane's: its module reads the controlplane state.
         tf_needs.push(w.controlplane_terraform.clone());

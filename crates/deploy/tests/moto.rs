@@ -155,6 +155,70 @@ fn moto_child() {
         .unwrap();
     let url = String::from_utf8(url).unwrap();
     assert!(url.contains("X-Amz-Credential=testing%2F"), "{url}");
+
+    // The preflight's VPC quota through Service Quotas (moto answers the VPC defaults).
+    assert_eq!(
+        aws.service_quota("vpc", "L-F678F1CE", region).unwrap(),
+        Some(5.0)
+    );
+    // Destroy's leftover log group: deleted once, then there is none.
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    aws.block_on(
+        logs.create_log_group()
+            .log_group_name("/aws/eks/flotilla-production/cluster")
+            .send(),
+    )
+    .unwrap();
+    assert!(
+        aws.delete_log_group("/aws/eks/flotilla-production/cluster", region)
+            .unwrap()
+    );
+    assert!(
+        !aws.delete_log_group("/aws/eks/flotilla-production/cluster", region)
+            .unwrap()
+    );
+}
+
+/// The SDK against moto, except for what moto does not implement: EC2 and EBS quotas (moto's
+/// Service Quotas knows only VPC's) and EKS DescribeAddonVersions, answered as a fresh account
+/// would (generous quotas set by the test; EKS offering the pinned versions). Those calls go
+/// through the SDK in `service_quotas_through_the_sdk` instead.
+struct MotoAws(SdkAws);
+
+impl Aws for MotoAws {
+    fn describe_cluster(
+        &self,
+        name: &str,
+        region: &str,
+    ) -> Result<flotilla_deploy::aws::ClusterEndpoint, AwsError> {
+        self.0.describe_cluster(name, region)
+    }
+    fn eks_token(&self, name: &str, region: &str) -> Result<String, AwsError> {
+        self.0.eks_token(name, region)
+    }
+    fn secret_string(&self, id: &str, region: &str) -> Result<String, AwsError> {
+        self.0.secret_string(id, region)
+    }
+    fn bucket_exists(&self, bucket: &str, region: &str) -> Result<bool, AwsError> {
+        self.0.bucket_exists(bucket, region)
+    }
+    fn service_quota(&self, s: &str, c: &str, r: &str) -> Result<Option<f64>, AwsError> {
+        if s == "vpc" {
+            self.0.service_quota(s, c, r)
+        } else {
+            Ok(Some(10_000.0))
+        }
+    }
+    fn delete_log_group(&self, g: &str, r: &str) -> Result<bool, AwsError> {
+        self.0.delete_log_group(g, r)
+    }
+    fn addon_versions(&self, a: &str, k: &str, _r: &str) -> Result<Vec<String>, AwsError> {
+        Ok(flotilla_model::Versions::embedded()
+            .eks_addon(a, k)
+            .map(str::to_string)
+            .into_iter()
+            .collect())
+    }
 }
 
 /// Run by `aws_through_moto`: the state bucket check of an environment deploy, through the SDK.
@@ -182,7 +246,7 @@ fn moto_child_bootstrap() {
         Arc::new(support::FakeKube::with_controlplane_for(&p, "dev")),
         stand.tools(),
     );
-    io.aws = Box::new(SdkAws::new().unwrap());
+    io.aws = Box::new(MotoAws(SdkAws::new().unwrap()));
     let mut args = flotilla_deploy::DeployArgs::new("dev");
     args.yes = true;
     args.timeouts = support::quick();

@@ -899,7 +899,14 @@ fn the_bootstrap_is_checked_by_its_local_state_or_else_by_the_state_bucket() {
     let mut out = Vec::new();
     let code = deploy(repo.path(), &p, &args("dev"), &io, &mut out).unwrap();
     assert_eq!(code, 1, "{}", String::from_utf8_lossy(&out));
-    assert!(aws.calls.lock().unwrap().is_empty(), "S3 was not asked");
+    assert!(
+        !aws.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|c| c.starts_with("HeadBucket")),
+        "S3 was not asked"
+    );
     let subs: Vec<String> = terraform_of(&stand, "bootstrap")
         .iter()
         .map(|c| c.args.clone())
@@ -959,7 +966,15 @@ fn a_missing_state_bucket_stops_an_environment_deploy_and_with_dependencies_crea
         "nothing ran: {:?}",
         stand.starts()
     );
-    assert!(j.steps.iter().skip(1).all(|s| s.status == Status::Skipped));
+    // Everything after the bootstrap check was skipped (the preflight runs beside it).
+    assert!(
+        j.steps
+            .iter()
+            .filter(
+                |s| s.id.as_str() != "verify:bootstrap" && !s.id.as_str().starts_with("preflight:")
+            )
+            .all(|s| s.status == Status::Skipped)
+    );
 
     // --with-dependencies creates it: the bootstrap's saved plan is applied, then the rest.
     let mut a = args("dev");
@@ -1321,4 +1336,76 @@ fn a_failed_step_shows_the_tail_of_its_log_and_the_summary_table() {
         ),
         "{out}"
     );
+}
+
+/// The preflight stops a deploy before anything is created when the account's quotas are short
+/// of what the platform needs, or EKS does not offer a pinned add-on version, and says which
+/// quota to raise and how.
+#[test]
+fn a_short_quota_or_an_unoffered_addon_stops_the_deploy_before_terraform() {
+    let p = support::two_envs();
+    let repo = support::scratch_repo(&p);
+    let stand = StandIns::new(repo.path(), &Behaviour::default());
+    let aws = Arc::new(FakeAws {
+        // A new account's Elastic IPs and on-demand vCPUs.
+        quotas: [
+            ("L-0263D0A3".to_string(), 1.0),
+            ("L-1216C47A".to_string(), 5.0),
+        ]
+        .into(),
+        unoffered_addons: ["coredns".to_string()].into(),
+        ..aws_with_receivers()
+    });
+    let mut io = support::io(
+        FakeAws::default(),
+        Arc::new(FakeKube::with_controlplane_for(&p, "dev")),
+        stand.tools(),
+    );
+    io.aws = Box::new(support::SharedAws(aws.clone()));
+    let mut out = Vec::new();
+    let code = deploy(repo.path(), &p, &args("dev"), &io, &mut out).unwrap();
+    assert_eq!(code, 1, "{}", String::from_utf8_lossy(&out));
+    let j = latest(repo.path(), "dev");
+    let preflight = j
+        .steps
+        .iter()
+        .find(|s| s.id.as_str().starts_with("preflight:"))
+        .expect("a preflight step");
+    assert_eq!(preflight.status, Status::Failed);
+    let m = preflight.message.clone().unwrap();
+    let needs = flotilla_model::quotas::needs(&p);
+    let need = |key: &str| {
+        needs[0]
+            .needs
+            .iter()
+            .find(|n| n.quota.key == key)
+            .unwrap()
+            .need
+    };
+    for (code, key) in [
+        ("L-0263D0A3", "elastic-ips"),
+        ("L-1216C47A", "on-demand-standard-vcpus"),
+    ] {
+        assert!(
+            m.contains(&format!(
+                "--quota-code {code} --desired-value {}",
+                need(key)
+            )),
+            "{m}"
+        );
+    }
+    assert!(
+        m.contains("pins add-on coredns") && m.contains("change [eks_addons] in versions.toml"),
+        "{m}"
+    );
+    // No Terraform step ran: nothing was created.
+    assert!(
+        terraform_of(&stand, "dev").is_empty(),
+        "{:?}",
+        stand.starts()
+    );
+    let tf = j
+        .step(&flotilla_deploy::graph::StepId("terraform:dev".into()))
+        .unwrap();
+    assert_eq!(tf.status, Status::Skipped);
 }

@@ -1,5 +1,6 @@
-//! Pinned facts about AWS that validation needs and no API call may supply (the model is pure):
-//! the availability zones of each region (`data/aws-regions.toml`, with its source).
+//! Pinned facts about AWS that validation and the plan need and no API call may supply (the
+//! model is pure): the availability zones of each region (`data/aws-regions.toml`) and list
+//! prices (`data/aws-prices.toml`), each with its source.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -39,6 +40,32 @@ pub fn known_regions() -> impl Iterator<Item = &'static str> {
     regions().keys().map(String::as_str)
 }
 
+/// The text of `data/aws-prices.toml`, as compiled in.
+pub const PRICES_TOML: &str = include_str!("../data/aws-prices.toml");
+
+/// List prices in US dollars (see `data/aws-prices.toml` for the source of each).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prices {
+    pub retrieved: String,
+    pub eks: EksPrices,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EksPrices {
+    pub source: String,
+    pub standard_per_cluster_hour: f64,
+    pub extended_per_cluster_hour: f64,
+}
+
+pub fn prices() -> &'static Prices {
+    static PRICES: OnceLock<Prices> = OnceLock::new();
+    PRICES.get_or_init(|| {
+        toml::from_str(PRICES_TOML).expect("data/aws-prices.toml is valid (tested)")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,5 +78,12 @@ mod tests {
         assert!(known_regions().count() >= 15);
         assert!(known_regions().all(|r| crate::names::region(r).is_ok()));
         assert!(regions().values().all(|&z| (2..=6).contains(&z)));
+    }
+
+    #[test]
+    fn the_price_table_parses() {
+        let p = prices();
+        assert!(p.eks.extended_per_cluster_hour > p.eks.standard_per_cluster_hour);
+        assert!(p.eks.source.starts_with("https://"));
     }
 }

@@ -8,8 +8,10 @@
 pub mod artifact;
 pub mod aws_data;
 pub mod capacity;
+pub mod cost;
 mod diagnostic;
 mod names;
+pub mod quotas;
 mod raw;
 mod validate;
 pub mod versions;

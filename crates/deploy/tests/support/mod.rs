@@ -261,11 +261,17 @@ finish 0
 }
 
 /// AWS without a network: every cluster exists, secrets from a map, every bucket exists but
-/// those listed as missing.
+/// those listed as missing, every quota is ample but those listed, EKS offers every pinned
+/// add-on version but those listed, and log groups are a set.
 #[derive(Default)]
 pub struct FakeAws {
     pub secrets: BTreeMap<String, String>,
     pub missing_buckets: BTreeSet<String>,
+    /// Quota code -> the account's value (others: 100000).
+    pub quotas: BTreeMap<String, f64>,
+    /// Add-ons whose pinned version EKS does not offer.
+    pub unoffered_addons: BTreeSet<String>,
+    pub log_groups: Mutex<BTreeSet<String>>,
     pub calls: Mutex<Vec<String>>,
 }
 
@@ -304,6 +310,43 @@ impl Aws for FakeAws {
             .unwrap()
             .push(format!("HeadBucket {bucket} {region}"));
         Ok(!self.missing_buckets.contains(bucket))
+    }
+    fn service_quota(
+        &self,
+        service: &str,
+        code: &str,
+        region: &str,
+    ) -> Result<Option<f64>, AwsError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("GetServiceQuota {service} {code} {region}"));
+        Ok(Some(self.quotas.get(code).copied().unwrap_or(100_000.0)))
+    }
+    fn delete_log_group(&self, group: &str, region: &str) -> Result<bool, AwsError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("DeleteLogGroup {group} {region}"));
+        Ok(self.log_groups.lock().unwrap().remove(group))
+    }
+    fn addon_versions(
+        &self,
+        addon: &str,
+        kubernetes: &str,
+        region: &str,
+    ) -> Result<Vec<String>, AwsError> {
+        self.calls.lock().unwrap().push(format!(
+            "DescribeAddonVersions {addon} {kubernetes} {region}"
+        ));
+        let pinned = flotilla_model::Versions::embedded()
+            .eks_addon(addon, kubernetes)
+            .map(str::to_string);
+        Ok(if self.unoffered_addons.contains(addon) {
+            vec!["v0.0.1-eksbuild.1".to_string()]
+        } else {
+            pinned.into_iter().collect()
+        })
     }
 }
 
@@ -501,6 +544,15 @@ impl Aws for SharedAws {
     }
     fn bucket_exists(&self, bucket: &str, region: &str) -> Result<bool, AwsError> {
         self.0.bucket_exists(bucket, region)
+    }
+    fn service_quota(&self, s: &str, c: &str, r: &str) -> Result<Option<f64>, AwsError> {
+        self.0.service_quota(s, c, r)
+    }
+    fn delete_log_group(&self, g: &str, r: &str) -> Result<bool, AwsError> {
+        self.0.delete_log_group(g, r)
+    }
+    fn addon_versions(&self, a: &str, k: &str, r: &str) -> Result<Vec<String>, AwsError> {
+        self.0.addon_versions(a, k, r)
     }
 }
 
