@@ -509,3 +509,48 @@ fn every_built_in_alert_reads_a_metric_a_scraped_exporter_exports() {
         }
     }
 }
+
+/// The quota plan's count of Network Load Balancers (crates/model quotas) is what the render
+/// creates: `LoadBalancer` Services in the chart values and manifests, and a Strimzi
+/// `loadbalancer` listener's bootstrap plus one per broker.
+#[test]
+fn the_quota_plan_counts_the_load_balancers_the_render_creates() {
+    fn services(v: &serde_json::Value) -> u64 {
+        match v {
+            serde_json::Value::Object(m) => {
+                let here = u64::from(m.get("type").and_then(|t| t.as_str()) == Some("LoadBalancer"));
+                here + m.values().map(services).sum::<u64>()
+            }
+            serde_json::Value::Array(a) => a.iter().map(services).sum(),
+            _ => 0,
+        }
+    }
+    for (name, platform) in common::fixtures() {
+        let plan = platform.capacity_plan();
+        for cluster in &platform.clusters {
+            let mut count = 0;
+            for r in flotilla_helm::releases(&platform, cluster) {
+                let values = flotilla_helm::release_values(&platform, cluster, &r.name).unwrap();
+                count += services(&values);
+            }
+            for m in flotilla_helm::manifests(&platform, cluster) {
+                for o in &m.objects {
+                    count += services(o);
+                    if o["kind"] == "Kafka" {
+                        for l in o["spec"]["kafka"]["listeners"].as_array().unwrap() {
+                            if l["type"] == "loadbalancer" {
+                                count += 1 + u64::from(plan.kafka.brokers);
+                            }
+                        }
+                    }
+                }
+            }
+            assert_eq!(
+                count,
+                flotilla_model::quotas::load_balancers(&platform, cluster),
+                "{name}/{}",
+                cluster.name
+            );
+        }
+    }
+}
