@@ -476,7 +476,8 @@ fn mutates(w: &Work) -> bool {
         | Work::HelmUninstall { .. }
         | Work::CopySecrets { .. }
         | Work::ReceiverCredentials { .. }
-        | Work::DeleteObjects { .. } => true,
+        | Work::DeleteObjects { .. }
+        | Work::DeleteLogGroup { .. } => true,
         Work::ClusterAccess { .. }
         | Work::Readiness { .. }
         | Work::Smoke { .. }

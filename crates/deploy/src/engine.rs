@@ -325,6 +325,9 @@ pub fn describe(
 ) -> Vec<String> {
     let cmd = |i: Invocation| format!("$ {i}");
     match &step.work {
+        Work::DeleteLogGroup { region, group, .. } => vec![format!(
+            "aws logs DeleteLogGroup logGroupName={group} region={region} (none there: nothing to do)"
+        )],
         Work::Preflight {
             region,
             quotas,
@@ -1578,6 +1581,20 @@ impl StepExecutor for Engine<'_> {
             Work::Smoke { cluster, files } => self.smoke(cluster, files, ctx),
             Work::DeleteObjects { cluster, files } => self.delete_objects(cluster, files, ctx),
             Work::CheckNoPeers { workloads } => self.check_no_peers(workloads, ctx),
+            Work::DeleteLogGroup { region, group, .. } => {
+                let deleted = self
+                    .aws
+                    .delete_log_group(group, region)
+                    .map_err(|e| StepFailure::Failed(e.to_string()))?;
+                let text = if deleted {
+                    format!("deleted log group {group} (EKS had re-created it)")
+                } else {
+                    format!("no log group {group}: nothing left")
+                };
+                ctx.log.line(&text);
+                ctx.reporter.message(&step.id, &text);
+                Ok(())
+            }
         }
     }
 }

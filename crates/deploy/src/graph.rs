@@ -214,6 +214,14 @@ pub enum Work {
     CheckNoPeers {
         workloads: Vec<(String, String)>,
     },
+    /// After a destroy: delete the cluster's control plane log group, which EKS re-creates
+    /// while the cluster is deleted (terraform-aws-eks#2763); without this a re-created
+    /// cluster of the same name fails on ResourceAlreadyExistsException.
+    DeleteLogGroup {
+        cluster: String,
+        region: String,
+        group: String,
+    },
 }
 
 impl Work {
@@ -223,7 +231,8 @@ impl Work {
             Work::Terraform { .. }
             | Work::Bootstrap { .. }
             | Work::CheckNoPeers { .. }
-            | Work::Preflight { .. } => None,
+            | Work::Preflight { .. }
+            | Work::DeleteLogGroup { .. } => None,
             Work::ClusterAccess { cluster, .. }
             | Work::Crds { cluster, .. }
             | Work::Apply { cluster, .. }
@@ -919,8 +928,49 @@ pub fn destroy_graph(
         });
         first_needs.push(check);
     }
+    // The committed module first: a cluster whose protection was just removed in platform.toml
+    // still has EKS deletion protection on until this apply turns it off (a plan -destroy
+    // cannot); on a cluster that was never protected it plans no change. It also initializes
+    // Terraform for the access step on a fresh checkout.
+    let unprotect = id(&["unprotect", name]);
+    steps.push(Step {
+        id: unprotect.clone(),
+        work: Work::Terraform {
+            module: name.to_string(),
+            dir: infra_dir(name),
+            mode: TerraformMode::Apply,
+        },
+        needs: first_needs,
+        inputs: vec![infra_dir(name)],
+        outputs: vec![format!(
+            "{name} as committed: deletion protection off (protected = false)"
+        )],
+        volatile: false,
+    });
     let access = id(&["access", name]);
-    steps.push(access_step(cluster, first_needs));
+    steps.push(access_step(cluster, vec![unprotect]));
+    // Releases whose load balancers carry deletion protection get the current values (now
+    // without it) before anything is uninstalled.
+    let releases = inputs.releases_of(name);
+    let mut unprotected = Vec::new();
+    for r in releases.iter().filter(|r| r.holds_load_balancer_protection) {
+        let rid = id(&["unprotect", name, &r.name]);
+        steps.push(Step {
+            id: rid.clone(),
+            work: Work::HelmInstall {
+                cluster: name.to_string(),
+                release: r.clone(),
+            },
+            needs: vec![access.clone()],
+            inputs: vec![r.values_file.clone()],
+            outputs: vec![format!(
+                "release {}: load balancer deletion protection off",
+                r.name
+            )],
+            volatile: false,
+        });
+        unprotected.push(rid);
+    }
     let cr_files = inputs.files(name, Phase::CustomResources);
     let delete_cr = id(&["delete-custom-resources", name]);
     steps.push(Step {
@@ -929,13 +979,12 @@ pub fn destroy_graph(
             cluster: name.to_string(),
             files: cr_files.clone(),
         },
-        needs: vec![access.clone()],
+        needs: std::iter::once(access.clone()).chain(unprotected).collect(),
         inputs: cr_files,
         outputs: vec!["custom resources gone, finalizers done".into()],
         volatile: false,
     });
     // A release is uninstalled after every release that needs it.
-    let releases = inputs.releases_of(name);
     let mut release_ids = Vec::new();
     for r in releases.iter().rev() {
         let rid = id(&["uninstall", name, &r.name]);
@@ -963,8 +1012,9 @@ pub fn destroy_graph(
     } else {
         release_ids
     };
+    let destroyed = id(&["terraform-destroy", name]);
     steps.push(Step {
-        id: id(&["terraform-destroy", name]),
+        id: destroyed.clone(),
         work: Work::Terraform {
             module: name.to_string(),
             dir: infra_dir(name),
@@ -973,6 +1023,21 @@ pub fn destroy_graph(
         needs: tf_needs,
         inputs: vec![infra_dir(name)],
         outputs: vec![format!("EKS cluster and VPC of {name} destroyed")],
+        volatile: false,
+    });
+    let group = flotilla_terraform::eks_log_group(platform, cluster);
+    steps.push(Step {
+        id: id(&["delete-log-group", name]),
+        work: Work::DeleteLogGroup {
+            cluster: name.to_string(),
+            region: cluster.region.clone(),
+            group: group.clone(),
+        },
+        needs: vec![destroyed],
+        inputs: vec![],
+        outputs: vec![format!(
+            "no log group {group} left: the cluster can be created again under its name"
+        )],
         volatile: false,
     });
     Ok(Graph::new(steps))

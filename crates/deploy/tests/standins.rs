@@ -689,6 +689,11 @@ fn a_missing_receiver_secret_fails_naming_it() {
     assert!(r.message.as_ref().unwrap().contains("`duo/smtp`"), "{r:?}");
 }
 
+/// A `terraform plan -destroy` (the flag itself: run directories are named `...-destroy-<env>`).
+fn is_destroy(c: &support::Call) -> bool {
+    c.args.split_whitespace().any(|a| a == "-destroy")
+}
+
 #[test]
 fn destroy_runs_in_reverse_and_refuses_protected_clusters_and_peered_controlplanes() {
     let p = support::two_envs();
@@ -718,10 +723,36 @@ fn destroy_runs_in_reverse_and_refuses_protected_clusters_and_peered_controlplan
     assert_eq!(code, 0, "{}", String::from_utf8_lossy(&out));
     let calls: Vec<_> = stand.calls().into_iter().skip(before).collect();
     let starts: Vec<_> = calls.iter().filter(|c| c.event == "start").collect();
-    let uninstall: Vec<_> = starts.iter().filter(|c| c.tool == "helm").collect();
+    let helm: Vec<_> = starts.iter().filter(|c| c.tool == "helm").collect();
+    let uninstall: Vec<_> = helm
+        .iter()
+        .filter(|c| c.args.starts_with("uninstall "))
+        .collect();
     let releases = flotilla_helm::releases(&p, p.cluster("dev").unwrap());
     assert_eq!(uninstall.len(), releases.len());
-    assert!(uninstall.iter().all(|c| c.args.starts_with("uninstall ")));
+    // Before anything is uninstalled, the releases whose load balancers carry deletion
+    // protection are upgraded with the current values (protection off), and nothing else.
+    let first_uninstall = uninstall.iter().map(|c| c.at).fold(f64::MAX, f64::min);
+    let upgrades: Vec<_> = helm
+        .iter()
+        .filter(|c| !c.args.starts_with("uninstall "))
+        .collect();
+    let protecting: Vec<&str> = releases
+        .iter()
+        .filter(|r| r.holds_load_balancer_protection)
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(protecting, ["nginx-gateway-fabric"]);
+    assert_eq!(upgrades.len(), protecting.len(), "{upgrades:?}");
+    for u in &upgrades {
+        assert!(
+            u.args
+                .starts_with("upgrade --install nginx-gateway-fabric "),
+            "{}",
+            u.args
+        );
+        assert!(u.at < first_uninstall);
+    }
     // A release goes after every release that needs it.
     for r in &releases {
         let me = uninstall
@@ -743,13 +774,19 @@ fn destroy_runs_in_reverse_and_refuses_protected_clusters_and_peered_controlplan
         .iter()
         .filter(|c| c.tool == "terraform" && c.module().as_deref() == Some("dev"))
         .collect();
+    assert!(tf.iter().any(|c| c.sub() == "plan" && is_destroy(c)));
+    // Terraform first applies the committed module (protection off), before any Helm step,
+    // and destroys after the last uninstall.
+    let first_helm = helm.iter().map(|c| c.at).fold(f64::MAX, f64::min);
+    let unprotect: Vec<_> = tf
+        .iter()
+        .filter(|c| c.sub() == "plan" && !is_destroy(c))
+        .collect();
+    assert_eq!(unprotect.len(), 1, "{tf:?}");
+    assert!(unprotect[0].at < first_helm);
     assert!(
         tf.iter()
-            .any(|c| c.sub() == "plan" && c.args.contains("-destroy"))
-    );
-    assert!(
-        tf.iter()
-            .filter(|c| c.sub() != "output")
+            .filter(|c| c.sub() == "plan" && is_destroy(c))
             .all(|c| c.at >= last_helm)
     );
     assert!(!starts.iter().any(|c| c.module().as_deref() == Some("qa")));
@@ -1408,4 +1445,131 @@ fn a_short_quota_or_an_unoffered_addon_stops_the_deploy_before_terraform() {
         .step(&flotilla_deploy::graph::StepId("terraform:dev".into()))
         .unwrap();
     assert_eq!(tf.status, Status::Skipped);
+}
+
+/// Destroy of an unprotected cluster, then a deploy of it under the same name (T6, T7 of the
+/// Terraform review): the committed module is applied first (deletion protection off), the
+/// gateway's load balancer protection is turned off before anything is uninstalled, and after
+/// Terraform's destroy the log group EKS re-created is deleted, so the new cluster's Terraform
+/// does not meet it.
+#[test]
+fn destroy_then_deploy_of_one_cluster_unprotects_first_and_leaves_no_log_group() {
+    use flotilla_deploy::graph::{GraphInputs, StepId, Target, destroy_graph};
+    let p = support::two_envs();
+    let repo = support::scratch_repo(&p);
+    let stand = StandIns::new(repo.path(), &Behaviour::default());
+    let kube = Arc::new(FakeKube::default());
+    let aws = Arc::new(aws_with_receivers());
+    let mut io = support::io(FakeAws::default(), kube.clone(), stand.tools());
+    io.aws = Box::new(support::SharedAws(aws.clone()));
+    assert_eq!(
+        deploy(repo.path(), &p, &args("all"), &io, &mut Vec::new()).unwrap(),
+        0
+    );
+    let dev = p.cluster("dev").unwrap();
+    let group = flotilla_terraform::eks_log_group(&p, dev);
+    // What EKS does while it deletes the cluster: write its log group again.
+    aws.log_groups.lock().unwrap().insert(group.clone());
+
+    // The order, as the graph has it.
+    let graph = destroy_graph(
+        &p,
+        &GraphInputs::from_platform(&p),
+        &Target::Environment("dev".into()),
+    )
+    .unwrap()
+    .unwrap();
+    let ids: Vec<&str> = graph.steps().iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids[0], "unprotect:dev", "{ids:?}");
+    let before = |a: &str, b: &str| {
+        graph
+            .ancestors(&StepId(b.into()))
+            .contains(&StepId(a.into()))
+    };
+    assert!(before("unprotect:dev", "access:dev"));
+    assert!(before(
+        "unprotect:dev:nginx-gateway-fabric",
+        "delete-custom-resources:dev"
+    ));
+    for r in flotilla_helm::releases(&p, dev) {
+        assert!(before(
+            "unprotect:dev:nginx-gateway-fabric",
+            &format!("uninstall:dev:{}", r.name)
+        ));
+        assert!(before(
+            &format!("uninstall:dev:{}", r.name),
+            "terraform-destroy:dev"
+        ));
+    }
+    assert!(before("terraform-destroy:dev", "delete-log-group:dev"));
+    assert_eq!(ids.last(), Some(&"delete-log-group:dev"));
+
+    // The dry run lists it in that order, with its commands.
+    let mut d = DestroyArgs::new("dev", Some("dev"));
+    d.dry_run = true;
+    let mut out = Vec::new();
+    assert_eq!(destroy(repo.path(), &p, &d, &io, &mut out).unwrap(), 0);
+    let text = String::from_utf8(out).unwrap();
+    let at = |s: &str| {
+        text.find(s)
+            .unwrap_or_else(|| panic!("{s} not in:\n{text}"))
+    };
+    assert!(at("1. unprotect:dev") < at("access:dev"));
+    assert!(at("access:dev") < at("unprotect:dev:nginx-gateway-fabric"));
+    assert!(at("terraform-destroy:dev") < at("delete-log-group:dev"));
+    assert!(text.contains(&format!(
+        "aws logs DeleteLogGroup logGroupName={group} region=us-east-1"
+    )));
+
+    // The real run.
+    let mut d = DestroyArgs::new("dev", Some("dev"));
+    d.yes = true;
+    d.timeouts = support::quick();
+    let mut out = Vec::new();
+    assert_eq!(
+        destroy(repo.path(), &p, &d, &io, &mut out).unwrap(),
+        0,
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    let j = journal::latest(repo.path(), "destroy", "dev")
+        .unwrap()
+        .unwrap()
+        .1;
+    assert!(
+        j.steps.iter().all(|s| s.status == Status::Succeeded),
+        "{j:?}"
+    );
+    assert!(
+        aws.log_groups.lock().unwrap().is_empty(),
+        "the log group is gone"
+    );
+    assert!(
+        aws.calls
+            .lock()
+            .unwrap()
+            .contains(&format!("DeleteLogGroup {group} us-east-1"))
+    );
+    let log = std::fs::read_to_string(
+        repo.path().join(
+            j.step(&StepId("delete-log-group:dev".into()))
+                .unwrap()
+                .log
+                .as_ref()
+                .unwrap(),
+        ),
+    )
+    .unwrap();
+    assert!(log.contains("EKS had re-created it"), "{log}");
+
+    // And the cluster comes back under its name.
+    let before_deploy = terraform_of(&stand, "dev").len();
+    let code = deploy(repo.path(), &p, &args("dev"), &io, &mut Vec::new()).unwrap();
+    assert_eq!(code, 0);
+    let applies: Vec<_> = terraform_of(&stand, "dev")
+        .into_iter()
+        .skip(before_deploy)
+        .filter(|c| c.sub() == "apply")
+        .collect();
+    assert_eq!(applies.len(), 1, "the new cluster's Terraform applied");
 }

@@ -28,6 +28,7 @@ pub fn load_balancer_controller(platform: &Platform, cluster: &Cluster) -> Relea
         needs: vec![],
         needs_manifests: vec![],
         needs_secrets: vec![],
+        holds_load_balancer_protection: false,
         values: json!({
             "clusterName": eks_name,
             "region": cluster.region,
@@ -56,6 +57,7 @@ pub fn cluster_autoscaler(platform: &Platform, cluster: &Cluster) -> ReleaseDef 
         needs: vec![LOAD_BALANCER_CONTROLLER],
         needs_manifests: vec![],
         needs_secrets: vec![],
+        holds_load_balancer_protection: false,
         values: json!({
             "cloudProvider": "aws",
             "awsRegion": cluster.region,
@@ -90,6 +92,7 @@ pub fn external_dns(platform: &Platform, cluster: &Cluster) -> ReleaseDef {
         needs: vec![LOAD_BALANCER_CONTROLLER],
         needs_manifests: vec![],
         needs_secrets: vec![],
+        holds_load_balancer_protection: false,
         values: json!({
             "provider": { "name": "aws" },
             "sources": ["service", "gateway-httproute"],

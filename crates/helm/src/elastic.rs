@@ -69,6 +69,7 @@ pub fn eck_operator(platform: &Platform, cluster: &Cluster) -> ReleaseDef {
         needs: vec![LOAD_BALANCER_CONTROLLER],
         needs_manifests: vec![],
         needs_secrets: vec![],
+        holds_load_balancer_protection: false,
         values: json!({
             // Only the namespaces that hold Elastic resources.
             "managedNamespaces": [KAFKA_NAMESPACE, OBSERVABILITY_NAMESPACE],
@@ -96,6 +97,7 @@ pub fn elasticsearch_exporter() -> ReleaseDef {
         needs: vec![crate::monitoring::RELEASE],
         needs_manifests: vec![MANIFEST],
         needs_secrets: eck_secrets(),
+        holds_load_balancer_protection: false,
         values: json!({
             "replicaCount": 1,
             "es": {

@@ -51,10 +51,16 @@ fn gateway(cluster: &Cluster) -> &Gateway {
 /// The annotations the AWS Load Balancer Controller reads on the data plane's Service.
 fn nlb_annotations(cluster: &Cluster) -> BTreeMap<&'static str, String> {
     let g = gateway(cluster);
-    let mut attributes = vec!["load_balancing.cross_zone.enabled=true"];
-    if cluster.protected {
-        attributes.push("deletion_protection.enabled=true");
-    }
+    // Deletion protection is always written: the controller leaves an attribute it is no
+    // longer given as it was, so turning protection off must say so (destroy relies on it).
+    let attributes = [
+        "load_balancing.cross_zone.enabled=true",
+        if cluster.protected {
+            "deletion_protection.enabled=true"
+        } else {
+            "deletion_protection.enabled=false"
+        },
+    ];
     BTreeMap::from([
         (
             "service.beta.kubernetes.io/aws-load-balancer-type",
@@ -102,6 +108,7 @@ pub fn nginx_gateway_fabric(platform: &Platform, cluster: &Cluster) -> ReleaseDe
         needs: vec![LOAD_BALANCER_CONTROLLER],
         needs_manifests: vec![],
         needs_secrets: vec![],
+        holds_load_balancer_protection: true,
         values: json!({
             "nginxGateway": {
                 "gatewayClassName": GATEWAY_CLASS,

@@ -281,6 +281,7 @@ pub fn grafana(platform: &Platform, cluster: &flotilla_model::Cluster) -> Releas
         // The Elasticsearch datasource reads ECK's Secrets.
         needs_manifests: vec![crate::elastic::MANIFEST],
         needs_secrets: crate::elastic::eck_secrets(),
+        holds_load_balancer_protection: false,
         values: json!({
             "replicas": 1,
             "persistence": { "enabled": true, "size": "10Gi" },

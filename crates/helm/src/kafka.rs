@@ -39,6 +39,7 @@ pub fn strimzi_operator(platform: &Platform, cluster: &Cluster) -> ReleaseDef {
         needs: vec![LOAD_BALANCER_CONTROLLER],
         needs_manifests: vec![],
         needs_secrets: vec![],
+        holds_load_balancer_protection: false,
         values: json!({
             // Watches its own namespace, where the Kafka resources are.
             "watchAnyNamespace": false,

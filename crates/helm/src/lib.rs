@@ -84,6 +84,11 @@ pub struct Release {
     /// installed (its pods mount them, and `helm --wait` would time out without them).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub needs_secrets: Vec<SecretName>,
+    /// Its values set load balancer deletion protection (on protected clusters on, elsewhere
+    /// explicitly off): `destroy` upgrades it with the current values before uninstalling, so
+    /// that a cluster whose protection was just removed can lose its load balancers.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub holds_load_balancer_protection: bool,
 }
 
 /// A Secret of a cluster by namespace and name; written `namespace/name`.
@@ -154,6 +159,8 @@ struct ReleaseDef {
     needs_manifests: Vec<&'static str>,
     /// Secrets an operator writes from those manifests; see [`Release::needs_secrets`].
     needs_secrets: Vec<SecretName>,
+    /// See [`Release::holds_load_balancer_protection`].
+    holds_load_balancer_protection: bool,
     values: Value,
 }
 
@@ -289,6 +296,7 @@ fn to_releases(
                     })
                     .collect(),
                 needs_secrets,
+                holds_load_balancer_protection: d.holds_load_balancer_protection,
             }
         })
         .collect()
@@ -506,6 +514,7 @@ mod tests {
             needs,
             needs_manifests: vec![],
             needs_secrets: vec![],
+            holds_load_balancer_protection: false,
             values: Value::Null,
         }
     }

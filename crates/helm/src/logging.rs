@@ -116,6 +116,7 @@ pub fn fluent_bit(platform: &Platform, cluster: &Cluster) -> ReleaseDef {
         needs: vec![LOAD_BALANCER_CONTROLLER, crate::monitoring::RELEASE],
         needs_manifests: vec![],
         needs_secrets: vec![],
+        holds_load_balancer_protection: false,
         values: json!({
             "kind": "DaemonSet",
             "testFramework": { "enabled": false },

@@ -140,6 +140,7 @@ pub fn kube_prometheus_stack(platform: &Platform, cluster: &Cluster) -> ReleaseD
         needs: vec![LOAD_BALANCER_CONTROLLER],
         needs_manifests: vec![],
         needs_secrets: vec![],
+        holds_load_balancer_protection: false,
         values,
     }
 }

@@ -518,7 +518,8 @@ fn the_quota_plan_counts_the_load_balancers_the_render_creates() {
     fn services(v: &serde_json::Value) -> u64 {
         match v {
             serde_json::Value::Object(m) => {
-                let here = u64::from(m.get("type").and_then(|t| t.as_str()) == Some("LoadBalancer"));
+                let here =
+                    u64::from(m.get("type").and_then(|t| t.as_str()) == Some("LoadBalancer"));
                 here + m.values().map(services).sum::<u64>()
             }
             serde_json::Value::Array(a) => a.iter().map(services).sum(),

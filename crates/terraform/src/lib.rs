@@ -17,6 +17,12 @@ use flotilla_model::{Artifact, Platform};
 
 pub use cluster::{state_key, subnets};
 
+/// The control plane log group the EKS module creates for a cluster (terraform-aws-eks 21.19.0
+/// main.tf:235, `/aws/eks/<name>/cluster`): `destroy` deletes what EKS re-creates of it.
+pub fn eks_log_group(platform: &Platform, cluster: &flotilla_model::Cluster) -> String {
+    format!("/aws/eks/{}/cluster", platform.eks_cluster_name(cluster))
+}
+
 /// Every file under `infra/`, in a stable order: bootstrap first, then the clusters in file order.
 pub fn render(platform: &Platform) -> Vec<Artifact> {
     let mut modules = vec![bootstrap::module(platform)];
