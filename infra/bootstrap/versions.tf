@@ -7,7 +7,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 6.28, < 7.0"
+      version = "6.47.0"
     }
   }
 }
