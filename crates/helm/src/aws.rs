@@ -95,7 +95,7 @@ pub fn external_dns(platform: &Platform, cluster: &Cluster) -> ReleaseDef {
         holds_load_balancer_protection: false,
         values: json!({
             "provider": { "name": "aws" },
-            "sources": ["service", "gateway-httproute"],
+            "sources": external_dns_sources(platform, cluster),
             "domainFilters": domains,
             "registry": "txt",
             // Several clusters write to the same zones: each owns only its records.
@@ -106,6 +106,22 @@ pub fn external_dns(platform: &Platform, cluster: &Cluster) -> ReleaseDef {
             "env": [{ "name": "AWS_DEFAULT_REGION", "value": cluster.region }],
         }),
     }
+}
+
+/// What external-dns watches: Services everywhere (the internal NLBs), and HTTPRoutes only where
+/// the Gateway API CRDs are installed ([`crate::crd_bundles`]). Without the CRDs the
+/// `gateway-httproute` source never syncs its informers and external-dns exits after 60 s
+/// (external-dns v0.19.0 `source/informers/informers.go`, `controller/execute.go`): on the
+/// controlplane that left the Kafka and Alertmanager names unwritten.
+pub fn external_dns_sources(platform: &Platform, cluster: &Cluster) -> Vec<&'static str> {
+    let mut sources = vec!["service"];
+    if crate::crd_bundles(platform, cluster)
+        .iter()
+        .any(|b| b.name == crate::gateway::GATEWAY_API_BUNDLE)
+    {
+        sources.push("gateway-httproute");
+    }
+    sources
 }
 
 /// Annotations of a Service that the AWS Load Balancer Controller turns into an internal NLB

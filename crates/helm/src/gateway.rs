@@ -24,15 +24,18 @@ const HTTPS_LISTENER: &str = "https";
 pub const ROUTES_LABEL: &str = "flotilla.io/gateway-routes";
 
 /// The Gateway API CRDs NGINX Gateway Fabric needs, from the pinned upstream release.
+/// The Gateway API bundle's key in versions.toml `[crds]` (and its [`CrdBundle::name`]).
+pub const GATEWAY_API_BUNDLE: &str = "gateway-api";
+
 pub fn gateway_api_crds(platform: &Platform) -> CrdBundle {
     let bundle = platform
         .versions
         .crds
-        .get("gateway-api")
+        .get(GATEWAY_API_BUNDLE)
         .expect("versions.toml pins the gateway-api CRDs");
     let channel = bundle.channel.as_deref().unwrap_or("standard");
     CrdBundle {
-        name: "gateway-api".into(),
+        name: GATEWAY_API_BUNDLE.into(),
         version: bundle.version.clone(),
         url: format!(
             "https://github.com/kubernetes-sigs/gateway-api/releases/download/{}/{channel}-install.yaml",

@@ -530,11 +530,11 @@ fn the_quota_plan_counts_the_load_balancers_the_render_creates() {
         let plan = platform.capacity_plan();
         for cluster in &platform.clusters {
             let mut count = 0;
-            for r in flotilla_helm::releases(&platform, cluster) {
+            for r in releases(&platform, cluster) {
                 let values = flotilla_helm::release_values(&platform, cluster, &r.name).unwrap();
                 count += services(&values);
             }
-            for m in flotilla_helm::manifests(&platform, cluster) {
+            for m in manifests(&platform, cluster) {
                 for o in &m.objects {
                     count += services(o);
                     if o["kind"] == "Kafka" {

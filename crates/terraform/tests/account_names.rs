@@ -176,16 +176,19 @@ fn limit(kind: &str, prefix: bool) -> usize {
     }
 }
 
+/// An `each` entry: its key, its fields and the defaults of fields it leaves out.
+type Entry<'a> = (
+    &'a str,
+    &'a BTreeMap<String, V>,
+    &'a BTreeMap<String, toml::Value>,
+);
+
 /// What a rule's template reads: module inputs (with the module's defaults), the rule set's
 /// locals, the `each` entry and its key.
 struct Scope<'a> {
     module: &'a ModuleRules,
     inputs: &'a BTreeMap<String, V>,
-    entry: Option<(
-        &'a str,
-        &'a BTreeMap<String, V>,
-        &'a BTreeMap<String, toml::Value>,
-    )>,
+    entry: Option<Entry<'a>>,
     instance: &'a str,
 }
 

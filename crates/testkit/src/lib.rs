@@ -14,6 +14,7 @@
 
 pub mod chart_values;
 pub mod crd_schema;
+pub mod pss;
 pub mod schema;
 pub mod synthetic;
 pub mod yaml;

@@ -339,7 +339,7 @@ impl Aws for FakeAws {
         self.calls.lock().unwrap().push(format!(
             "DescribeAddonVersions {addon} {kubernetes} {region}"
         ));
-        let pinned = flotilla_model::Versions::embedded()
+        let pinned = Versions::embedded()
             .eks_addon(addon, kubernetes)
             .map(str::to_string);
         Ok(if self.unoffered_addons.contains(addon) {
