@@ -61,7 +61,7 @@ pub fn eck_secrets() -> Vec<SecretName> {
 }
 
 pub fn eck_operator(platform: &Platform, cluster: &Cluster) -> ReleaseDef {
-    let _ = platform;
+    let _ = (platform, cluster);
     ReleaseDef {
         name: RELEASE,
         chart: "eck-operator",
@@ -75,7 +75,18 @@ pub fn eck_operator(platform: &Platform, cluster: &Cluster) -> ReleaseDef {
             "managedNamespaces": [KAFKA_NAMESPACE, OBSERVABILITY_NAMESPACE],
             "replicaCount": 1,
             "telemetry": { "disabled": true },
-            "podDisruptionBudget": { "enabled": cluster.protected },
+            // elastic-system enforces `restricted`, which requires a seccomp profile: the chart's
+            // defaults (runAsNonRoot; no privilege escalation, no capabilities, read-only root)
+            // set none, and the StatefulSet's pods would be refused (Helm merges this map into
+            // the defaults).
+            "podSecurityContext": {
+                "runAsNonRoot": true,
+                "seccompProfile": { "type": "RuntimeDefault" },
+            },
+            // One replica: a PodDisruptionBudget could only forbid every eviction and block
+            // node drains (the chart's minAvailable 1); the operator is stateless and comes
+            // back on another node.
+            "podDisruptionBudget": { "enabled": false },
         }),
     }
 }

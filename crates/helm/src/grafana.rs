@@ -271,7 +271,7 @@ fn alerts_dashboard(controlplane: &str) -> String {
     )
 }
 
-pub fn grafana(platform: &Platform, cluster: &flotilla_model::Cluster) -> ReleaseDef {
+pub fn grafana(platform: &Platform, _cluster: &flotilla_model::Cluster) -> ReleaseDef {
     let cp = &platform.controlplane().name;
     ReleaseDef {
         name: RELEASE,
@@ -322,7 +322,10 @@ pub fn grafana(platform: &Platform, cluster: &flotilla_model::Cluster) -> Releas
                 },
             },
             "grafana.ini": { "analytics": { "check_for_updates": false } },
-            "podDisruptionBudget": if cluster.protected { json!({ "minAvailable": 1 }) } else { json!({}) },
+            // One replica on a ReadWriteOnce volume: no PodDisruptionBudget (with one replica it
+            // could only forbid every eviction and block node drains), and Recreate, since a
+            // rolling update would start the new pod before the old one lets the volume go.
+            "deploymentStrategy": { "type": "Recreate" },
         }),
     }
 }

@@ -236,6 +236,18 @@ impl ChartDefaults {
         })
     }
 
+    /// The values a release renders with, as Helm computes them: the chart's defaults (each
+    /// dependency's own defaults under its key) with `values` merged over them, maps deeply,
+    /// everything else replaced, and `null` removing a default.
+    pub fn effective(&self, values: &Value) -> Value {
+        let mut defaults = self.values.clone();
+        for (key, sub) in &self.subcharts {
+            let own = defaults.get(key).cloned().unwrap_or(Value::Null);
+            defaults[key.as_str()] = helm_merge(sub, &own);
+        }
+        helm_merge(&defaults, values)
+    }
+
     /// Whether the chart publishes a `values.schema.json`.
     pub fn has_schema(&self) -> bool {
         self.schema.is_some()
@@ -615,5 +627,29 @@ mod tests {
         assert!(a.matching(&segs("controller.x.config")).is_some());
         assert!(a.matching(&segs("controller.config")).is_none());
         assert!(a.matching(&segs("rules.[].labels")).is_some());
+    }
+}
+
+/// Helm's coalescing of values over defaults: maps merge key by key, a `null` removes the
+/// default, anything else replaces it.
+pub fn helm_merge(defaults: &Value, values: &Value) -> Value {
+    match (defaults, values) {
+        (Value::Object(d), Value::Object(v)) => {
+            let mut out = d.clone();
+            for (k, x) in v {
+                if x.is_null() {
+                    out.remove(k);
+                    continue;
+                }
+                let merged = match d.get(k) {
+                    Some(dv) => helm_merge(dv, x),
+                    None => x.clone(),
+                };
+                out.insert(k.clone(), merged);
+            }
+            Value::Object(out)
+        }
+        (_, Value::Null) => defaults.clone(),
+        _ => values.clone(),
     }
 }
