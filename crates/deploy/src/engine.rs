@@ -1347,9 +1347,8 @@ impl<'a> Engine<'a> {
                 "copy Secret {from} -> {to} (keys: {})",
                 data.keys().cloned().collect::<Vec<_>>().join(", ")
             ));
-            self.kube
-                .apply(&dst, &crate::kube::namespace(&to.namespace), false)
-                .map_err(|e| StepFailure::Failed(e.to_string()))?;
+            // The namespace is the namespaces step's (a need of this step): applying a bare
+            // Namespace here, under the same field manager, would remove its labels.
             let obj = crate::kube::secret(&to.namespace, &to.name, &data, &from.to_string());
             self.kube
                 .apply(&dst, &obj, false)
@@ -1387,9 +1386,7 @@ impl<'a> Engine<'a> {
                 crate::wiring::RECEIVER_SECRET_KEY.to_string(),
                 base64::engine::general_purpose::STANDARD.encode(value.as_bytes()),
             )]);
-            self.kube
-                .apply(&conn, &crate::kube::namespace(&s.target.namespace), false)
-                .map_err(|e| StepFailure::Failed(e.to_string()))?;
+            // The namespace is the namespaces step's, as above.
             let obj = crate::kube::secret(
                 &s.target.namespace,
                 &s.target.name,

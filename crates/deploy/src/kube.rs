@@ -421,15 +421,6 @@ pub fn secret(namespace: &str, name: &str, data: &BTreeMap<String, String>, sour
     })
 }
 
-/// A Namespace object for server-side apply (ensures it exists before a Secret goes in).
-pub fn namespace(name: &str) -> Value {
-    serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": { "name": name },
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -147,3 +147,80 @@ fn a_controlplane_deploy_through_the_real_client_and_an_overridden_endpoint() {
         .count();
     assert_eq!(helm, flotilla_helm::releases(&p, cp).len());
 }
+
+/// The fake server applies as a real API server does: a manager's fields it stops sending are
+/// removed unless another manager owns them, and `force` takes a field over.
+#[test]
+fn server_side_apply_owns_fields_per_manager() {
+    use support::fake_api::{State, server_side_apply};
+    let mut st = State::default();
+    let path = "/api/v1/namespaces/logging";
+    let full = json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"logging","labels":{"flotilla.io/protected":"true","a":"1"}}});
+    let o = server_side_apply(&mut st, path, &full, "flotilla");
+    st.objects.insert(path.into(), o);
+    // Another manager adds a label of its own.
+    let other = json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"logging","labels":{"b":"2"}}});
+    let o = server_side_apply(&mut st, path, &other, "kubectl");
+    st.objects.insert(path.into(), o);
+    // The first manager applies the bare namespace: its labels go, the other's stay.
+    let bare = json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"logging"}});
+    let o = server_side_apply(&mut st, path, &bare, "flotilla");
+    assert_eq!(o["metadata"]["labels"], json!({"b":"2"}), "{o}");
+    assert_eq!(o["metadata"]["name"], "logging");
+}
+
+/// F3 of the Kubernetes review: a deploy keeps every label and annotation Flotilla renders, as a
+/// real API server with per-manager field ownership would keep them, and a second deploy of the
+/// unchanged platform changes no object. On 61d7c3d the receiver-credentials step applied a bare
+/// `monitoring` Namespace under the same field manager, which removed its labels (and with them
+/// the deletion guard's and Pod Security's).
+#[test]
+fn a_deploy_keeps_every_rendered_label_and_a_second_changes_nothing() {
+    let p = support::two_envs();
+    let repo = support::scratch_repo(&p);
+    let stand = support::StandIns::new(repo.path(), &support::Behaviour::default());
+    let api = FakeApi::start();
+    let io = flotilla_deploy::Io {
+        aws: Box::new(support::FakeAws {
+            secrets: [("duo/smtp".to_string(), "pw".to_string())].into(),
+            ..support::FakeAws::default()
+        }),
+        kube: Box::new(KubeClient::new().unwrap()),
+        cancel: flotilla_deploy::runner::Cancel::new(),
+        reporter: Some(Box::new(flotilla_deploy::runner::Silent)),
+        prompt: None,
+        endpoints: [("controlplane".to_string(), api.endpoint())].into(),
+        tools: stand.tools(),
+    };
+    let mut args = flotilla_deploy::DeployArgs::new("controlplane");
+    args.yes = true;
+    args.timeouts = support::quick();
+    let deploy = || {
+        let mut out = Vec::new();
+        let code = flotilla_deploy::deploy(repo.path(), &p, &args, &io, &mut out).unwrap();
+        assert_eq!(code, 0, "{}", String::from_utf8_lossy(&out));
+    };
+    deploy();
+    let cp = p.cluster("controlplane").unwrap();
+    let stored = api.state.lock().unwrap().objects.clone();
+    let mut checked = 0;
+    for m in flotilla_helm::manifests(&p, cp) {
+        for o in &m.objects {
+            let path = ObjectRef::of(o).unwrap().path();
+            let live = &stored[&path];
+            for field in ["labels", "annotations"] {
+                for (k, v) in o["metadata"][field].as_object().into_iter().flatten() {
+                    assert_eq!(&live["metadata"][field][k], v, "{path}: {field} {k}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 20, "only {checked} labels and annotations");
+    deploy();
+    let after = api.state.lock().unwrap().objects.clone();
+    assert_eq!(
+        stored, after,
+        "a second deploy of the unchanged platform changed objects"
+    );
+}

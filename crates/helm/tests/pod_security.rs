@@ -268,7 +268,11 @@ fn strimzi_pod(template: &Value) -> Value {
 }
 
 /// Every pod of a cluster: (what it is, namespace, pod spec, annotations).
-fn pods(reference: &std::path::Path, platform: &Platform, cluster: &Cluster) -> Vec<(String, String, Value, Value)> {
+fn pods(
+    reference: &std::path::Path,
+    platform: &Platform,
+    cluster: &Cluster,
+) -> Vec<(String, String, Value, Value)> {
     let mut out = Vec::new();
     for r in releases(platform, cluster) {
         let chart = ChartDefaults::pinned(reference, &r.chart).unwrap_or_else(|e| panic!("{e}"));
@@ -278,7 +282,10 @@ fn pods(reference: &std::path::Path, platform: &Platform, cluster: &Cluster) -> 
                 continue;
             }
             out.push((
-                format!("release {} ({} {}), {}", r.name, r.chart, r.version, w.workload),
+                format!(
+                    "release {} ({} {}), {}",
+                    r.name, r.chart, r.version, w.workload
+                ),
                 r.namespace.clone(),
                 chart_pod(w, &values),
                 Value::Null,
@@ -289,17 +296,35 @@ fn pods(reference: &std::path::Path, platform: &Platform, cluster: &Cluster) -> 
         for o in &m.objects {
             let kind = o["kind"].as_str().unwrap_or("");
             let name = o["metadata"]["name"].as_str().unwrap_or("?");
-            let ns = o["metadata"]["namespace"].as_str().unwrap_or("default").to_string();
+            let ns = o["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("default")
+                .to_string();
             let what = format!("{} {kind}/{name}", m.path);
             match kind {
-                "Pod" => out.push((what, ns, o["spec"].clone(), o["metadata"]["annotations"].clone())),
+                "Pod" => out.push((
+                    what,
+                    ns,
+                    o["spec"].clone(),
+                    o["metadata"]["annotations"].clone(),
+                )),
                 "Deployment" | "StatefulSet" | "DaemonSet" | "Job" | "ReplicaSet" => {
                     let t = &o["spec"]["template"];
-                    out.push((what, ns, t["spec"].clone(), t["metadata"]["annotations"].clone()));
+                    out.push((
+                        what,
+                        ns,
+                        t["spec"].clone(),
+                        t["metadata"]["annotations"].clone(),
+                    ));
                 }
                 "CronJob" => {
                     let t = &o["spec"]["jobTemplate"]["spec"]["template"];
-                    out.push((what, ns, t["spec"].clone(), t["metadata"]["annotations"].clone()));
+                    out.push((
+                        what,
+                        ns,
+                        t["spec"].clone(),
+                        t["metadata"]["annotations"].clone(),
+                    ));
                 }
                 "Elasticsearch" => {
                     for set in o["spec"]["nodeSets"].as_array().into_iter().flatten() {
@@ -314,9 +339,16 @@ fn pods(reference: &std::path::Path, platform: &Platform, cluster: &Cluster) -> 
                 }
                 "Kibana" | "Logstash" => {
                     let t = &o["spec"]["podTemplate"];
-                    out.push((what, ns, eck_pod(kind, t), t["metadata"]["annotations"].clone()));
+                    out.push((
+                        what,
+                        ns,
+                        eck_pod(kind, t),
+                        t["metadata"]["annotations"].clone(),
+                    ));
                 }
-                "KafkaNodePool" => out.push((what, ns, strimzi_pod(&o["spec"]["template"]), Value::Null)),
+                "KafkaNodePool" => {
+                    out.push((what, ns, strimzi_pod(&o["spec"]["template"]), Value::Null))
+                }
                 "Kafka" => {
                     let eo = &o["spec"]["entityOperator"]["template"];
                     out.push((
@@ -352,7 +384,10 @@ fn pods(reference: &std::path::Path, platform: &Platform, cluster: &Cluster) -> 
 }
 
 /// What every pod of a platform fails at its namespace's level; (pods checked, per level).
-fn violations(reference: &std::path::Path, platform: &Platform) -> (Vec<String>, BTreeMap<String, usize>) {
+fn violations(
+    reference: &std::path::Path,
+    platform: &Platform,
+) -> (Vec<String>, BTreeMap<String, usize>) {
     let mut out = Vec::new();
     let mut counted: BTreeMap<String, usize> = BTreeMap::new();
     for cluster in &platform.clusters {
@@ -378,8 +413,14 @@ fn every_pod_meets_the_pod_security_level_of_its_namespace() {
         let (found, counted) = violations(&reference, &platform);
         assert!(found.is_empty(), "{name}:\n{}", found.join("\n"));
         eprintln!("{name}: pods checked per level: {counted:?}");
-        assert!(counted.get("restricted").copied().unwrap_or(0) >= 1, "{name}: {counted:?}");
-        assert!(counted.get("baseline").copied().unwrap_or(0) >= 5, "{name}: {counted:?}");
+        assert!(
+            counted.get("restricted").copied().unwrap_or(0) >= 1,
+            "{name}: {counted:?}"
+        );
+        assert!(
+            counted.get("baseline").copied().unwrap_or(0) >= 5,
+            "{name}: {counted:?}"
+        );
     }
 }
 
@@ -395,7 +436,10 @@ fn the_eck_operator_without_seccomp_is_refused_in_a_restricted_namespace() {
     let chart = ChartDefaults::pinned(&reference, "eck-operator").unwrap();
     let mut values = release_values(&platform, cp, "eck-operator").unwrap();
     values.as_object_mut().unwrap().remove("podSecurityContext");
-    let w = CHART_WORKLOADS.iter().find(|w| w.chart == "eck-operator").unwrap();
+    let w = CHART_WORKLOADS
+        .iter()
+        .find(|w| w.chart == "eck-operator")
+        .unwrap();
     let pod = chart_pod(w, &chart.effective(&values));
     let found = pss::check(&pod, &Value::Null, Level::Restricted);
     assert_eq!(
@@ -405,7 +449,14 @@ fn the_eck_operator_without_seccomp_is_refused_in_a_restricted_namespace() {
     );
     // And with the rendered values it passes.
     let values = release_values(&platform, cp, "eck-operator").unwrap();
-    assert!(pss::check(&chart_pod(w, &chart.effective(&values)), &Value::Null, Level::Restricted).is_empty());
+    assert!(
+        pss::check(
+            &chart_pod(w, &chart.effective(&values)),
+            &Value::Null,
+            Level::Restricted
+        )
+        .is_empty()
+    );
 }
 
 /// Fluent Bit and node-exporter mount the node's files: the namespaces they run in are the

@@ -2,8 +2,14 @@
 //! client: stores what is applied by path (marked ready), serves it back, lists a collection by
 //! path prefix, deletes, answers `/version`; a server-side dry run (`dryRun=All`) stores nothing.
 //! It plays ECK as far as the deploy needs: an `Elasticsearch` gets its user and CA Secrets.
+//!
+//! Server-side apply keeps field ownership per field manager, as the API server does
+//! (Kubernetes "Server-Side Apply", field management): an apply owns the fields it sends; a field
+//! its manager sent before and no longer sends is removed unless another manager owns it; with
+//! `force`, the applier takes fields over from other managers. Maps merge key by key, lists and
+//! scalars are owned whole (atomic), which is what the objects Flotilla applies need.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -23,7 +29,92 @@ pub struct Request {
 #[derive(Default)]
 pub struct State {
     pub objects: BTreeMap<String, Value>,
+    /// Object path -> field manager -> the fields it owns (`["metadata", "labels", "team"]`).
+    pub managed: BTreeMap<String, BTreeMap<String, BTreeSet<Vec<String>>>>,
     pub requests: Vec<Request>,
+}
+
+/// The leaf fields of an applied object, as key paths (label keys contain dots); the identity
+/// of the object is nobody's.
+fn fields(v: &Value, prefix: &[String], out: &mut BTreeSet<Vec<String>>) {
+    match v.as_object() {
+        Some(m) if !m.is_empty() => {
+            for (k, child) in m {
+                let mut path = prefix.to_vec();
+                path.push(k.clone());
+                let identity = matches!(
+                    path.iter().map(String::as_str).collect::<Vec<_>>()[..],
+                    ["apiVersion"] | ["kind"] | ["metadata", "name"] | ["metadata", "namespace"]
+                );
+                if !identity {
+                    fields(child, &path, out);
+                }
+            }
+        }
+        _ => {
+            if !prefix.is_empty() {
+                out.insert(prefix.to_vec());
+            }
+        }
+    }
+}
+
+fn remove_field(v: &mut Value, keys: &[String]) {
+    let Some(m) = v.as_object_mut() else { return };
+    if keys.len() == 1 {
+        m.remove(&keys[0]);
+        return;
+    }
+    if let Some(child) = m.get_mut(&keys[0]) {
+        remove_field(child, &keys[1..]);
+        if child.as_object().is_some_and(|c| c.is_empty()) {
+            m.remove(&keys[0]);
+        }
+    }
+}
+
+/// Maps merge key by key; anything else is replaced.
+fn merge(into: &mut Value, from: &Value) {
+    match (into.as_object_mut(), from.as_object()) {
+        (Some(a), Some(b)) => {
+            for (k, v) in b {
+                match a.get_mut(k) {
+                    Some(existing) if existing.is_object() && v.is_object() => merge(existing, v),
+                    _ => {
+                        a.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        _ => *into = from.clone(),
+    }
+}
+
+/// A server-side apply of `applied` by `manager` over what is stored at `path`.
+pub fn server_side_apply(st: &mut State, path: &str, applied: &Value, manager: &str) -> Value {
+    let mut sent = BTreeSet::new();
+    fields(applied, &[], &mut sent);
+    let owners = st.managed.entry(path.to_string()).or_default();
+    let before = owners.get(manager).cloned().unwrap_or_default();
+    let mut object = st.objects.get(path).cloned().unwrap_or_else(|| json!({}));
+    // Fields this manager stops sending go, unless another manager still owns them.
+    for f in before.difference(&sent) {
+        let others = owners
+            .iter()
+            .any(|(m, owned)| m != manager && owned.contains(f));
+        if !others {
+            remove_field(&mut object, f);
+        }
+    }
+    // `force`: what it sends is its own now.
+    for (m, owned) in owners.iter_mut() {
+        if m != manager {
+            owned.retain(|f| !sent.contains(f));
+        }
+    }
+    owners.insert(manager.to_string(), sent);
+    merge(&mut object, applied);
+    object
 }
 
 /// A fake API server: stores what is applied by path, serves it back (marked ready), lists a
@@ -174,8 +265,20 @@ fn respond(req: &Request, state: &Mutex<State>) -> (u16, Value) {
                     json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"bad body","code":400}),
                 );
             };
-            let stored = ready(obj);
-            if !req.query.contains("dryRun=All") {
+            let manager = req
+                .query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("fieldManager="))
+                .unwrap_or("unknown")
+                .to_string();
+            if req.query.contains("dryRun=All") {
+                return (200, ready(obj));
+            }
+            let stored = {
+                let st = &mut *st;
+                ready(server_side_apply(st, &req.path, &obj, &manager))
+            };
+            {
                 st.objects.insert(req.path.clone(), stored.clone());
                 // ECK writes these Secrets once an Elasticsearch exists.
                 if stored["kind"] == "Elasticsearch" {
