@@ -172,7 +172,7 @@ pub struct AmEmail {
     pub to: String,
     pub from: String,
     pub smarthost: String,
-    /// The model names no SMTP user: the sender address is used (docs/kubernetes.md).
+    /// The model's SMTP user name (the SES SMTP user), else the sender address.
     pub auth_username: String,
     /// The password, read from a file mounted from a Secret; never inline.
     pub auth_password_file: String,
@@ -220,11 +220,12 @@ fn am_receiver(platform: &Platform, set: &[&str]) -> AmReceiver {
                 to,
                 from,
                 smarthost,
+                smtp_username,
             } => r.email_configs.push(AmEmail {
                 to: to.join(", "),
                 from: from.clone(),
                 smarthost: smarthost.clone(),
-                auth_username: from.clone(),
+                auth_username: smtp_username.clone(),
                 auth_password_file: receiver_credential_file(&model.name),
                 require_tls: true,
                 send_resolved: true,

@@ -6,9 +6,12 @@ mod common;
 use flotilla_helm::{Phase, manifests, releases, render};
 use flotilla_model::artifact::header;
 
+/// Snapshots of the fixture platforms' renders. The repository's own platform has none: its
+/// render is the committed `helm/`, which `cargo xtask generate --check` and
+/// xtask/tests/generated_is_current.rs hold to the renderer, and which a pull request shows.
 #[test]
 fn snapshots_of_every_cluster() {
-    for (fixture, platform) in common::fixtures() {
+    for (fixture, platform) in common::fixtures().into_iter().filter(|(n, _)| *n != "seed") {
         let files = render(&platform);
         for cluster in &platform.clusters {
             let prefix = format!("helm/{}/", cluster.name);

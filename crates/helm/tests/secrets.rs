@@ -13,7 +13,12 @@ fn secret_lines(files: &[Artifact]) -> Vec<String> {
     let mut found = Vec::new();
     for a in files {
         for (i, line) in a.contents.lines().enumerate() {
-            if let Some(what) = looks_like_secret(line) {
+            // The one exception of the model's scan: an SMTP user name in the form of an AWS
+            // access key id (Amazon SES's), which identifies a user and is no secret.
+            let user_name = line.trim_start().starts_with("auth_username:");
+            if let Some(what) = looks_like_secret(line)
+                && !(user_name && what == "an AWS access key id")
+            {
                 found.push(format!("{}:{}: {what}: {line}", a.path, i + 1));
             }
         }

@@ -525,6 +525,9 @@ pub enum ReceiverKind {
         to: Vec<String>,
         from: String,
         smarthost: String,
+        /// The user the SMTP server authenticates (Amazon SES: the SMTP user name of an IAM
+        /// user, required); without it the sender address.
+        smtp_username: String,
     },
     /// The secret holds the incoming-webhook URL.
     Slack { channel: String },

@@ -182,6 +182,9 @@ pub struct Receiver {
     pub from: Option<S<String>>,
     #[serde(default)]
     pub smarthost: Option<S<String>>,
+    /// The SMTP user name (for Amazon SES: the SMTP user of an IAM user); not a secret.
+    #[serde(default)]
+    pub smtp_username: Option<S<String>>,
     #[serde(default)]
     pub channel: Option<S<String>>,
     pub credentials_secret: S<String>,

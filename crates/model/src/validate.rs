@@ -1436,10 +1436,47 @@ impl Cx {
                 if let Some(c) = &r.channel {
                     self.err_help(span(c), "`channel` belongs to Slack receivers", "remove it");
                 }
+                // Amazon SES refuses a login with the sender address: it takes the SMTP user
+                // name of an IAM user (and the SMTP password derived from its secret key).
+                let ses = smarthost
+                    .split(':')
+                    .next()
+                    .is_some_and(|h| h.starts_with("email-smtp.") && h.ends_with(".amazonaws.com"));
+                let smtp_username = match &r.smtp_username {
+                    Some(u) => {
+                        let ok = !u.get_ref().is_empty()
+                            && u.get_ref().len() <= 128
+                            && !u
+                                .get_ref()
+                                .chars()
+                                .any(|c| c.is_whitespace() || c.is_control());
+                        if !ok {
+                            self.err_help(
+                                span(u),
+                                format!("SMTP user name \"{}\" is not valid", u.get_ref()),
+                                "one word of at most 128 characters, e.g. the SES SMTP user name",
+                            );
+                        }
+                        u.get_ref().clone()
+                    }
+                    None if ses => {
+                        self.err_help(
+                            span(sr),
+                            format!(
+                                "email receiver \"{}\" sends through Amazon SES but names no smtp_username",
+                                r.name.get_ref()
+                            ),
+                            "SES authenticates with the SMTP user name of an IAM user (not the sender address): add smtp_username = \"<the SMTP user name>\"; its password stays in the credentials_secret",
+                        );
+                        String::new()
+                    }
+                    None => from.clone(),
+                };
                 ReceiverKind::Email {
                     to: r.to.iter().map(|t| t.get_ref().clone()).collect(),
                     from,
                     smarthost,
+                    smtp_username,
                 }
             }
             "slack" => {
@@ -1470,6 +1507,7 @@ impl Cx {
                     ("to", r.to.first()),
                     ("from", r.from.as_ref()),
                     ("smarthost", r.smarthost.as_ref()),
+                    ("smtp_username", r.smtp_username.as_ref()),
                 ] {
                     if let Some(v) = v {
                         self.err_help(
@@ -1746,30 +1784,51 @@ fn known<'a, T: AsRef<str> + 'a>(what: &str, items: impl IntoIterator<Item = T>)
     }
 }
 
-/// Credentials must never be in the platform file: scan every string value.
+/// Credentials must never be in the platform file: scan every string value and every key.
+///
+/// One exception: an SMTP user name may have the form of an AWS access key id, since that is
+/// what Amazon SES's SMTP user names are; it identifies a user, and its password stays in
+/// Secrets Manager.
 fn scan_for_secrets(source: &str, cx: &mut Cx) {
     let Ok(doc) = toml::de::DeTable::parse(source) else {
         return;
     };
-    fn walk(v: &Spanned<toml::de::DeValue<'_>>, cx: &mut Cx) {
+    fn report(span: Range<usize>, what: &str, cx: &mut Cx) {
+        cx.err_help(
+            span,
+            format!("this looks like {what}; credentials must not be written in the platform file"),
+            "store it in AWS Secrets Manager and name the secret (e.g. credentials_secret = \"flotilla/alerting/slack-webhook\")",
+        );
+    }
+    fn walk(key: Option<&str>, v: &Spanned<toml::de::DeValue<'_>>, cx: &mut Cx) {
         use toml::de::DeValue;
         match v.get_ref() {
             DeValue::String(s) => {
-                if let Some(what) = names::looks_like_secret(s) {
-                    cx.err_help(
-                        v.span(),
-                        format!("this looks like {what}; credentials must not be written in the platform file"),
-                        "store it in AWS Secrets Manager and name the secret (e.g. credentials_secret = \"flotilla/alerting/slack-webhook\")",
-                    );
+                let found = names::looks_like_secret(s);
+                let user_name = key == Some("smtp_username");
+                if let Some(what) = found
+                    && !(user_name && what == "an AWS access key id")
+                {
+                    report(v.span(), what, cx);
                 }
             }
-            DeValue::Array(a) => a.iter().for_each(|x| walk(x, cx)),
-            DeValue::Table(t) => t.values().for_each(|x| walk(x, cx)),
+            DeValue::Array(a) => a.iter().for_each(|x| walk(key, x, cx)),
+            DeValue::Table(t) => {
+                for (k, x) in t.iter() {
+                    if let Some(what) = names::looks_like_secret(k.get_ref()) {
+                        report(k.span(), what, cx);
+                    }
+                    walk(Some(k.get_ref()), x, cx);
+                }
+            }
             _ => {}
         }
     }
-    for v in doc.get_ref().values() {
-        walk(v, cx);
+    for (k, v) in doc.get_ref().iter() {
+        if let Some(what) = names::looks_like_secret(k.get_ref()) {
+            report(k.span(), what, cx);
+        }
+        walk(Some(k.get_ref()), v, cx);
     }
 }
 

@@ -4,9 +4,11 @@ mod common;
 
 use flotilla_model::artifact;
 
+/// Snapshots of the fixture platforms' renders. The repository's own platform has none: its
+/// render is the committed `infra/`, held to the renderer by the drift check.
 #[test]
 fn snapshots() {
-    for (name, platform) in common::fixtures() {
+    for (name, platform) in common::fixtures().into_iter().filter(|(n, _)| n != "seed") {
         let artifacts = flotilla_terraform::render(&platform);
         let mut text = String::new();
         for a in &artifacts {
