@@ -275,7 +275,7 @@ module "eks" {
   # rules as aws_security_group_rule, which must not be mixed with other rule resources.
   node_security_group_additional_rules = {
     "kafka-tls-production" = {
-      description = "Kafka TLS listener from the production VPC"
+      description = "Kafka TLS and Alertmanager (9093) from the production VPC"
       type        = "ingress"
       protocol    = "tcp"
       from_port   = 9093
@@ -283,7 +283,7 @@ module "eks" {
       cidr_blocks = ["10.10.0.0/16"]
     }
     "kafka-tls-staging" = {
-      description = "Kafka TLS listener from the staging VPC"
+      description = "Kafka TLS and Alertmanager (9093) from the staging VPC"
       type        = "ingress"
       protocol    = "tcp"
       from_port   = 9093
@@ -291,7 +291,7 @@ module "eks" {
       cidr_blocks = ["10.20.0.0/16"]
     }
     "kafka-tls-testing" = {
-      description = "Kafka TLS listener from the testing VPC"
+      description = "Kafka TLS and Alertmanager (9093) from the testing VPC"
       type        = "ingress"
       protocol    = "tcp"
       from_port   = 9093

@@ -392,6 +392,14 @@ fn manifest_groups(platform: &Platform, cluster: &Cluster) -> Vec<Group> {
         vec![monitoring::RELEASE],
         monitoring::prometheus_rules,
     ));
+    if cluster.role == Role::Controlplane {
+        groups.push(group(
+            Phase::Namespaces,
+            "alertmanager-peers",
+            vec![],
+            monitoring::alertmanager_peers,
+        ));
+    }
     if cluster.protected {
         groups.push(group(
             Phase::Namespaces,

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::alerts::{alertmanager_config, rule_groups};
 use crate::apps::STORAGE_CLASS;
-use crate::aws::{LOAD_BALANCER_CONTROLLER, internal_nlb_annotations, workload_cidrs};
+use crate::aws::{LOAD_BALANCER_CONTROLLER, internal_nlb_annotations};
 use crate::meta::{Meta, Resource};
 use crate::names::{
     ALERTMANAGER_PORT, KAFKA_CLUSTER, KAFKA_NAMESPACE, MONITORING_NAMESPACE, alertmanager_host,
@@ -34,6 +34,60 @@ fn persistent_volume(gib: u32) -> Value {
         }
     })
 }
+
+/// The Alertmanager pods the Prometheus operator makes for the chart's `Alertmanager`
+/// (`<release>-alertmanager`), by their labels.
+pub const ALERTMANAGER_POD_LABELS: [(&str, &str); 2] = [
+    ("app.kubernetes.io/name", "alertmanager"),
+    ("alertmanager", "kube-prometheus-stack-alertmanager"),
+];
+
+/// The controlplane's Alertmanager replicas to the workload clusters: a headless Service whose
+/// name external-dns publishes in the private zone with the address of every ready replica, so
+/// that each Prometheus sends every alert to every replica (no load balancer between them).
+pub fn alertmanager_peers(platform: &Platform, cluster: &Cluster) -> Vec<Value> {
+    if cluster.role != Role::Controlplane {
+        return Vec::new();
+    }
+    let mut m = crate::meta::meta(
+        platform,
+        cluster,
+        ALERTMANAGER_PEERS,
+        Some(MONITORING_NAMESPACE),
+    );
+    m.annotations = Some(std::collections::BTreeMap::from([(
+        "external-dns.alpha.kubernetes.io/hostname".to_string(),
+        alertmanager_host(platform),
+    )]));
+    vec![yaml::value(&k8s_openapi::api::core::v1::Service {
+        metadata: m,
+        spec: Some(k8s_openapi::api::core::v1::ServiceSpec {
+            cluster_ip: Some("None".into()),
+            selector: Some(
+                ALERTMANAGER_POD_LABELS
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            ports: Some(vec![k8s_openapi::api::core::v1::ServicePort {
+                name: Some("http-web".into()),
+                port: i32::from(ALERTMANAGER_PORT),
+                target_port: Some(
+                    k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(i32::from(
+                        ALERTMANAGER_PORT,
+                    )),
+                ),
+                protocol: Some("TCP".into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })]
+}
+
+/// The headless Service of [`alertmanager_peers`].
+pub const ALERTMANAGER_PEERS: &str = "alertmanager-peers";
 
 pub fn kube_prometheus_stack(platform: &Platform, cluster: &Cluster) -> ReleaseDef {
     let obs = &platform.observability;
@@ -70,11 +124,17 @@ pub fn kube_prometheus_stack(platform: &Platform, cluster: &Cluster) -> ReleaseD
     match cluster.role {
         Role::Workload => {
             values["alertmanager"] = json!({ "enabled": false });
+            // Every alert to every Alertmanager replica (Alertmanager's high availability
+            // expects it; gossip shares silences and notifications, not alerts): the name
+            // resolves to the address of each replica's pod (a headless Service on the
+            // controlplane, published by external-dns), and Prometheus sends to each.
             prometheus_spec["additionalAlertManagerConfigs"] = json!([{
                 "scheme": "http",
                 "api_version": "v2",
-                "static_configs": [{
-                    "targets": [format!("{}:{ALERTMANAGER_PORT}", alertmanager_host(platform))],
+                "dns_sd_configs": [{
+                    "names": [alertmanager_host(platform)],
+                    "type": "A",
+                    "port": ALERTMANAGER_PORT,
                 }],
             }]);
         }
@@ -88,12 +148,11 @@ pub fn kube_prometheus_stack(platform: &Platform, cluster: &Cluster) -> ReleaseD
             values["alertmanager"] = json!({
                 "enabled": true,
                 "config": yaml::value(&alertmanager_config(platform)),
-                "service": {
-                    "type": "LoadBalancer",
-                    "annotations": internal_nlb_annotations(&alertmanager_host(platform)),
-                    "loadBalancerSourceRanges": workload_cidrs(platform),
-                },
+                // No load balancer in front of the replicas: the workload clusters reach each
+                // replica through the headless Service of [`alertmanager_peers`].
                 "alertmanagerSpec": {
+                    // Links in notifications, reachable from the VPCs and networks routed to them.
+                    "externalUrl": format!("http://{}:{ALERTMANAGER_PORT}", alertmanager_host(platform)),
                     "replicas": if cluster.protected { 3 } else { 1 },
                     // Receiver credentials, mounted under /etc/alertmanager/secrets/<name>/.
                     "secrets": secrets,

@@ -159,3 +159,58 @@ fn f10_no_disruption_budget_blocks_a_node_drain() {
     let g = values(&platform, platform.controlplane(), "grafana");
     assert_eq!(g["deploymentStrategy"]["type"], "Recreate");
 }
+
+/// F6: every Prometheus sends every alert to every Alertmanager replica: the workloads resolve
+/// the replicas' addresses (DNS service discovery of a headless Service the controlplane's
+/// external-dns publishes), and no load balancer stands in front of them.
+#[test]
+fn f6_alertmanager_is_addressed_per_replica() {
+    for (at, platform, cluster) in every_cluster() {
+        let kps = values(&platform, &cluster, "kube-prometheus-stack");
+        let host = flotilla_helm::names::alertmanager_host(&platform);
+        match cluster.role {
+            Role::Workload => {
+                let configs = &kps["prometheus"]["prometheusSpec"]["additionalAlertManagerConfigs"];
+                assert_eq!(configs.as_array().unwrap().len(), 1, "{at}");
+                let c = &configs[0];
+                assert!(
+                    c.get("static_configs").is_none(),
+                    "{at}: one address behind a load balancer"
+                );
+                assert_eq!(c["dns_sd_configs"][0]["names"][0], host.as_str(), "{at}");
+                assert_eq!(c["dns_sd_configs"][0]["type"], "A", "{at}");
+                assert_eq!(c["dns_sd_configs"][0]["port"], 9093, "{at}");
+            }
+            Role::Controlplane => {
+                let svc_type = &kps["alertmanager"]["service"]["type"];
+                assert!(
+                    svc_type.is_null() || svc_type == "ClusterIP",
+                    "{at}: {svc_type}"
+                );
+                let peers: Vec<Value> = objects(&platform, &cluster)
+                    .into_iter()
+                    .filter(|o| {
+                        o["kind"] == "Service" && o["metadata"]["name"] == "alertmanager-peers"
+                    })
+                    .collect();
+                assert_eq!(peers.len(), 1, "{at}");
+                let s = &peers[0];
+                assert_eq!(s["metadata"]["namespace"], "monitoring");
+                assert_eq!(s["spec"]["clusterIP"], "None", "{at}: headless");
+                assert_eq!(
+                    s["metadata"]["annotations"]["external-dns.alpha.kubernetes.io/hostname"],
+                    host.as_str()
+                );
+                assert_eq!(
+                    s["spec"]["selector"]["alertmanager"],
+                    "kube-prometheus-stack-alertmanager"
+                );
+                assert_eq!(s["spec"]["ports"][0]["port"], 9093);
+                assert_eq!(
+                    kps["alertmanager"]["alertmanagerSpec"]["externalUrl"],
+                    format!("http://{host}:9093")
+                );
+            }
+        }
+    }
+}

@@ -110,13 +110,14 @@ pub fn vcpu_class(instance_type: &str) -> Option<&'static Quota> {
 
 /// Network Load Balancers a cluster's releases create: the gateway and the Prometheus a
 /// workload cluster exposes to Grafana; on the controlplane Kafka's bootstrap and one per
-/// broker, and Alertmanager. (crates/helm's tests compare this with the rendered Services.)
+/// broker (Alertmanager's replicas are reached without one). crates/helm's tests compare this
+/// with the rendered Services.
 pub fn load_balancers(platform: &Platform, cluster: &Cluster) -> u64 {
     match cluster.role {
         Role::Workload => 2,
         Role::Controlplane => {
             let plan = platform.capacity_plan();
-            u64::from(plan.kafka.brokers) + 1 + 1
+            u64::from(plan.kafka.brokers) + 1
         }
     }
 }

@@ -36,10 +36,10 @@ fn quota_needs_of_the_corpus_platform_by_hand() {
     // 18 nodes of 2 vCPUs and 6 of 4.
     assert_eq!(need("on-demand-standard-vcpus"), 18 * 2 + 6 * 4);
     let plan = p.capacity_plan();
-    // Gateway and Prometheus on production; Kafka's bootstrap, each broker, Alertmanager.
+    // Gateway and Prometheus on production; Kafka's bootstrap and each broker.
     assert_eq!(
         need("network-load-balancers"),
-        2 + u64::from(plan.kafka.brokers) + 2
+        2 + u64::from(plan.kafka.brokers) + 1
     );
     // Root volumes (50 GiB) at every pool's max, two Prometheus volumes of 100 GiB per cluster,
     // and the controlplane's data: Kafka brokers and controllers, Elasticsearch data and

@@ -852,7 +852,10 @@ impl<'a> Cx<'a> {
                     Expr::object([
                         (
                             "description",
-                            Expr::str(format!("Kafka TLS listener from the {} VPC", w.name)),
+                            Expr::str(format!(
+                                "Kafka TLS and Alertmanager (9093) from the {} VPC",
+                                w.name
+                            )),
                         ),
                         ("type", Expr::str("ingress")),
                         ("protocol", Expr::str("tcp")),

@@ -369,7 +369,7 @@ fn renaming_a_workload_cluster_moves_its_kafka_rule_in_the_controlplane() {
     let cp_main = file(&before, "infra/controlplane/main.tf");
     let rule = |name: &str| {
         format!(
-            "    \"kafka-tls-{name}\" = {{\n      description = \"Kafka TLS listener from the {name} VPC\"\n"
+            "    \"kafka-tls-{name}\" = {{\n      description = \"Kafka TLS and Alertmanager (9093) from the {name} VPC\"\n"
         )
     };
     assert_eq!(cp_main.matches(&rule("dev")).count(), 1);

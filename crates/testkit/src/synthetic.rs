@@ -70,7 +70,7 @@ pub fn platform(clusters: usize, apps: usize) -> String {
         "[observability]\nlogs_topic = \"logs\"\nmetrics_topic = \"metrics\"\nkafka_retention_hours = 72\n\
          prometheus_retention_days = 15\nprometheus_volume_gib = 100\n\n\
          [[observability.receivers]]\nname = \"oncall-email\"\nkind = \"email\"\nto = [\"oncall@example.com\"]\n\
-         from = \"alerts@example.com\"\nsmarthost = \"email-smtp.eu-west-1.amazonaws.com:587\"\n\
+         from = \"alerts@example.com\"\nsmarthost = \"email-smtp.eu-west-1.amazonaws.com:587\"\nsmtp_username = \"AKIAIOSFODNN7EXAMPLE\"\n\
          credentials_secret = \"synth/alerting/smtp\"\n\n\
          [[observability.receivers]]\nname = \"oncall-slack\"\nkind = \"slack\"\nchannel = \"#alerts\"\n\
          credentials_secret = \"synth/alerting/slack\"\n\n\
