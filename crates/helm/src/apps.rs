@@ -89,6 +89,12 @@ fn namespace(
     }
     if cluster.protected {
         labels.insert(PROTECTED_LABEL.into(), "true".into());
+    } else {
+        // The model lets every namespace of an unprotected cluster go: the deletion guard
+        // (still installed when a cluster was protected before) lets it lose the label.
+        m.annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(DELETE_CONFIRMED.into(), name.into());
     }
     for (k, v) in extra {
         labels.insert((*k).to_string(), v.clone());
@@ -127,23 +133,43 @@ pub fn cluster_objects(platform: &Platform, cluster: &Cluster) -> Vec<Value> {
     })]
 }
 
-/// The namespaces of the platform's releases (kube-system exists already).
+/// The AWS Load Balancer Controller's webhook adds a readiness gate to the pods of namespaces
+/// with this label: a rollout waits until the new pod is a healthy NLB target, so that pods
+/// behind an NLB with IP targets are not replaced before the NLB sends them traffic.
+pub const READINESS_GATE_LABEL: &str = "elbv2.k8s.aws/pod-readiness-gate-inject";
+
+/// The namespaces of the platform's releases (kube-system exists already), each at the Pod
+/// Security level its pods need (docs/kubernetes.md, "Namespaces and Pod Security"), with the
+/// load balancer readiness gate where pods are NLB targets.
 pub fn platform_namespaces(platform: &Platform, cluster: &Cluster) -> Vec<Value> {
-    let mut list = vec![(MONITORING_NAMESPACE, PodSecurity::Privileged)];
+    // (name, level, pods behind an NLB with IP targets)
+    let mut list = vec![(
+        MONITORING_NAMESPACE,
+        PodSecurity::Privileged,
+        // A workload cluster's Prometheus is an NLB target (for the controlplane's Grafana).
+        cluster.role == Role::Workload,
+    )];
     match cluster.role {
         Role::Workload => {
-            list.push((GATEWAY_NAMESPACE, PodSecurity::Baseline));
-            list.push((LOGGING_NAMESPACE, PodSecurity::Privileged));
+            list.push((GATEWAY_NAMESPACE, PodSecurity::Baseline, true));
+            list.push((LOGGING_NAMESPACE, PodSecurity::Privileged, false));
         }
         Role::Controlplane => {
-            list.push((KAFKA_NAMESPACE, PodSecurity::Baseline));
-            list.push((ECK_NAMESPACE, PodSecurity::Restricted));
-            list.push((OBSERVABILITY_NAMESPACE, PodSecurity::Baseline));
+            list.push((KAFKA_NAMESPACE, PodSecurity::Baseline, true));
+            list.push((ECK_NAMESPACE, PodSecurity::Restricted, false));
+            list.push((OBSERVABILITY_NAMESPACE, PodSecurity::Baseline, false));
         }
     }
-    list.sort_by_key(|(n, _)| *n);
+    list.sort_by_key(|(n, _, _)| *n);
     list.into_iter()
-        .map(|(name, level)| namespace(platform, cluster, name, level, &[]))
+        .map(|(name, level, nlb_targets)| {
+            let extra: Vec<(&str, String)> = if nlb_targets {
+                vec![(READINESS_GATE_LABEL, "enabled".into())]
+            } else {
+                vec![]
+            };
+            namespace(platform, cluster, name, level, &extra)
+        })
         .collect()
 }
 
@@ -187,6 +213,30 @@ fn port(protocol: &str, port: u16) -> NetworkPolicyPort {
     }
 }
 
+/// One egress allowance of the model: to its networks and application namespaces, on its TCP
+/// ports (all ports when it names none).
+fn egress_rule(e: &flotilla_model::Egress) -> NetworkPolicyEgressRule {
+    let mut to: Vec<NetworkPolicyPeer> = e
+        .cidrs
+        .iter()
+        .map(|c| NetworkPolicyPeer {
+            ip_block: Some(k8s_openapi::api::networking::v1::IPBlock {
+                cidr: c.to_string(),
+                except: None,
+            }),
+            ..NetworkPolicyPeer::default()
+        })
+        .collect();
+    to.extend(e.namespaces.iter().map(|n| NetworkPolicyPeer {
+        namespace_selector: Some(selector(&[("kubernetes.io/metadata.name", n)])),
+        ..NetworkPolicyPeer::default()
+    }));
+    NetworkPolicyEgressRule {
+        to: Some(to),
+        ports: (!e.ports.is_empty()).then(|| e.ports.iter().map(|p| port("TCP", *p)).collect()),
+    }
+}
+
 /// Everything of one application's namespace in this cluster.
 fn application(
     platform: &Platform,
@@ -199,7 +249,8 @@ fn application(
         .routes
         .iter()
         .filter(|r| r.environments.contains(&cluster.environment))
-        .map(|r| r.port)
+        // A NetworkPolicy matches the pod's port, after the Service's translation.
+        .map(|r| r.target_port)
         .collect();
     let mut extra = vec![
         ("flotilla.io/application", app.name.clone()),
@@ -313,6 +364,20 @@ fn application(
             },
         ));
     }
+    if !app.egress.is_empty() {
+        out.push(network_policy(
+            platform,
+            cluster,
+            ns,
+            "allow-egress",
+            NetworkPolicySpec {
+                pod_selector: Some(all_pods.clone()),
+                policy_types: Some(vec!["Egress".into()]),
+                egress: Some(app.egress.iter().map(egress_rule).collect()),
+                ..NetworkPolicySpec::default()
+            },
+        ));
+    }
     // Prometheus scrapes the application's metrics endpoints.
     out.push(network_policy(
         platform,
@@ -392,6 +457,33 @@ const GUARD: &str = "flotilla-protect-namespaces";
 /// Protected clusters refuse deleting a namespace labelled [`PROTECTED_LABEL`] (the seed's
 /// `kubectl delete ns` accident). To delete one on purpose, stop protecting the cluster in
 /// platform.toml, deploy (the label goes), then delete.
+/// The annotation that confirms, for one namespace, that it may be deleted: its value must be
+/// the namespace's own name (`kubectl annotate namespace api1 flotilla.io/delete-confirmed=api1`).
+pub const DELETE_CONFIRMED: &str = "flotilla.io/delete-confirmed";
+
+/// The CEL of the deletion guard: a protected namespace (label [`PROTECTED_LABEL`]) may be
+/// deleted, or lose that label, only when it carries [`DELETE_CONFIRMED`] with its own name.
+/// That exemption is one namespace at a time and says which; nothing cluster-wide is needed.
+pub fn deletion_guard_expression() -> String {
+    let protected = |o: &str| {
+        format!(
+            "(has({o}.metadata.labels) && '{PROTECTED_LABEL}' in {o}.metadata.labels && {o}.metadata.labels['{PROTECTED_LABEL}'] == 'true')"
+        )
+    };
+    let confirmed = |o: &str| {
+        format!(
+            "(has({o}.metadata.annotations) && '{DELETE_CONFIRMED}' in {o}.metadata.annotations && {o}.metadata.annotations['{DELETE_CONFIRMED}'] == {o}.metadata.name)"
+        )
+    };
+    format!(
+        "request.operation == 'DELETE' ? (!{p_old} || {c_old}) : (!{p_old} || {p_new} || {c_new})",
+        p_old = protected("oldObject"),
+        c_old = confirmed("oldObject"),
+        p_new = protected("object"),
+        c_new = confirmed("object"),
+    )
+}
+
 pub fn deletion_guard(platform: &Platform, cluster: &Cluster) -> Vec<Value> {
     let policy = ValidatingAdmissionPolicy {
         metadata: meta(platform, cluster, GUARD, None),
@@ -401,18 +493,17 @@ pub fn deletion_guard(platform: &Platform, cluster: &Cluster) -> Vec<Value> {
                 resource_rules: Some(vec![NamedRuleWithOperations {
                     api_groups: Some(vec![String::new()]),
                     api_versions: Some(vec!["v1".into()]),
-                    operations: Some(vec!["DELETE".into()]),
+                    // UPDATE too: removing the label would otherwise lift the guard.
+                    operations: Some(vec!["DELETE".into(), "UPDATE".into()]),
                     resources: Some(vec!["namespaces".into()]),
                     ..NamedRuleWithOperations::default()
                 }]),
                 ..MatchResources::default()
             }),
             validations: Some(vec![Validation {
-                expression: format!(
-                    "!(has(oldObject.metadata.labels) && '{PROTECTED_LABEL}' in oldObject.metadata.labels && oldObject.metadata.labels['{PROTECTED_LABEL}'] == 'true')"
-                ),
+                expression: deletion_guard_expression(),
                 message: Some(format!(
-                    "namespace is protected by Flotilla on cluster {}: set protected = false in platform.toml and deploy before deleting it",
+                    "namespace is protected by Flotilla on cluster {}: remove its application from platform.toml and deploy, or confirm this one namespace with `kubectl annotate namespace <name> {DELETE_CONFIRMED}=<name>`",
                     cluster.name
                 )),
                 reason: Some("Forbidden".into()),
@@ -422,16 +513,13 @@ pub fn deletion_guard(platform: &Platform, cluster: &Cluster) -> Vec<Value> {
         }),
         ..ValidatingAdmissionPolicy::default()
     };
+    // No namespace selector: for an UPDATE that removes the label, a selector on it would no
+    // longer match. The expression checks the label itself.
     let binding = ValidatingAdmissionPolicyBinding {
         metadata: meta(platform, cluster, GUARD, None),
         spec: Some(ValidatingAdmissionPolicyBindingSpec {
             policy_name: Some(GUARD.into()),
             validation_actions: Some(vec!["Deny".into()]),
-            // For Namespace objects the selector matches the namespace's own labels.
-            match_resources: Some(MatchResources {
-                namespace_selector: Some(selector(&[(PROTECTED_LABEL, "true")])),
-                ..MatchResources::default()
-            }),
             ..ValidatingAdmissionPolicyBindingSpec::default()
         }),
     };

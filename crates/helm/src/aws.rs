@@ -79,11 +79,12 @@ pub fn cluster_autoscaler(platform: &Platform, cluster: &Cluster) -> ReleaseDef 
 /// external-dns: public names of the routes follow the gateway's NLB; private names (Kafka,
 /// Alertmanager, Prometheus) follow the internal NLBs into the platform's private zone.
 pub fn external_dns(platform: &Platform, cluster: &Cluster) -> ReleaseDef {
+    // The private zone first, then the gateway's domain: a fixed order, so that two
+    // environments' values differ only in the domain itself (`cargo xtask diff <a> <b>`).
     let mut domains = vec![platform.internal_domain.clone()];
     if let Some(g) = &cluster.gateway {
         domains.push(g.domain.clone());
     }
-    domains.sort();
     let component = AwsComponent::ExternalDns;
     ReleaseDef {
         name: EXTERNAL_DNS,

@@ -97,6 +97,12 @@ fn nlb_annotations(cluster: &Cluster) -> BTreeMap<&'static str, String> {
             "service.beta.kubernetes.io/aws-load-balancer-attributes",
             attributes.join(","),
         ),
+        // Proxy protocol v2 on every target group: NGINX reads the client's address from it
+        // (`rewriteClientIP` below); IP targets see the NLB's addresses otherwise.
+        (
+            "service.beta.kubernetes.io/aws-load-balancer-proxy-protocol",
+            "*".to_string(),
+        ),
     ])
 }
 
@@ -120,6 +126,14 @@ pub fn nginx_gateway_fabric(platform: &Platform, cluster: &Cluster) -> ReleaseDe
             },
             "nginx": {
                 "replicas": data_plane_replicas,
+                // The client address from the NLB's proxy protocol header, trusted only from
+                // the VPC (where the NLB's nodes are).
+                "config": {
+                    "rewriteClientIP": {
+                        "mode": "ProxyProtocol",
+                        "trustedAddresses": [{ "type": "CIDR", "value": cluster.vpc_cidr.to_string() }],
+                    },
+                },
                 "service": {
                     "type": "LoadBalancer",
                     "loadBalancerClass": "service.k8s.aws/nlb",
@@ -335,7 +349,16 @@ pub fn objects(platform: &Platform, cluster: &Cluster) -> Vec<Value> {
                             value: route.path.clone(),
                         },
                     }],
-                    filters: vec![],
+                    // TLS ends at the NLB, so NGINX sees plain HTTP on its 443 listener and
+                    // would tell the application `X-Forwarded-Proto: http` (and frameworks that
+                    // enforce HTTPS would redirect in a loop): every request here came in as
+                    // HTTPS. A set with NGF's own header name replaces its default.
+                    filters: vec![json!({
+                        "type": "RequestHeaderModifier",
+                        "requestHeaderModifier": {
+                            "set": [{ "name": "X-Forwarded-Proto", "value": "https" }],
+                        },
+                    })],
                     backend_refs: vec![BackendRef {
                         name: route.service.clone(),
                         port: route.port,
@@ -357,6 +380,7 @@ mod tests {
             path: path.into(),
             service: "s".into(),
             port: 80,
+            target_port: 8080,
             environments: Default::default(),
         }
     }

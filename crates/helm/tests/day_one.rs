@@ -214,3 +214,212 @@ fn f6_alertmanager_is_addressed_per_replica() {
         }
     }
 }
+
+/// F7: the gateway's NetworkPolicy opens the port the pods listen on (a NetworkPolicy matches
+/// after the Service's translation), not the Service port; F20: an application's egress
+/// allowances become one policy, default deny stays.
+#[test]
+fn f7_f20_policies_open_what_pods_listen_on_and_the_models_egress() {
+    // The web route's Service port is 80, its pods listen on 8081.
+    let text = common::MINIMAL.replace(
+        "service = \"shop-web\"\nport = 80\n",
+        "service = \"shop-web\"\nport = 80\ntarget_port = 8081\n",
+    );
+    assert!(
+        text.contains("target_port = 8081"),
+        "the fixture's web route"
+    );
+    let mut platform = common::load_fixture("minimal.toml", &text);
+    let app = &mut platform.applications[0];
+    app.egress = vec![flotilla_model::Egress {
+        cidrs: vec!["169.254.170.23/32".parse().unwrap()],
+        namespaces: vec![],
+        ports: vec![80],
+    }];
+    let cluster = platform.workload_clusters().next().unwrap().clone();
+    let ns = platform.applications[0].namespace.clone();
+    let policies: Vec<Value> = objects(&platform, &cluster)
+        .into_iter()
+        .filter(|o| o["kind"] == "NetworkPolicy" && o["metadata"]["namespace"] == ns.as_str())
+        .collect();
+    let by_name = |n: &str| {
+        policies
+            .iter()
+            .find(|p| p["metadata"]["name"] == n)
+            .cloned()
+    };
+    let gateway = by_name("allow-from-gateway").expect("a route opens the gateway");
+    let ports: Vec<&Value> = gateway["spec"]["ingress"][0]["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["port"])
+        .collect();
+    assert_eq!(ports, [8080, 8081], "{gateway}");
+    let egress = by_name("allow-egress").expect("the model's egress");
+    assert_eq!(
+        egress["spec"]["egress"][0]["to"][0]["ipBlock"]["cidr"],
+        "169.254.170.23/32"
+    );
+    assert_eq!(egress["spec"]["egress"][0]["ports"][0]["port"], 80);
+    assert!(by_name("default-deny").is_some());
+    // The HTTPRoute still goes to the Service port.
+    let route = objects(&platform, &cluster)
+        .into_iter()
+        .find(|o| o["kind"] == "HTTPRoute" && o["metadata"]["name"] == "shop-root")
+        .unwrap();
+    assert_eq!(route["spec"]["rules"][0]["backendRefs"][0]["port"], 80);
+}
+
+/// F9: the applications see the client's scheme and address: proxy protocol from the NLB,
+/// NGINX taking the client address from it (trusted from the VPC only), and
+/// `X-Forwarded-Proto: https` on every route of the HTTPS listener (TLS ends at the NLB).
+#[test]
+fn f9_apps_see_the_clients_scheme_and_address() {
+    for (at, platform, cluster) in every_cluster() {
+        if cluster.role != Role::Workload {
+            continue;
+        }
+        let ngf = values(&platform, &cluster, "nginx-gateway-fabric");
+        let rewrite = &ngf["nginx"]["config"]["rewriteClientIP"];
+        assert_eq!(rewrite["mode"], "ProxyProtocol", "{at}");
+        assert_eq!(
+            rewrite["trustedAddresses"][0]["value"],
+            cluster.vpc_cidr.to_string()
+        );
+        let patches = ngf["nginx"]["service"]["patches"].to_string();
+        assert!(
+            patches
+                .contains("\"service.beta.kubernetes.io/aws-load-balancer-proxy-protocol\":\"*\""),
+            "{at}: {patches}"
+        );
+        for o in objects(&platform, &cluster) {
+            if o["kind"] != "HTTPRoute" || o["spec"]["parentRefs"][0]["sectionName"] != "https" {
+                continue;
+            }
+            for rule in o["spec"]["rules"].as_array().unwrap() {
+                assert_eq!(
+                    rule["filters"][0]["requestHeaderModifier"]["set"][0],
+                    serde_json::json!({"name": "X-Forwarded-Proto", "value": "https"}),
+                    "{at}: {}",
+                    o["metadata"]["name"]
+                );
+            }
+        }
+    }
+}
+
+/// F21: pods behind an NLB with IP targets get the load balancer controller's readiness gate.
+#[test]
+fn f21_nlb_targets_get_the_readiness_gate() {
+    for (at, platform, cluster) in every_cluster() {
+        let gated: Vec<String> = objects(&platform, &cluster)
+            .into_iter()
+            .filter(|o| o["kind"] == "Namespace")
+            .filter(|o| {
+                o["metadata"]["labels"]["elbv2.k8s.aws/pod-readiness-gate-inject"] == "enabled"
+            })
+            .map(|o| o["metadata"]["name"].as_str().unwrap().to_string())
+            .collect();
+        let want: Vec<&str> = match cluster.role {
+            Role::Workload => vec!["monitoring", "nginx-gateway"],
+            Role::Controlplane => vec!["kafka"],
+        };
+        assert_eq!(gated, want, "{at}");
+    }
+}
+
+/// F19: the deletion guard's one way out is per namespace: a protected namespace may be
+/// deleted, or lose its protection label, only when it carries the confirmation annotation with
+/// its own name. The policy's CEL is evaluated here on the requests the API server would send.
+#[test]
+fn f19_the_deletion_guard_exemption_is_one_namespace_at_a_time() {
+    use cel_interpreter::{Context, Program};
+    let (_, platform) = common::fixtures().remove(0);
+    let cluster = platform.cluster("production").unwrap();
+    let policy = objects(&platform, cluster)
+        .into_iter()
+        .find(|o| o["kind"] == "ValidatingAdmissionPolicy")
+        .expect("a protected cluster has the guard");
+    let expr = policy["spec"]["validations"][0]["expression"]
+        .as_str()
+        .unwrap();
+    let program = Program::compile(expr).unwrap();
+    let ns = |labels: Value, annotations: Value| serde_json::json!({"metadata": {"name": "api1", "labels": labels, "annotations": annotations}});
+    let protected = serde_json::json!({"flotilla.io/protected": "true"});
+    let none = serde_json::json!({});
+    let confirmed = serde_json::json!({"flotilla.io/delete-confirmed": "api1"});
+    let other = serde_json::json!({"flotilla.io/delete-confirmed": "api2"});
+    let allowed = |op: &str, old: Value, new: Value| -> bool {
+        let mut ctx = Context::default();
+        ctx.add_variable("request", serde_json::json!({"operation": op}))
+            .unwrap();
+        ctx.add_variable("oldObject", old).unwrap();
+        ctx.add_variable("object", new).unwrap();
+        match program.execute(&ctx).unwrap() {
+            cel_interpreter::Value::Bool(b) => b,
+            v => panic!("{v:?}"),
+        }
+    };
+    assert!(!allowed(
+        "DELETE",
+        ns(protected.clone(), none.clone()),
+        Value::Null
+    ));
+    assert!(!allowed(
+        "DELETE",
+        ns(protected.clone(), other.clone()),
+        Value::Null
+    ));
+    assert!(allowed(
+        "DELETE",
+        ns(protected.clone(), confirmed.clone()),
+        Value::Null
+    ));
+    assert!(allowed(
+        "DELETE",
+        ns(none.clone(), none.clone()),
+        Value::Null
+    ));
+    // Taking the label away is guarded the same way; keeping it is any update.
+    assert!(!allowed(
+        "UPDATE",
+        ns(protected.clone(), none.clone()),
+        ns(none.clone(), none.clone())
+    ));
+    assert!(allowed(
+        "UPDATE",
+        ns(protected.clone(), none.clone()),
+        ns(none.clone(), confirmed.clone())
+    ));
+    assert!(allowed(
+        "UPDATE",
+        ns(protected.clone(), none.clone()),
+        ns(protected.clone(), none.clone())
+    ));
+    let message = policy["spec"]["validations"][0]["message"]
+        .as_str()
+        .unwrap();
+    assert!(!message.contains("protected = false"), "{message}");
+    assert!(message.contains("flotilla.io/delete-confirmed"));
+    // The binding selects no namespaces by label (an UPDATE removing it must still match).
+    let binding = objects(&platform, cluster)
+        .into_iter()
+        .find(|o| o["kind"] == "ValidatingAdmissionPolicyBinding")
+        .unwrap();
+    assert!(binding["spec"]["matchResources"].is_null(), "{binding}");
+    // Protected clusters' namespaces carry no confirmation; unprotected ones confirm each.
+    for (at, platform, cluster) in every_cluster() {
+        for o in objects(&platform, &cluster)
+            .into_iter()
+            .filter(|o| o["kind"] == "Namespace")
+        {
+            let c = &o["metadata"]["annotations"]["flotilla.io/delete-confirmed"];
+            if cluster.protected {
+                assert!(c.is_null(), "{at}: {o}");
+            } else {
+                assert_eq!(c, &o["metadata"]["name"], "{at}");
+            }
+        }
+    }
+}

@@ -418,6 +418,17 @@ pub struct Application {
     /// Environment name -> namespace quota there.
     pub environments: BTreeMap<String, Quota>,
     pub routes: Vec<Route>,
+    /// Where its pods may connect to besides DNS and their own namespace (default deny).
+    pub egress: Vec<Egress>,
+}
+
+/// An egress allowance: to these networks and application namespaces (of the same cluster), on
+/// these TCP ports (all ports when empty).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Egress {
+    pub cidrs: Vec<Ipv4Net>,
+    pub namespaces: Vec<String>,
+    pub ports: Vec<u16>,
 }
 
 /// The owning team: an IAM role or group, bound to the namespace's admin role.
@@ -462,7 +473,10 @@ pub struct Route {
     pub host: String,
     pub path: String,
     pub service: String,
+    /// The Service port (the HTTPRoute's backend port).
     pub port: u16,
+    /// The port the pods listen on (the Service's targetPort), which a NetworkPolicy matches.
+    pub target_port: u16,
     /// Environments the route exists in (a subset of the application's). A set: renderers ask
     /// "is this route in environment X" once per route and cluster.
     pub environments: BTreeSet<String>,

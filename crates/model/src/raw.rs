@@ -126,6 +126,9 @@ pub struct Taint {
 #[serde(deny_unknown_fields)]
 pub struct Application {
     pub name: S<String>,
+    /// Where the application's pods may connect to, besides DNS and their own namespace.
+    #[serde(default)]
+    pub egress: Vec<S<Egress>>,
     pub team: S<String>,
     #[serde(default)]
     pub namespace: Option<S<String>>,
@@ -151,6 +154,9 @@ pub struct Route {
     pub path: Option<S<String>>,
     pub service: S<String>,
     pub port: S<i64>,
+    /// The port the application's pods listen on behind the Service (default: `port`).
+    #[serde(default)]
+    pub target_port: Option<S<i64>>,
     #[serde(default)]
     pub environments: Option<S<Vec<S<String>>>>,
 }
@@ -225,4 +231,17 @@ pub struct Sizing {
     pub retention_days: S<i64>,
     pub replication: S<i64>,
     pub query_latency_ms: S<i64>,
+}
+
+/// One egress allowance of an application: networks and/or application namespaces, on some
+/// ports or all.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Egress {
+    #[serde(default)]
+    pub cidrs: Vec<S<String>>,
+    #[serde(default)]
+    pub namespaces: Vec<S<String>>,
+    #[serde(default)]
+    pub ports: Vec<S<i64>>,
 }

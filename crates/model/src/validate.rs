@@ -398,6 +398,28 @@ impl Cx {
             }
         }
 
+        // Egress to other applications names their namespaces.
+        let app_namespaces: BTreeSet<String> =
+            applications.iter().map(|a| a.namespace.clone()).collect();
+        for ra in &f.applications {
+            for e in &ra.get_ref().egress {
+                for n in &e.get_ref().namespaces {
+                    if names::dns_label(n.get_ref(), 63).is_ok()
+                        && !app_namespaces.contains(n.get_ref())
+                    {
+                        self.err_help(
+                            span(n),
+                            format!(
+                                "egress names namespace \"{}\", which no application has",
+                                n.get_ref()
+                            ),
+                            known("application namespaces", app_namespaces.iter()),
+                        );
+                    }
+                }
+            }
+        }
+
         // Routes.
         self.routes(&f.routes, &f.applications, &mut applications, &clusters);
 
@@ -1125,12 +1147,46 @@ impl Cx {
                 },
             );
         }
+        let mut egress = Vec::new();
+        for se in &a.egress {
+            let e = se.get_ref();
+            let mut rule = Egress {
+                cidrs: Vec::new(),
+                namespaces: Vec::new(),
+                ports: Vec::new(),
+            };
+            for c in &e.cidrs {
+                if let Some(net) = self.check(c, "egress CIDR", names::cidr) {
+                    rule.cidrs.push(net);
+                }
+            }
+            for n in &e.namespaces {
+                self.check(n, "egress namespace", |s| names::dns_label(s, 63));
+                rule.namespaces.push(n.get_ref().clone());
+            }
+            for p in &e.ports {
+                rule.ports
+                    .push(self.positive(p, "egress port", 65535) as u16);
+            }
+            if e.cidrs.is_empty() && e.namespaces.is_empty() {
+                self.err_help(
+                    span(se),
+                    format!(
+                        "an egress rule of application \"{}\" allows nothing",
+                        a.name.get_ref()
+                    ),
+                    "give cidrs (e.g. [\"0.0.0.0/0\"] for the internet, [\"169.254.170.23/32\"] for the EKS Pod Identity agent) or namespaces of other applications",
+                );
+            }
+            egress.push(rule);
+        }
         Application {
             name: a.name.get_ref().clone(),
             team,
             namespace,
             environments,
             routes: Vec::new(),
+            egress,
         }
     }
 
@@ -1188,6 +1244,10 @@ impl Cx {
                     "ports are 1-65535",
                 );
             }
+            let target_port = match &r.target_port {
+                Some(t) => self.positive(t, "target_port", 65535) as u16,
+                None => port.clamp(0, 65535) as u16,
+            };
             let app = &mut apps[idx];
             let environments: BTreeSet<String> = match &r.environments {
                 Some(list) => {
@@ -1243,6 +1303,7 @@ impl Cx {
                 path,
                 service: r.service.get_ref().clone(),
                 port: port.clamp(0, 65535) as u16,
+                target_port,
                 environments,
             });
         }
