@@ -607,29 +607,6 @@ impl Walk<'_> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn segs(path: &str) -> Vec<String> {
-        path.split('.').map(String::from).collect()
-    }
-
-    #[test]
-    fn glob_patterns() {
-        let a = Allowlist::new()
-            .allow("**.podAnnotations", "string map")
-            .allow("controller.*.config", "free text")
-            .allow("rules.[].labels", "labels");
-        assert!(a.matching(&segs("podAnnotations")).is_some());
-        assert!(a.matching(&segs("a.b.podAnnotations")).is_some());
-        assert!(a.matching(&segs("a.b.podAnnotation")).is_none());
-        assert!(a.matching(&segs("controller.x.config")).is_some());
-        assert!(a.matching(&segs("controller.config")).is_none());
-        assert!(a.matching(&segs("rules.[].labels")).is_some());
-    }
-}
-
 /// Helm's coalescing of values over defaults: maps merge key by key, a `null` removes the
 /// default, anything else replaces it.
 pub fn helm_merge(defaults: &Value, values: &Value) -> Value {
@@ -651,5 +628,28 @@ pub fn helm_merge(defaults: &Value, values: &Value) -> Value {
         }
         (_, Value::Null) => defaults.clone(),
         _ => values.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segs(path: &str) -> Vec<String> {
+        path.split('.').map(String::from).collect()
+    }
+
+    #[test]
+    fn glob_patterns() {
+        let a = Allowlist::new()
+            .allow("**.podAnnotations", "string map")
+            .allow("controller.*.config", "free text")
+            .allow("rules.[].labels", "labels");
+        assert!(a.matching(&segs("podAnnotations")).is_some());
+        assert!(a.matching(&segs("a.b.podAnnotations")).is_some());
+        assert!(a.matching(&segs("a.b.podAnnotation")).is_none());
+        assert!(a.matching(&segs("controller.x.config")).is_some());
+        assert!(a.matching(&segs("controller.config")).is_none());
+        assert!(a.matching(&segs("rules.[].labels")).is_some());
     }
 }
