@@ -233,16 +233,89 @@ module "eks" {
         max_unavailable_percentage = 33
       }
     }
-    data = {
-      name                 = "data"
-      iam_role_name        = "flotilla-controlplane-data"
-      launch_template_name = "flotilla-controlplane-data"
+    "data-1" = {
+      name                 = "data-1"
+      iam_role_name        = "flotilla-controlplane-data-1"
+      launch_template_name = "flotilla-controlplane-data-1"
       ami_type             = "AL2023_x86_64_STANDARD"
       instance_types       = ["r6i.4xlarge"]
       capacity_type        = "ON_DEMAND"
-      min_size             = 24
-      desired_size         = 24
-      max_size             = 30
+      min_size             = 8
+      desired_size         = 8
+      max_size             = 10
+      subnet_ids           = [module.vpc.private_subnets[0]]
+      labels = {
+        "flotilla.io/pool" = "data"
+      }
+      taints = {
+        "flotilla.io/data:NoSchedule" = {
+          key    = "flotilla.io/data"
+          value  = "true"
+          effect = "NO_SCHEDULE"
+        }
+      }
+      block_device_mappings = {
+        root = {
+          device_name = "/dev/xvda"
+          ebs = {
+            volume_size           = 100
+            volume_type           = "gp3"
+            encrypted             = true
+            delete_on_termination = true
+          }
+        }
+      }
+      update_config = {
+        max_unavailable_percentage = 33
+      }
+    }
+    "data-2" = {
+      name                 = "data-2"
+      iam_role_name        = "flotilla-controlplane-data-2"
+      launch_template_name = "flotilla-controlplane-data-2"
+      ami_type             = "AL2023_x86_64_STANDARD"
+      instance_types       = ["r6i.4xlarge"]
+      capacity_type        = "ON_DEMAND"
+      min_size             = 8
+      desired_size         = 8
+      max_size             = 10
+      subnet_ids           = [module.vpc.private_subnets[1]]
+      labels = {
+        "flotilla.io/pool" = "data"
+      }
+      taints = {
+        "flotilla.io/data:NoSchedule" = {
+          key    = "flotilla.io/data"
+          value  = "true"
+          effect = "NO_SCHEDULE"
+        }
+      }
+      block_device_mappings = {
+        root = {
+          device_name = "/dev/xvda"
+          ebs = {
+            volume_size           = 100
+            volume_type           = "gp3"
+            encrypted             = true
+            delete_on_termination = true
+          }
+        }
+      }
+      update_config = {
+        max_unavailable_percentage = 33
+      }
+    }
+    "data-3" = {
+      name                 = "data-3"
+      iam_role_name        = "flotilla-controlplane-data-3"
+      launch_template_name = "flotilla-controlplane-data-3"
+      ami_type             = "AL2023_x86_64_STANDARD"
+      instance_types       = ["r6i.4xlarge"]
+      capacity_type        = "ON_DEMAND"
+      min_size             = 8
+      desired_size         = 8
+      max_size             = 10
+      subnet_ids           = [module.vpc.private_subnets[2]]
       labels = {
         "flotilla.io/pool" = "data"
       }

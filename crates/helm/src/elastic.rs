@@ -198,6 +198,11 @@ struct ElasticsearchSpec {
 struct NodeSet {
     name: &'static str,
     count: u32,
+    /// ECK spreads the node set over the zones (topology spread, `DoNotSchedule`) and sets
+    /// Elasticsearch's shard allocation awareness on the zone (`node.attr.zone`), so the copies
+    /// of a shard and the masters never share one zone. On every node set: ECK requires the
+    /// zone label of all of them once one has it.
+    zone_awareness: Value,
     config: BTreeMap<&'static str, Value>,
     pod_template: Value,
     volume_claim_templates: Value,
@@ -211,6 +216,7 @@ fn elasticsearch(platform: &Platform, cluster: &Cluster, plan: &CapacityPlan) ->
         node_sets.push(NodeSet {
             name: "masters",
             count: es.master_nodes,
+            zone_awareness: json!({}),
             config: BTreeMap::from([
                 ("node.roles", json!(["master"])),
                 // No privileged init container for vm.max_map_count (PSA baseline).
@@ -228,6 +234,7 @@ fn elasticsearch(platform: &Platform, cluster: &Cluster, plan: &CapacityPlan) ->
     node_sets.push(NodeSet {
         name: "data",
         count: es.data_nodes,
+        zone_awareness: json!({}),
         config: BTreeMap::from([
             ("node.roles", json!(data_roles)),
             ("node.store.allow_mmap", json!(false)),
@@ -272,6 +279,9 @@ fn kibana(platform: &Platform, cluster: &Cluster) -> Value {
         },
     })
 }
+
+/// Where Fluent Bit puts an application's JSON log fields (its `Merge_Log_Key`).
+pub const MERGED_LOG_KEY: &str = "app";
 
 const KAFKA_USER_DIR: &str = "/usr/share/logstash/kafka/user";
 const KAFKA_CA_DIR: &str = "/usr/share/logstash/kafka/ca";
@@ -444,6 +454,31 @@ pub fn index_template(plan: &CapacityPlan, env: &str, kind: TopicKind) -> Value 
         format!("{ty}@settings"),
         "ecs@mappings".to_string(),
     ];
+    let mut template = json!({
+        "settings": {
+            "index.lifecycle.name": policy_name(kind),
+            "index.number_of_shards": shards,
+            "index.number_of_replicas": plan.elasticsearch.replicas,
+        },
+    });
+    if kind == TopicKind::Logs {
+        // Kubernetes label and annotation keys are dotted (`app` and `app.kubernetes.io/name`
+        // on two pods): mapped as objects they conflict, and the second event is refused
+        // (on Elasticsearch 9.x it lands in the data stream's failure store). As `flattened`
+        // fields every key is a value. The applications' own JSON is under `app`
+        // (Fluent Bit's Merge_Log_Key), kept apart from the record's fields.
+        template["mappings"] = json!({
+            "properties": {
+                "kubernetes": {
+                    "properties": {
+                        "labels": { "type": "flattened" },
+                        "annotations": { "type": "flattened" },
+                    },
+                },
+                MERGED_LOG_KEY: { "type": "flattened" },
+            },
+        });
+    }
     json!({
         "index_patterns": [data_stream(kind, env)],
         "data_stream": {},
@@ -451,13 +486,7 @@ pub fn index_template(plan: &CapacityPlan, env: &str, kind: TopicKind) -> Value 
         "priority": 200,
         "composed_of": components,
         "ignore_missing_component_templates": components,
-        "template": {
-            "settings": {
-                "index.lifecycle.name": policy_name(kind),
-                "index.number_of_shards": shards,
-                "index.number_of_replicas": plan.elasticsearch.replicas,
-            },
-        },
+        "template": template,
         "_meta": { "managed_by": "flotilla" },
     })
 }
@@ -473,18 +502,28 @@ fn digest(s: &str) -> String {
     format!("{:08x}", h >> 32)
 }
 
+/// Installs the lifecycle policies and index templates. Logstash may have written before this
+/// Job ran, creating a data stream from the built-in templates (its first backing index then has
+/// the built-in lifecycle, which never deletes): for every data stream that exists, the policy is
+/// set on its indices and it rolls over, so the write index takes the template. Idempotent.
 const SETUP_SCRIPT: &str = r#"set -eu
 es="$ES_URL"
 auth="elastic:$ELASTIC_PASSWORD"
+call() { curl --fail --silent --show-error --cacert /es-ca/ca.crt -u "$auth" "$@"; }
 for f in /setup/ilm-*.json; do
   name=$(basename "$f" .json); name=${name#ilm-}
-  curl --fail --silent --show-error --cacert /es-ca/ca.crt -u "$auth" -X PUT \
-    -H 'Content-Type: application/json' --data-binary "@$f" "$es/_ilm/policy/$name"
+  call -X PUT -H 'Content-Type: application/json' --data-binary "@$f" "$es/_ilm/policy/$name"
 done
 for f in /setup/template-*.json; do
   name=$(basename "$f" .json); name=${name#template-}
-  curl --fail --silent --show-error --cacert /es-ca/ca.crt -u "$auth" -X PUT \
-    -H 'Content-Type: application/json' --data-binary "@$f" "$es/_index_template/$name"
+  call -X PUT -H 'Content-Type: application/json' --data-binary "@$f" "$es/_index_template/$name"
+  policy="flotilla-${name%%-*}"
+  code=$(curl --silent --output /dev/null --write-out '%{http_code}' --cacert /es-ca/ca.crt -u "$auth" "$es/_data_stream/$name")
+  if [ "$code" = 200 ]; then
+    call -X PUT -H 'Content-Type: application/json' \
+      --data "{\"index.lifecycle.name\": \"$policy\"}" "$es/$name/_settings"
+    call -X POST "$es/$name/_rollover"
+  fi
 done
 "#;
 

@@ -23,6 +23,11 @@ fn prometheus_uid(cluster: &str) -> String {
     format!("prometheus-{cluster}")
 }
 
+/// The Elasticsearch datasource of one environment's data stream of one kind.
+fn es_uid(kind: TopicKind, env: &str) -> String {
+    format!("{}-{env}", crate::names::data_stream_type(kind))
+}
+
 fn datasources(platform: &Platform) -> Vec<Value> {
     let mut out = Vec::new();
     for cluster in &platform.clusters {
@@ -46,26 +51,31 @@ fn datasources(platform: &Platform) -> Vec<Value> {
         }));
     }
     for env in platform.environments() {
-        out.push(json!({
-            "name": format!("Logs {env}"),
-            "uid": format!("logs-{env}"),
-            "type": "elasticsearch",
-            "access": "proxy",
-            "url": elasticsearch_url(),
-            "basicAuth": true,
-            "basicAuthUser": "elastic",
-            "jsonData": {
-                "index": data_stream(TopicKind::Logs, env),
-                "timeField": "@timestamp",
-                "tlsAuthWithCACert": true,
-            },
-            // Grafana expands these when it reads the provisioning file: the values stay in
-            // their Secrets.
-            "secureJsonData": {
-                "basicAuthPassword": "${ELASTIC_PASSWORD}",
-                "tlsCACert": format!("$__file{{{ES_CA_DIR}/ca.crt}}"),
-            },
-        }));
+        for (kind, title) in [
+            (TopicKind::Logs, "Logs"),
+            (TopicKind::Metrics, "Node metrics"),
+        ] {
+            out.push(json!({
+                "name": format!("{title} {env}"),
+                "uid": es_uid(kind, env),
+                "type": "elasticsearch",
+                "access": "proxy",
+                "url": elasticsearch_url(),
+                "basicAuth": true,
+                "basicAuthUser": "elastic",
+                "jsonData": {
+                    "index": data_stream(kind, env),
+                    "timeField": "@timestamp",
+                    "tlsAuthWithCACert": true,
+                },
+                // Grafana expands these when it reads the provisioning file: the values stay in
+                // their Secrets.
+                "secureJsonData": {
+                    "basicAuthPassword": "${ELASTIC_PASSWORD}",
+                    "tlsCACert": format!("$__file{{{ES_CA_DIR}/ca.crt}}"),
+                },
+            }));
+        }
     }
     out.push(json!({
         "name": "Alertmanager",
@@ -98,7 +108,24 @@ fn panel(id: u32, title: &str, unit: &str, targets: &[(&str, &str)], x: u32, y: 
     })
 }
 
+/// A dashboard whose panels read the Prometheus of the cluster its `datasource` variable
+/// picks (`default_ds` first).
 fn dashboard(uid: &str, title: &str, default_ds: &str, panels: Vec<Value>) -> String {
+    dashboard_with(
+        uid,
+        title,
+        json!([{
+            "name": "datasource",
+            "label": "Cluster",
+            "type": "datasource",
+            "query": "prometheus",
+            "current": { "text": format!("Prometheus {default_ds}"), "value": prometheus_uid(default_ds) },
+        }]),
+        panels,
+    )
+}
+
+fn dashboard_with(uid: &str, title: &str, variables: Value, panels: Vec<Value>) -> String {
     let d = json!({
         "uid": uid,
         "title": title,
@@ -107,18 +134,92 @@ fn dashboard(uid: &str, title: &str, default_ds: &str, panels: Vec<Value>) -> St
         "schemaVersion": 39,
         "time": { "from": "now-6h", "to": "now" },
         "refresh": "1m",
-        "templating": {
-            "list": [{
-                "name": "datasource",
-                "label": "Cluster",
-                "type": "datasource",
-                "query": "prometheus",
-                "current": { "text": format!("Prometheus {default_ds}"), "value": prometheus_uid(default_ds) },
-            }],
-        },
+        "templating": { "list": variables },
         "panels": panels,
     });
     serde_json::to_string_pretty(&d).expect("json")
+}
+
+/// Panels on one fixed Prometheus (the dashboard has no cluster variable).
+fn fixed(mut p: Value, uid: &str) -> Value {
+    p["datasource"] = json!({ "type": "prometheus", "uid": uid });
+    for t in p["targets"].as_array_mut().into_iter().flatten() {
+        t["datasource"] = json!({ "type": "prometheus", "uid": uid });
+    }
+    p
+}
+
+/// A panel over every cluster's Prometheus at once (Grafana's mixed datasource): one target
+/// per cluster, each labelled with it.
+fn every_cluster(
+    platform: &Platform,
+    id: u32,
+    title: &str,
+    expr: &str,
+    legend: &str,
+    y: u32,
+) -> Value {
+    json!({
+        "id": id,
+        "type": "timeseries",
+        "title": title,
+        "datasource": { "type": "datasource", "uid": "-- Mixed --" },
+        "gridPos": { "h": 8, "w": 24, "x": 0, "y": y },
+        "targets": platform.clusters.iter().enumerate().map(|(i, c)| json!({
+            "refId": format!("C{i}"),
+            "expr": expr,
+            "legendFormat": format!("{} {legend}", c.name),
+            "datasource": { "type": "prometheus", "uid": prometheus_uid(&c.name) },
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// "Flotilla / Node metrics": the node records Fluent Bit ships through Kafka into
+/// Elasticsearch (`metrics-flotilla-<env>`), one environment at a time.
+fn node_metrics(platform: &Platform) -> String {
+    let first = platform
+        .environments()
+        .first()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    let es = |id: u32, title: &str, field: &str, unit: &str, y: u32| {
+        json!({
+            "id": id,
+            "type": "timeseries",
+            "title": title,
+            "datasource": { "type": "elasticsearch", "uid": "${environment}" },
+            "gridPos": { "h": 8, "w": 24, "x": 0, "y": y },
+            "fieldConfig": { "defaults": { "unit": unit }, "overrides": [] },
+            "targets": [{
+                "refId": "A",
+                "datasource": { "type": "elasticsearch", "uid": "${environment}" },
+                "query": format!("_exists_:{field}"),
+                "timeField": "@timestamp",
+                "metrics": [{ "id": "1", "type": "avg", "field": field }],
+                "bucketAggs": [
+                    { "id": "2", "type": "terms", "field": "node", "settings": { "size": "20", "order": "desc", "orderBy": "_term" } },
+                    { "id": "3", "type": "date_histogram", "field": "@timestamp", "settings": { "interval": "auto" } },
+                ],
+            }],
+        })
+    };
+    dashboard_with(
+        "flotilla-node-metrics",
+        "Flotilla / Node metrics (Fluent Bit)",
+        json!([{
+            "name": "environment",
+            "label": "Environment",
+            "type": "datasource",
+            "query": "elasticsearch",
+            "regex": "/^Node metrics /",
+            "current": { "text": format!("Node metrics {first}"), "value": es_uid(TopicKind::Metrics, &first) },
+        }]),
+        vec![
+            es(1, "CPU use per node", "cpu_p", "percent", 0),
+            es(2, "Memory used per node", "Mem.used", "kbytes", 8),
+            es(3, "Disk writes per node", "write_size", "bytes", 16),
+        ],
+    )
 }
 
 fn overview(controlplane: &str) -> String {
@@ -169,12 +270,14 @@ fn overview(controlplane: &str) -> String {
     )
 }
 
+/// Kafka's and Elasticsearch's metrics exist only on the controlplane: its Prometheus, fixed.
 fn ingest(controlplane: &str) -> String {
-    dashboard(
+    let uid = prometheus_uid(controlplane);
+    dashboard_with(
         "flotilla-ingest",
         "Flotilla / Ingest pipeline",
-        controlplane,
-        vec![
+        json!([]),
+        [
             panel(
                 1,
                 "Kafka messages in per topic",
@@ -230,40 +333,40 @@ fn ingest(controlplane: &str) -> String {
                 0,
                 16,
             ),
-        ],
+        ]
+        .into_iter()
+        .map(|p| fixed(p, &uid))
+        .collect(),
     )
 }
 
-fn alerts_dashboard(controlplane: &str) -> String {
-    let mut table = panel(
+/// Every cluster's alerts: each Prometheus holds only its own `ALERTS`, so every panel asks
+/// all of them (the mixed datasource), not the one a variable picks.
+fn alerts_dashboard(platform: &Platform) -> String {
+    let mut table = every_cluster(
+        platform,
         2,
         "Firing alerts",
-        "short",
-        &[(
-            "ALERTS{alertstate=\"firing\"}",
-            "{{alertname}} {{environment}} {{severity}}",
-        )],
-        0,
+        "ALERTS{alertstate=\"firing\"}",
+        "{{alertname}} {{severity}}",
         8,
     );
     table["type"] = json!("table");
-    table["gridPos"]["w"] = json!(24);
-    table["targets"][0]["instant"] = json!(true);
-    table["targets"][0]["format"] = json!("table");
-    dashboard(
+    for t in table["targets"].as_array_mut().into_iter().flatten() {
+        t["instant"] = json!(true);
+        t["format"] = json!("table");
+    }
+    dashboard_with(
         "flotilla-alerts",
         "Flotilla / Alerts",
-        controlplane,
+        json!([]),
         vec![
-            panel(
+            every_cluster(
+                platform,
                 1,
                 "Firing alerts by severity",
-                "short",
-                &[(
-                    "count by (severity) (ALERTS{alertstate=\"firing\"})",
-                    "{{severity}}",
-                )],
-                0,
+                "count by (severity) (ALERTS{alertstate=\"firing\"})",
+                "{{severity}}",
                 0,
             ),
             table,
@@ -318,7 +421,8 @@ pub fn grafana(platform: &Platform, _cluster: &flotilla_model::Cluster) -> Relea
                 "flotilla": {
                     "overview": { "json": overview(cp) },
                     "ingest": { "json": ingest(cp) },
-                    "alerts": { "json": alerts_dashboard(cp) },
+                    "alerts": { "json": alerts_dashboard(platform) },
+                    "node-metrics": { "json": node_metrics(platform) },
                 },
             },
             "grafana.ini": { "analytics": { "check_for_updates": false } },

@@ -72,8 +72,32 @@ pub fn topics(platform: &Platform) -> Vec<(String, TopicKind, String)> {
 #[serde(rename_all = "camelCase")]
 struct KafkaSpec {
     kafka: KafkaBrokers,
+    /// Validity and renewal of the cluster CA (brokers' certificates) and the clients CA
+    /// (KafkaUsers' certificates): see [`CA_VALIDITY_DAYS`].
+    cluster_ca: Value,
+    clients_ca: Value,
     entity_operator: Value,
     kafka_exporter: Value,
+}
+
+/// How long Strimzi's CA certificates, and the broker and user certificates they sign, are
+/// valid (days). The workload clusters hold copies of the cluster CA certificate and of their
+/// KafkaUser's certificate, made by each deploy; Strimzi renews a certificate
+/// [`CA_RENEWAL_DAYS`] before it expires, keeping its key (`renew-certificate`), so a copy
+/// stays valid (and a renewed broker certificate still verifies against a copied CA, whose key
+/// signed it) for at least [`CA_RENEWAL_DAYS`] after the deploy that made it, whatever Strimzi
+/// renews meanwhile. docs/kubernetes.md, "Kafka credentials".
+pub const CA_VALIDITY_DAYS: u32 = 3650;
+/// See [`CA_VALIDITY_DAYS`]: five years in which no deploy is needed.
+pub const CA_RENEWAL_DAYS: u32 = 1825;
+
+fn ca_settings() -> Value {
+    json!({
+        "generateCertificateAuthority": true,
+        "validityDays": CA_VALIDITY_DAYS,
+        "renewalDays": CA_RENEWAL_DAYS,
+        "certificateExpirationPolicy": "renew-certificate",
+    })
 }
 
 #[derive(Serialize)]
@@ -209,6 +233,8 @@ fn kafka(platform: &Platform, cluster: &Cluster, plan: &CapacityPlan) -> Value {
                 // Replicas of a partition land in different zones.
                 rack: json!({ "topologyKey": "topology.kubernetes.io/zone" }),
             },
+            cluster_ca: ca_settings(),
+            clients_ca: ca_settings(),
             entity_operator: json!({ "topicOperator": {}, "userOperator": {} }),
             // Consumer lag and offsets for Prometheus (KafkaConsumerLag alert, dashboards).
             kafka_exporter: json!({ "topicRegex": ".*", "groupRegex": ".*" }),

@@ -24,6 +24,13 @@ pub mod names;
 mod yaml;
 
 pub use alerts::{AlertmanagerConfig, alert_expr, alertmanager_config, rule_groups};
+pub use elastic::index_template;
+
+/// The validity and renewal periods (days) of the Kafka cluster and clients CAs, as the rendered
+/// `Kafka` states them (see `kafka::CA_VALIDITY_DAYS`).
+pub fn kafka_ca_periods() -> (u32, u32) {
+    (kafka::CA_VALIDITY_DAYS, kafka::CA_RENEWAL_DAYS)
+}
 
 use std::fmt;
 

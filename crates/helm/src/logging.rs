@@ -18,30 +18,57 @@ use crate::names::{KAFKA_CLIENT_SECRET, KAFKA_CLUSTER_CA_SECRET, LOGGING_NAMESPA
 pub const RELEASE: &str = "fluent-bit";
 const CLIENT_DIR: &str = "/fluent-bit/kafka/client";
 const CA_DIR: &str = "/fluent-bit/kafka/ca";
-/// Node metrics are sampled this often (seconds); they are log records (`cpu`, `mem`, `disk`,
-/// `netif` inputs), which is what the Kafka output and Logstash carry.
+/// Node metrics are sampled this often (seconds); they are log records (`cpu`, `mem`, `disk`
+/// inputs), which is what the Kafka output and Logstash carry, and the controlplane's Grafana
+/// reads them from Elasticsearch ("Flotilla / Node metrics"). They read the node's own
+/// counters (`/proc/stat`, `sysinfo`, `/proc/diskstats`); the network's (`netif`) are per
+/// network namespace, which in a pod is the pod's: node-exporter has the node's.
 const METRICS_INTERVAL_SEC: u32 = 30;
+/// On the node (under the `/var/log` hostPath the chart mounts read-write): the tail offsets
+/// (an SQLite file; its directory must exist, so directly in `/var/log`) and the buffered chunks
+/// (a directory Fluent Bit creates) survive a restart of Fluent Bit and outages of Kafka.
+const TAIL_DB: &str = "/var/log/flotilla-fluent-bit.db";
+const STORAGE_DIR: &str = "/var/log/flotilla-fluent-bit/";
+
+/// The chart's `[SERVICE]` with filesystem buffering: chunks wait on disk while Kafka is away,
+/// rather than pausing the inputs (files rotated meanwhile would be lost).
+fn service() -> String {
+    format!(
+        "[SERVICE]
+    Daemon Off
+    Flush {{{{ .Values.flush }}}}
+    Log_Level {{{{ .Values.logLevel }}}}
+    Parsers_File /fluent-bit/etc/parsers.conf
+    Parsers_File /fluent-bit/etc/conf/custom_parsers.conf
+    HTTP_Server On
+    HTTP_Listen 0.0.0.0
+    HTTP_Port {{{{ .Values.metricsPort }}}}
+    Health_Check On
+    storage.path {STORAGE_DIR}
+    storage.sync normal
+    storage.backlog.mem_limit 50M
+    storage.max_chunks_up 128
+"
+    )
+}
 
 fn inputs() -> String {
-    let mut s = String::from(
+    let mut s = format!(
         "[INPUT]
     Name tail
     Path /var/log/containers/*.log
     multiline.parser docker, cri
     Tag kube.*
-    Mem_Buf_Limit 50MB
+    DB {TAIL_DB}
+    DB.locking true
+    storage.type filesystem
     Skip_Long_Lines On
-",
+"
     );
-    for (name, extra) in [
-        ("cpu", ""),
-        ("mem", ""),
-        ("disk", ""),
-        ("netif", "    Interface eth0\n"),
-    ] {
+    for name in ["cpu", "mem", "disk"] {
         write!(
             s,
-            "\n[INPUT]\n    Name {name}\n    Tag metrics.{name}\n    Interval_Sec {METRICS_INTERVAL_SEC}\n{extra}"
+            "\n[INPUT]\n    Name {name}\n    Tag metrics.{name}\n    Interval_Sec {METRICS_INTERVAL_SEC}\n    storage.type filesystem\n"
         )
         .expect("write to String");
     }
@@ -54,6 +81,7 @@ fn filters(cluster: &Cluster) -> String {
     Name kubernetes
     Match kube.*
     Merge_Log On
+    Merge_Log_Key {merged}
     Keep_Log Off
     K8S-Logging.Parser On
     K8S-Logging.Exclude On
@@ -67,6 +95,7 @@ fn filters(cluster: &Cluster) -> String {
 ",
         env = cluster.environment,
         cluster = cluster.name,
+        merged = crate::elastic::MERGED_LOG_KEY,
     )
 }
 
@@ -87,6 +116,7 @@ fn kafka_output(platform: &Platform, matcher: &str, topic: &str) -> String {
     rdkafka.request.required.acks all
     rdkafka.compression.codec lz4
     rdkafka.log.connection.close false
+    storage.total_limit_size 5G
 ",
         host = platform.kafka_bootstrap_host(),
         port = Platform::KAFKA_TLS_PORT,
@@ -128,9 +158,18 @@ pub fn fluent_bit(platform: &Platform, cluster: &Cluster) -> ReleaseDef {
                 "valueFrom": { "fieldRef": { "fieldPath": "spec.nodeName" } },
             }],
             "config": {
+                "service": service(),
                 "inputs": inputs(),
                 "filters": filters(cluster),
                 "outputs": outputs,
+            },
+            // The Kafka credentials are files of mounted Secrets; when a deploy copies new ones
+            // (docs/kubernetes.md, "Kafka credentials"), the kubelet updates the files and the
+            // chart's reloader sidecar has Fluent Bit reload its configuration, which reopens
+            // the Kafka clients with them (librdkafka reads certificates only at start).
+            "hotReload": {
+                "enabled": true,
+                "extraWatchVolumes": ["kafka-client", "kafka-cluster-ca"],
             },
             "extraVolumes": [
                 { "name": "kafka-client", "secret": { "secretName": KAFKA_CLIENT_SECRET } },

@@ -423,3 +423,184 @@ fn f19_the_deletion_guard_exemption_is_one_namespace_at_a_time() {
         }
     }
 }
+
+fn controlplane_object(platform: &Platform, kind: &str) -> Value {
+    objects(platform, platform.controlplane())
+        .into_iter()
+        .find(|o| o["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind}"))
+}
+
+/// F8: every Elasticsearch node set is zone-aware (ECK spreads it over the zones and sets shard
+/// allocation awareness), so no zone holds all copies of a shard or all the masters.
+#[test]
+fn f8_elasticsearch_node_sets_are_zone_aware() {
+    for (name, platform) in common::fixtures() {
+        let es = controlplane_object(&platform, "Elasticsearch");
+        let sets = es["spec"]["nodeSets"].as_array().unwrap();
+        assert!(!sets.is_empty());
+        for set in sets {
+            assert!(set["zoneAwareness"].is_object(), "{name}: {}", set["name"]);
+        }
+    }
+}
+
+/// F11, F16, F17: Fluent Bit measures the node (no per-pod `netif`), keeps its tail offsets
+/// and buffers on the node's disk, and the node metrics it ships are read by a dashboard.
+#[test]
+fn f11_f16_f17_fluent_bit_measures_the_node_keeps_its_place_and_is_read() {
+    for (at, platform, cluster) in every_cluster() {
+        if cluster.role != Role::Workload {
+            continue;
+        }
+        let v = values(&platform, &cluster, "fluent-bit");
+        let inputs = v["config"]["inputs"].as_str().unwrap();
+        assert!(
+            !inputs.contains("Name netif"),
+            "{at}: netif reads the pod's network"
+        );
+        assert!(
+            inputs.contains("DB /var/log/"),
+            "{at}: tail offsets survive a restart"
+        );
+        let service = v["config"]["service"].as_str().unwrap();
+        assert!(service.contains("storage.path /var/log/"), "{at}");
+        assert_eq!(
+            inputs.matches("storage.type filesystem").count(),
+            inputs.matches("[INPUT]").count(),
+            "{at}: every input buffers on disk"
+        );
+        assert!(
+            v["config"]["outputs"]
+                .as_str()
+                .unwrap()
+                .contains("storage.total_limit_size")
+        );
+        assert!(
+            v["config"]["filters"]
+                .as_str()
+                .unwrap()
+                .contains("Merge_Log_Key app"),
+            "{at}"
+        );
+        assert_eq!(
+            v["hotReload"]["enabled"], true,
+            "{at}: new Kafka credentials are picked up"
+        );
+    }
+    // A Grafana datasource and dashboard read every environment's metrics data stream.
+    for (name, platform) in common::fixtures() {
+        let g = values(&platform, platform.controlplane(), "grafana");
+        let ds = g["datasources"]["datasources.yaml"]["datasources"]
+            .as_array()
+            .unwrap();
+        for env in platform.environments() {
+            let index = format!("metrics-flotilla-{env}");
+            assert!(
+                ds.iter().any(|d| d["jsonData"]["index"] == index.as_str()),
+                "{name}: nothing reads {index}"
+            );
+        }
+        let dash = g["dashboards"]["flotilla"]["node-metrics"]["json"]
+            .as_str()
+            .unwrap();
+        assert!(dash.contains("cpu_p"), "{name}");
+    }
+}
+
+/// F12: events index without mapping conflicts: Kubernetes labels and annotations (dotted keys)
+/// and the applications' merged JSON are `flattened` fields in the logs templates.
+#[test]
+fn f12_dotted_labels_and_application_json_do_not_conflict() {
+    for (name, platform) in common::fixtures() {
+        let plan = platform.capacity_plan();
+        for env in platform.environments() {
+            let t = flotilla_helm::index_template(&plan, env, flotilla_model::TopicKind::Logs);
+            let props = &t["template"]["mappings"]["properties"];
+            assert_eq!(
+                props["kubernetes"]["properties"]["labels"]["type"], "flattened",
+                "{name}"
+            );
+            assert_eq!(
+                props["kubernetes"]["properties"]["annotations"]["type"],
+                "flattened"
+            );
+            assert_eq!(props["app"]["type"], "flattened");
+        }
+    }
+}
+
+/// F14: a Kafka broker's memory leaves room beyond its heap (at least twice the heap, Strimzi's
+/// default ratio): page cache and off-heap memory live inside the same limit.
+#[test]
+fn f14_kafka_heap_leaves_room_in_its_limit() {
+    for (name, platform) in common::fixtures() {
+        let plan = platform.capacity_plan();
+        let k = &plan.kafka;
+        assert!(
+            k.broker_memory_gib >= 2 * k.broker_heap_gib,
+            "{name}: {k:?}"
+        );
+        let pool = objects(&platform, platform.controlplane())
+            .into_iter()
+            .find(|o| o["kind"] == "KafkaNodePool" && o["metadata"]["name"] == "brokers")
+            .unwrap();
+        assert_eq!(
+            pool["spec"]["resources"]["limits"]["memory"],
+            format!("{}Gi", k.broker_memory_gib)
+        );
+        assert_eq!(
+            pool["spec"]["jvmOptions"]["-Xmx"],
+            format!("{}g", k.broker_heap_gib)
+        );
+    }
+}
+
+/// F15: the index templates apply even when Logstash wrote first: the setup Job points existing
+/// data streams at Flotilla's lifecycle policy and rolls them over.
+#[test]
+fn f15_the_setup_job_catches_up_data_streams_logstash_created_first() {
+    for (name, platform) in common::fixtures() {
+        let cm = objects(&platform, platform.controlplane())
+            .into_iter()
+            .find(|o| o["kind"] == "ConfigMap" && o["data"]["setup.sh"].is_string())
+            .unwrap_or_else(|| panic!("{name}: no setup ConfigMap"));
+        let script = cm["data"]["setup.sh"].as_str().unwrap();
+        assert!(script.contains("/_data_stream/$name"), "{name}");
+        assert!(script.contains("index.lifecycle.name"), "{name}");
+        assert!(script.contains("/_rollover"), "{name}");
+    }
+}
+
+/// F18: the alerts dashboard asks every cluster's Prometheus (each holds only its own alerts),
+/// and the ingest dashboard the controlplane's (Kafka's and Elasticsearch's metrics are there).
+#[test]
+fn f18_dashboards_see_every_cluster() {
+    for (name, platform) in common::fixtures() {
+        let g = values(&platform, platform.controlplane(), "grafana");
+        let dash = |d: &str| -> Value {
+            serde_json::from_str(g["dashboards"]["flotilla"][d]["json"].as_str().unwrap()).unwrap()
+        };
+        let alerts = dash("alerts");
+        for p in alerts["panels"].as_array().unwrap() {
+            let uids: Vec<&str> = p["targets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["datasource"]["uid"].as_str().unwrap())
+                .collect();
+            for c in &platform.clusters {
+                assert!(
+                    uids.contains(&format!("prometheus-{}", c.name).as_str()),
+                    "{name}: {uids:?}"
+                );
+            }
+        }
+        let ingest = dash("ingest");
+        assert!(ingest["templating"]["list"].as_array().unwrap().is_empty());
+        let cp = format!("prometheus-{}", platform.controlplane().name);
+        for p in ingest["panels"].as_array().unwrap() {
+            assert_eq!(p["datasource"]["uid"], cp.as_str(), "{name}");
+        }
+    }
+}

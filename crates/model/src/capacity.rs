@@ -48,6 +48,11 @@ pub const KAFKA_MAX_BROKER_DISK_GIB: u32 = 4096;
 pub const KAFKA_BROKER_HEAP_GIB: u32 = 6;
 /// Seconds of writes the page cache should hold, on top of the heap.
 pub const KAFKA_PAGE_CACHE_SECONDS: f64 = 30.0;
+/// Memory outside the heap a broker's JVM uses (direct buffers, metaspace, threads).
+pub const KAFKA_OFF_HEAP_GIB: u32 = 1;
+/// A broker's memory is at least this many times its heap (Strimzi sizes the heap at half the
+/// memory by default: the rest is the page cache Kafka reads from).
+pub const KAFKA_MEMORY_PER_HEAP: u32 = 2;
 /// Replicated write bytes per second one broker core is planned to handle.
 pub const KAFKA_WRITE_BYTES_PER_CORE: f64 = 20_000_000.0;
 /// Fewest cores of a broker.
@@ -270,6 +275,61 @@ pub struct NodeGroupSizes {
     pub max: u32,
 }
 
+/// One EKS managed node group of a cluster: a node pool, or one zone's part of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeGroup<'a> {
+    /// The node group's key and name: the pool's, or `<pool>-<n>` for its part in the n-th zone.
+    pub name: String,
+    pub pool: &'a NodePool,
+    /// For a zonal group, the index of its zone among the cluster's zones (in name order).
+    pub zone: Option<u8>,
+    pub sizes: NodeGroupSizes,
+}
+
+impl Platform {
+    /// The node groups of a cluster, the one sizing rule for all of them: a pool's own sizes,
+    /// except the controlplane's data pool, which takes the capacity plan's nodes and is split
+    /// into one group per zone. Its pods (Kafka brokers, Elasticsearch data nodes) are bound to
+    /// zonal EBS volumes, and the cluster autoscaler can add a node in a given zone only to a
+    /// group of that zone (`balance-similar-node-groups` keeps them even).
+    pub fn node_groups<'a>(&self, cluster: &'a Cluster) -> Vec<NodeGroup<'a>> {
+        // Only the controlplane's pools depend on the plan; computing it for every cluster made
+        // rendering quadratic in the number of clusters (docs/performance.md).
+        let plan = (cluster.role == crate::Role::Controlplane).then(|| self.capacity_plan());
+        let mut out = Vec::new();
+        for pool in &cluster.node_pools {
+            let Some(plan) = plan.as_ref().filter(|p| p.data_pool.pool == pool.name) else {
+                out.push(NodeGroup {
+                    name: pool.name.clone(),
+                    pool,
+                    zone: None,
+                    sizes: NodeGroupSizes {
+                        min: pool.min,
+                        desired: pool.desired,
+                        max: pool.max,
+                    },
+                });
+                continue;
+            };
+            let total = plan.node_group_sizes(cluster, pool);
+            let zones = u32::from(cluster.availability_zones.max(1));
+            for z in 0..cluster.availability_zones.max(1) {
+                out.push(NodeGroup {
+                    name: format!("{}-{}", pool.name, z + 1),
+                    pool,
+                    zone: Some(z),
+                    sizes: NodeGroupSizes {
+                        min: total.min.div_ceil(zones),
+                        desired: total.desired.div_ceil(zones),
+                        max: total.max.div_ceil(zones),
+                    },
+                });
+            }
+        }
+        out
+    }
+}
+
 impl CapacityPlan {
     /// The node group sizes of a pool: the pool's own, except that the controlplane's data pool
     /// gets its min and desired raised to [`DataPoolPlan::min_nodes`] (never lowered). `max` is
@@ -449,8 +509,10 @@ fn plan(p: &Platform) -> CapacityPlan {
     // Per-broker write at the floor count, capped at what a broker is planned to take.
     let broker_write =
         (replicated_write / f64::from(floor_brokers)).min(KAFKA_BROKER_WRITE_BYTES_PER_SEC);
-    let broker_memory_gib =
-        KAFKA_BROKER_HEAP_GIB + ceil_u32(broker_write * KAFKA_PAGE_CACHE_SECONDS / GIB);
+    let broker_memory_gib = (KAFKA_BROKER_HEAP_GIB
+        + KAFKA_OFF_HEAP_GIB
+        + ceil_u32(broker_write * KAFKA_PAGE_CACHE_SECONDS / GIB))
+    .max(KAFKA_MEMORY_PER_HEAP * KAFKA_BROKER_HEAP_GIB);
     let broker_cpu =
         half_cores((broker_write / KAFKA_WRITE_BYTES_PER_CORE).max(KAFKA_BROKER_MIN_CPU));
 

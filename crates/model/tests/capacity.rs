@@ -82,8 +82,9 @@ fn small_ingest_gets_the_minimums() {
     assert_eq!(k.brokers, 3);
     assert_eq!(k.controllers, 3);
     assert_eq!((k.replication, k.min_insync_replicas), (2, 1));
-    // 1 MB/s / 3 brokers x 30 s = 10 MB of page cache -> 1 GiB on top of the 6 GiB heap.
-    assert_eq!((k.broker_memory_gib, k.broker_heap_gib), (7, 6));
+    // 1 MB/s / 3 brokers x 30 s = 10 MB of page cache -> 1 GiB, 1 GiB off the heap, on top of
+    // the 6 GiB heap = 8, raised to twice the heap (Strimzi: heap at half the memory).
+    assert_eq!((k.broker_memory_gib, k.broker_heap_gib), (12, 6));
     assert_eq!(k.broker_cpu, 1.0);
     assert_eq!(k.retention_hours, 24);
     // Logstash: 1000 / (2000 x 4) -> 1, raised to 2 replicas.
@@ -105,9 +106,9 @@ fn small_ingest_gets_the_minimums() {
     assert_eq!(e.primary_shards_per_index, 1);
     // Every topic: max(3 brokers, 2 Logstash replicas, < 1 partition of bytes) = 3.
     assert!(partitions(&plan).iter().all(|(_, n)| *n == 3));
-    // Data pool: 3 x 1 + 3 x 0.5 + 2 x 4 + 3 x 1 = 15.5 CPU; 3 x 7 + 3 x 2 + 2 x 8 + 3 x 4 = 55 GiB.
+    // Data pool: 3 x 1 + 3 x 0.5 + 2 x 4 + 3 x 1 = 15.5 CPU; 3 x 12 + 3 x 2 + 2 x 8 + 3 x 4 = 70 GiB.
     assert_eq!(plan.data_pool.requested_cpu, 15.5);
-    assert_eq!(plan.data_pool.requested_memory_gib, 55);
+    assert_eq!(plan.data_pool.requested_memory_gib, 70);
     // 15.5 x 1.1 / (8 x 0.85) = 2.5 -> 3 nodes; the pool minimum is 3 already.
     assert_eq!(plan.controlplane_data_pool_min_nodes, 3);
     assert_eq!(plan.data_pool.min_nodes, 3);
@@ -136,7 +137,7 @@ fn medium_ingest_sizes_elasticsearch_memory_to_the_data() {
     assert_eq!(plan.data_pool.requested_cpu, 20.0);
     assert_eq!(
         plan.data_pool.requested_memory_gib,
-        3 * 7 + 3 * 2 + 2 * 8 + 3 * 18
+        3 * 12 + 3 * 2 + 2 * 8 + 3 * 18
     );
     assert_eq!(plan.controlplane_data_pool_min_nodes, 6);
     assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
@@ -150,8 +151,9 @@ fn large_ingest_adds_nodes_and_warns_about_the_pool_maximum() {
     // 50 MB/s x 3 = 150 MB/s: 150 / 50 = 3 brokers; 150 MB/s x 0.5 x 24 h / 0.75 = 8046.6 GiB,
     // / 3 = 2682.2 -> 2683 GiB.
     assert_eq!((k.brokers, k.broker_disk_gib), (3, 2683));
-    // Per broker 50 MB/s (the cap) x 30 s = 1.4 GiB -> 2 on top of the heap; 50 / 20 = 2.5 CPU.
-    assert_eq!((k.broker_memory_gib, k.broker_cpu), (8, 2.5));
+    // Per broker 50 MB/s (the cap) x 30 s = 1.4 GiB -> 2, + 1 off the heap + 6 = 9, raised to
+    // twice the heap; 50 / 20 = 2.5 CPU.
+    assert_eq!((k.broker_memory_gib, k.broker_cpu), (12, 2.5));
     // Logstash: 50000 / 8000 = 6.25 -> 7.
     assert_eq!(plan.logstash.replicas, 7);
     let e = &plan.elasticsearch;

@@ -10,11 +10,11 @@
 
 use std::collections::BTreeMap;
 
-use flotilla_model::capacity::NodeGroupSizes;
+use flotilla_model::capacity::NodeGroup;
 use flotilla_model::versions::EKS_ADDONS;
 use flotilla_model::{
-    AwsComponent, Capacity, Cluster, EndpointAccess, Ipv4Net, NodePool, Platform, Role,
-    SupportType, Team, TeamKind,
+    AwsComponent, Capacity, Cluster, EndpointAccess, Ipv4Net, Platform, Role, SupportType, Team,
+    TeamKind,
 };
 
 use crate::common::{self, Providers, RootModule};
@@ -668,26 +668,11 @@ impl<'a> Cx<'a> {
     /// One managed node group per node pool; the controlplane's data pool is sized by the
     /// capacity plan (min and desired raised to what Kafka, Logstash and Elasticsearch need).
     fn node_groups(&self) -> Expr {
-        // Only the controlplane's pools depend on the plan; computing it for every cluster made
-        // rendering quadratic in the number of clusters (docs/performance.md).
-        let plan = self
-            .is_controlplane()
-            .then(|| self.platform.capacity_plan());
         Expr::Object(
-            self.cluster
-                .node_pools
+            self.platform
+                .node_groups(self.cluster)
                 .iter()
-                .map(|p| {
-                    let sizes = match &plan {
-                        Some(plan) => plan.node_group_sizes(self.cluster, p),
-                        None => NodeGroupSizes {
-                            min: p.min,
-                            desired: p.desired,
-                            max: p.max,
-                        },
-                    };
-                    (p.name.clone(), node_group(&self.eks_name(), p, sizes))
-                })
+                .map(|g| (g.name.clone(), node_group(&self.eks_name(), g)))
                 .collect(),
         )
     }
@@ -997,15 +982,21 @@ impl<'a> Cx<'a> {
     fn moved_tf(&self) -> Option<Body> {
         // (comment lines, from, to)
         let mut moves: Vec<([String; 2], String, String)> = Vec::new();
-        for pool in &self.cluster.node_pools {
+        for group in self.platform.node_groups(self.cluster) {
+            let pool = group.pool;
             if let Some(old) = &pool.renamed_from {
+                // A zonal group keeps its zone's suffix (`<pool>-<n>`).
+                let from = match group.zone {
+                    Some(z) => format!("{old}-{}", z + 1),
+                    None => old.clone(),
+                };
                 moves.push((
                     [
                         format!("Node pool \"{old}\" renamed to \"{}\". AWS still replaces the node group (its", pool.name),
                         "name changes), new group first (create_before_destroy): Terraform does not destroy first.".into(),
                     ],
-                    node_group_address(old),
-                    node_group_address(&pool.name),
+                    node_group_address(&from),
+                    node_group_address(&group.name),
                 ));
             }
         }
@@ -1226,17 +1217,19 @@ pub fn node_role_prefix(eks_name: &str, pool: &str) -> String {
     format!("{}-{pool}", cluster.trim_end_matches('-'))
 }
 
-fn node_group(eks_name: &str, pool: &NodePool, sizes: NodeGroupSizes) -> Expr {
+fn node_group(eks_name: &str, group: &NodeGroup<'_>) -> Expr {
+    let pool = group.pool;
+    let sizes = group.sizes;
     let arm = pool.is_arm64();
     let mut entries: Vec<(&str, Expr)> = vec![
-        ("name", Expr::str(&pool.name)),
+        ("name", Expr::str(&group.name)),
         (
             "iam_role_name",
-            Expr::str(node_role_prefix(eks_name, &pool.name)),
+            Expr::str(node_role_prefix(eks_name, &group.name)),
         ),
         (
             "launch_template_name",
-            Expr::str(format!("{eks_name}-{}", pool.name)),
+            Expr::str(format!("{eks_name}-{}", group.name)),
         ),
         (
             "ami_type",
@@ -1258,6 +1251,13 @@ fn node_group(eks_name: &str, pool: &NodePool, sizes: NodeGroupSizes) -> Expr {
         ("desired_size", sizes.desired.into()),
         ("max_size", sizes.max.into()),
     ];
+    if let Some(z) = group.zone {
+        // One zone's part of the pool: its private subnet only.
+        entries.push((
+            "subnet_ids",
+            Expr::List(vec![Expr::raw(format!("module.vpc.private_subnets[{z}]"))]),
+        ));
+    }
     if !pool.labels.is_empty() {
         entries.push((
             "labels",

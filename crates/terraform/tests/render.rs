@@ -170,9 +170,25 @@ fn node_group_sizes(main_tf: &str, pool: &str) -> (u32, u32, u32) {
     (field("min_size"), field("desired_size"), field("max_size"))
 }
 
-/// The controlplane's data node group takes its size from the capacity plan: min and desired
-/// are raised to what Kafka, Logstash and Elasticsearch need, never lowered below the model's;
-/// every other pool keeps the model's sizes.
+/// The sizes of the controlplane's data pool: the sum over its node groups, one per zone
+/// (`<pool>-1`, `<pool>-2`, ...), each with a zone's share rounded up.
+fn zonal_sizes(main_tf: &str, pool: &str, zones: u32) -> (u32, u32, u32) {
+    (1..=zones).fold((0, 0, 0), |(a, b, c), z| {
+        let (min, desired, max) = node_group_sizes(main_tf, &format!("{pool}-{z}"));
+        (a + min, b + desired, c + max)
+    })
+}
+
+/// Rounds up to a multiple of the zone count (what one group per zone adds up to).
+fn whole_zones(n: u32, zones: u32) -> u32 {
+    n.div_ceil(zones) * zones
+}
+
+/// The controlplane's data node groups take their size from the capacity plan: min and desired
+/// are raised to what Kafka, Logstash and Elasticsearch need, never lowered below the model's,
+/// spread over one group per zone (F13 of the Kubernetes review: pods bound to zonal volumes
+/// need a group the autoscaler can grow in their zone); every other pool keeps the model's
+/// sizes in one group.
 #[test]
 fn the_controlplane_data_node_group_is_sized_by_the_capacity_plan() {
     for (name, mut platform) in common::fixtures() {
@@ -187,22 +203,40 @@ fn the_controlplane_data_node_group_is_sized_by_the_capacity_plan() {
                 .contents
         };
         let text = main(&platform);
+        let azs = u32::from(cp.availability_zones);
         for pool in &cp.node_pools {
-            let got = node_group_sizes(&text, &pool.name);
-            let want = if pool.name == plan.data_pool.pool {
-                (pool.min.max(need), pool.desired.max(need), pool.max)
+            if pool.name == plan.data_pool.pool {
+                let got = zonal_sizes(&text, &pool.name, azs);
+                let want = (
+                    whole_zones(pool.min.max(need), azs),
+                    whole_zones(pool.desired.max(need), azs),
+                    whole_zones(pool.max, azs),
+                );
+                assert_eq!(got, want, "{name}: pool {}", pool.name);
+                for z in 0..azs {
+                    assert!(
+                        text.contains(&format!(
+                            "subnet_ids           = [module.vpc.private_subnets[{z}]]"
+                        )),
+                        "{name}: zone {z} of the data pool"
+                    );
+                }
             } else {
-                (pool.min, pool.desired, pool.max)
-            };
-            assert_eq!(got, want, "{name}: pool {}", pool.name);
+                let got = node_group_sizes(&text, &pool.name);
+                assert_eq!(
+                    got,
+                    (pool.min, pool.desired, pool.max),
+                    "{name}: pool {}",
+                    pool.name
+                );
+            }
         }
         let data = &plan.data_pool.pool;
-        let (min, desired, max) = node_group_sizes(&text, data);
+        let (min, desired, max) = zonal_sizes(&text, data, azs);
         assert!(min >= need && desired >= need && max >= need, "{name}");
 
         // A model minimum above the plan's is kept, not lowered to the plan. (The plan rounds
         // the pool's own minimum up to whole zones: steps of a zone count keep it as written.)
-        let azs = u32::from(cp.availability_zones);
         let i = cp.node_pools.iter().position(|p| &p.name == data).unwrap();
         let ci = platform
             .clusters
@@ -212,7 +246,7 @@ fn the_controlplane_data_node_group_is_sized_by_the_capacity_plan() {
         let pool = &mut platform.clusters[ci].node_pools[i];
         (pool.min, pool.desired, pool.max) = (need + azs, need + 2 * azs, need + 3 * azs);
         assert_eq!(
-            node_group_sizes(&main(&platform), data),
+            zonal_sizes(&main(&platform), data, azs),
             (need + azs, need + 2 * azs, need + 3 * azs),
             "{name}"
         );
@@ -439,7 +473,12 @@ fn moved_blocks_go_from_gone_keys_to_existing_ones() {
             } else {
                 Vec::new()
             };
-            let pools: Vec<&str> = cluster.node_pools.iter().map(|p| p.name.as_str()).collect();
+            let groups: Vec<String> = platform
+                .node_groups(cluster)
+                .into_iter()
+                .map(|g| g.name)
+                .collect();
+            let pools: Vec<&str> = groups.iter().map(String::as_str).collect();
             let key_of = |line: &str| -> (String, String) {
                 let addr = line.split_once('=').unwrap().1.trim();
                 let (prefix, key) = addr.split_once("[\"").unwrap();
