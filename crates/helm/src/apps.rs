@@ -455,8 +455,9 @@ pub fn application_namespaces(platform: &Platform, cluster: &Cluster) -> Vec<Val
 const GUARD: &str = "flotilla-protect-namespaces";
 
 /// Protected clusters refuse deleting a namespace labelled [`PROTECTED_LABEL`] (the seed's
-/// `kubectl delete ns` accident). To delete one on purpose, stop protecting the cluster in
-/// platform.toml, deploy (the label goes), then delete.
+/// `kubectl delete ns` accident), or removing that label, unless [`DELETE_CONFIRMED`] names it.
+/// Setting `protected = false` and deploying also works: the rendered namespaces then carry
+/// the confirmation, which admits the update that drops the label.
 /// The annotation that confirms, for one namespace, that it may be deleted: its value must be
 /// the namespace's own name (`kubectl annotate namespace api1 flotilla.io/delete-confirmed=api1`).
 pub const DELETE_CONFIRMED: &str = "flotilla.io/delete-confirmed";
@@ -503,7 +504,7 @@ pub fn deletion_guard(platform: &Platform, cluster: &Cluster) -> Vec<Value> {
             validations: Some(vec![Validation {
                 expression: deletion_guard_expression(),
                 message: Some(format!(
-                    "namespace is protected by Flotilla on cluster {}: remove its application from platform.toml and deploy, or confirm this one namespace with `kubectl annotate namespace <name> {DELETE_CONFIRMED}=<name>`",
+                    "namespace is protected by Flotilla on cluster {}: to delete it on purpose, confirm this one namespace first with `kubectl annotate namespace <name> {DELETE_CONFIRMED}=<name>`",
                     cluster.name
                 )),
                 reason: Some("Forbidden".into()),
