@@ -171,15 +171,17 @@ fn server_side_apply_owns_fields_per_manager() {
 
 /// F3 of the Kubernetes review: a deploy keeps every label and annotation Flotilla renders, as a
 /// real API server with per-manager field ownership would keep them, and a second deploy of the
-/// unchanged platform changes no object. On 61d7c3d the receiver-credentials step applied a bare
-/// `monitoring` Namespace under the same field manager, which removed its labels (and with them
+/// unchanged platform changes no object, on the controlplane and on a workload cluster. On
+/// 61d7c3d the credential steps applied a bare `monitoring` (controlplane) and `logging`
+/// (workload) Namespace under the same field manager, which removed their labels (and with them
 /// the deletion guard's and Pod Security's).
 #[test]
 fn a_deploy_keeps_every_rendered_label_and_a_second_changes_nothing() {
     let p = support::two_envs();
     let repo = support::scratch_repo(&p);
     let stand = support::StandIns::new(repo.path(), &support::Behaviour::default());
-    let api = FakeApi::start();
+    let controlplane = FakeApi::start();
+    let dev = FakeApi::start();
     let io = flotilla_deploy::Io {
         aws: Box::new(support::FakeAws {
             secrets: [("duo/smtp".to_string(), "pw".to_string())].into(),
@@ -189,38 +191,75 @@ fn a_deploy_keeps_every_rendered_label_and_a_second_changes_nothing() {
         cancel: flotilla_deploy::runner::Cancel::new(),
         reporter: Some(Box::new(flotilla_deploy::runner::Silent)),
         prompt: None,
-        endpoints: [("controlplane".to_string(), api.endpoint())].into(),
+        endpoints: [
+            ("controlplane".to_string(), controlplane.endpoint()),
+            ("dev".to_string(), dev.endpoint()),
+        ]
+        .into(),
         tools: stand.tools(),
     };
-    let mut args = flotilla_deploy::DeployArgs::new("controlplane");
-    args.yes = true;
-    args.timeouts = support::quick();
-    let deploy = || {
+    let deploy = |env: &str| {
+        let mut args = flotilla_deploy::DeployArgs::new(env);
+        args.yes = true;
+        args.timeouts = support::quick();
         let mut out = Vec::new();
         let code = flotilla_deploy::deploy(repo.path(), &p, &args, &io, &mut out).unwrap();
-        assert_eq!(code, 0, "{}", String::from_utf8_lossy(&out));
+        assert_eq!(code, 0, "{env}: {}", String::from_utf8_lossy(&out));
     };
-    deploy();
-    let cp = p.cluster("controlplane").unwrap();
-    let stored = api.state.lock().unwrap().objects.clone();
-    let mut checked = 0;
-    for m in flotilla_helm::manifests(&p, cp) {
-        for o in &m.objects {
-            let path = ObjectRef::of(o).unwrap().path();
-            let live = &stored[&path];
-            for field in ["labels", "annotations"] {
-                for (k, v) in o["metadata"][field].as_object().into_iter().flatten() {
-                    assert_eq!(&live["metadata"][field][k], v, "{path}: {field} {k}");
-                    checked += 1;
+    // The controlplane first (the workload copies its Kafka credentials), then the workload
+    // cluster, whose `logging` and `monitoring` namespaces lost their labels on 61d7c3d.
+    deploy("controlplane");
+    deploy("dev");
+    let mut before = Vec::new();
+    for (cluster, api) in [("controlplane", &controlplane), ("dev", &dev)] {
+        let stored = api.state.lock().unwrap().objects.clone();
+        let mut checked = 0;
+        for m in flotilla_helm::manifests(&p, p.cluster(cluster).unwrap()) {
+            for o in &m.objects {
+                let path = ObjectRef::of(o).unwrap().path();
+                let live = &stored[&path];
+                for field in ["labels", "annotations"] {
+                    for (k, v) in o["metadata"][field].as_object().into_iter().flatten() {
+                        assert_eq!(
+                            &live["metadata"][field][k], v,
+                            "{cluster} {path}: {field} {k}"
+                        );
+                        checked += 1;
+                    }
                 }
             }
         }
+        assert!(
+            checked > 20,
+            "{cluster}: only {checked} labels and annotations"
+        );
+        for ns in ["logging", "monitoring"] {
+            let path = format!("/api/v1/namespaces/{ns}");
+            if let Some(live) = stored.get(&path) {
+                assert_eq!(
+                    live["metadata"]["labels"]["pod-security.kubernetes.io/enforce"], "privileged",
+                    "{cluster} {ns}"
+                );
+            } else {
+                assert_eq!(
+                    (cluster, ns),
+                    ("controlplane", "logging"),
+                    "{cluster}: no {ns}"
+                );
+            }
+        }
+        before.push(stored);
     }
-    assert!(checked > 20, "only {checked} labels and annotations");
-    deploy();
-    let after = api.state.lock().unwrap().objects.clone();
-    assert_eq!(
-        stored, after,
-        "a second deploy of the unchanged platform changed objects"
-    );
+    deploy("controlplane");
+    deploy("dev");
+    for (stored, (cluster, api)) in before
+        .iter()
+        .zip([("controlplane", &controlplane), ("dev", &dev)])
+    {
+        assert_eq!(
+            stored,
+            &api.state.lock().unwrap().objects,
+            "{cluster}: a second deploy of the unchanged platform changed objects"
+        );
+    }
 }

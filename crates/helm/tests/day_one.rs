@@ -103,57 +103,129 @@ fn f5_email_logs_in_with_the_models_smtp_user() {
 
 /// F10: no PodDisruptionBudget forbids every eviction: a chart's PDB is off, or leaves one pod
 /// of its replicas free (`maxUnavailable` >= 1, or `minAvailable` below the replicas).
-#[test]
-fn f10_no_disruption_budget_blocks_a_node_drain() {
-    // (chart, PDB values path, replicas values path, the chart's default replicas)
-    let pdbs: [(&str, &str, &str, u64); 4] = [
-        ("eck-operator", "podDisruptionBudget", "replicaCount", 1),
-        ("grafana", "podDisruptionBudget", "replicas", 1),
-        (
-            "strimzi-kafka-operator",
-            "podDisruptionBudget",
-            "replicas",
-            1,
-        ),
-        (
-            "aws-load-balancer-controller",
-            "podDisruptionBudget",
-            "replicaCount",
-            2,
-        ),
-    ];
-    let mut checked = 0;
-    for (at, platform, cluster) in every_cluster() {
-        for r in releases(&platform, &cluster) {
-            let Some((_, pdb_path, replicas_path, default_replicas)) =
-                pdbs.iter().find(|(c, ..)| *c == r.chart)
-            else {
-                continue;
-            };
-            let v = values(&platform, &cluster, &r.name);
-            let pdb = &v[*pdb_path];
-            let replicas = v[*replicas_path].as_u64().unwrap_or(*default_replicas);
-            let on = match pdb.get("enabled") {
-                Some(e) => e.as_bool() == Some(true),
-                None => pdb.as_object().is_some_and(|m| !m.is_empty()),
-            };
-            if on {
-                let blocks = match (pdb["maxUnavailable"].as_u64(), pdb["minAvailable"].as_u64()) {
-                    (Some(n), _) => n == 0,
-                    (None, Some(min)) => min >= replicas,
-                    // The chart's default minAvailable (1) applies.
-                    (None, None) => replicas <= 1,
-                };
-                assert!(
-                    !blocks,
-                    "{at}: {} PDB {pdb} with {replicas} replicas blocks every drain",
-                    r.name
-                );
-            }
-            checked += 1;
+/// Every `podDisruptionBudget` map in a values tree, with the path of its parent ("" at the top).
+fn disruption_budgets<'a>(v: &'a Value, at: &str, out: &mut Vec<(String, &'a Value, &'a Value)>) {
+    let Some(map) = v.as_object() else { return };
+    for (k, child) in map {
+        let path = if at.is_empty() {
+            k.clone()
+        } else {
+            format!("{at}.{k}")
+        };
+        if k == "podDisruptionBudget" {
+            out.push((path, child, v));
+        } else {
+            disruption_budgets(child, &path, out);
         }
     }
-    assert!(checked >= 8, "only {checked} releases checked");
+}
+
+/// The replicas of the workload a budget protects: its parent's `replicas` or `replicaCount`,
+/// or the `replicas` of a `...Spec` beside it (kube-prometheus-stack's `alertmanagerSpec`).
+fn budget_replicas(parent: &Value) -> Option<u64> {
+    let map = parent.as_object()?;
+    for k in ["replicas", "replicaCount"] {
+        if let Some(n) = map.get(k).and_then(Value::as_u64) {
+            return Some(n);
+        }
+    }
+    map.iter()
+        .filter(|(k, _)| k.ends_with("Spec"))
+        .find_map(|(_, spec)| spec.get("replicas").and_then(Value::as_u64))
+}
+
+/// The budgets in a release's effective values that are on, and of those the ones that block
+/// every eviction, each described.
+fn blocking_budgets(values: &Value) -> (usize, Vec<String>) {
+    let mut found = Vec::new();
+    disruption_budgets(values, "", &mut found);
+    let mut on = 0;
+    let mut blocking = Vec::new();
+    for (path, pdb, parent) in found {
+        let enabled = match pdb.get("enabled") {
+            Some(e) => e.as_bool() == Some(true),
+            None => pdb.as_object().is_some_and(|m| {
+                m.contains_key("minAvailable") || m.contains_key("maxUnavailable")
+            }),
+        };
+        // A subchart or component that is off renders no budget.
+        let component_off = parent.get("enabled").and_then(Value::as_bool) == Some(false);
+        // kubectl drain and the autoscaler skip DaemonSet pods: a budget cannot block them.
+        let daemonset = parent.get("kind").and_then(Value::as_str) == Some("DaemonSet");
+        if !enabled || component_off || daemonset {
+            continue;
+        }
+        on += 1;
+        let replicas = budget_replicas(parent);
+        let percent = |p: &str| p.trim_end_matches('%').parse::<u64>().ok();
+        let evictable = match (&pdb["maxUnavailable"], &pdb["minAvailable"]) {
+            (Value::Number(n), _) => n.as_u64() != Some(0),
+            (Value::String(p), _) => percent(p) != Some(0),
+            (_, Value::Number(min)) => replicas.is_some_and(|r| min.as_u64().unwrap_or(0) < r),
+            (_, Value::String(p)) => {
+                percent(p).is_some_and(|p| p < 100) && replicas.unwrap_or(1) > 1
+            }
+            _ => replicas.is_some_and(|r| r > 1),
+        };
+        if !evictable {
+            blocking.push(format!(
+                "{path} = {pdb} with {} replicas",
+                replicas.map_or("unknown (one by the chart's template)".to_string(), |n| n
+                    .to_string())
+            ));
+        }
+    }
+    (on, blocking)
+}
+
+/// F10: no PodDisruptionBudget blocks every eviction. Every budget in the effective values of
+/// every release (the chart's pinned defaults merged with ours, subcharts included) is checked
+/// against its workload's replicas: a budget that is on and leaves no pod evictable (a
+/// `minAvailable` at or above the replicas, a `maxUnavailable` of 0) makes every node drain,
+/// node group update and autoscaler scale-down wait forever. On 61d7c3d the single ECK operator,
+/// Strimzi operator and Grafana each had `minAvailable: 1`.
+#[test]
+fn f10_no_disruption_budget_blocks_a_node_drain() {
+    let Some(reference) = flotilla_testkit::reference_dir() else {
+        return;
+    };
+    let pinned = |chart: &str| {
+        flotilla_testkit::chart_values::ChartDefaults::pinned(&reference, chart)
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let mut on = 0;
+    for (at, platform, cluster) in every_cluster() {
+        for r in releases(&platform, &cluster) {
+            let values =
+                pinned(&r.chart).effective(&release_values(&platform, &cluster, &r.name).unwrap());
+            let (n, blocking) = blocking_budgets(&values);
+            on += n;
+            assert!(
+                blocking.is_empty(),
+                "{at}: release {} ({}) blocks every drain: {}",
+                r.name,
+                r.chart,
+                blocking.join("; ")
+            );
+        }
+    }
+    assert!(on >= 3, "only {on} budgets on");
+    // The check sees the budget 61d7c3d rendered for Grafana (one replica, minAvailable 1),
+    // and one in a subchart's defaults.
+    let grafana = pinned("grafana").effective(&serde_json::json!({
+        "replicas": 1, "podDisruptionBudget": {"minAvailable": 1}
+    }));
+    assert_eq!(blocking_budgets(&grafana).1.len(), 1, "{grafana}");
+    let kps = pinned("kube-prometheus-stack").effective(&serde_json::json!({
+        "alertmanager": {"podDisruptionBudget": {"enabled": true}, "alertmanagerSpec": {"replicas": 1}}
+    }));
+    let (_, kps_blocking) = blocking_budgets(&kps);
+    assert!(
+        kps_blocking
+            .iter()
+            .any(|b| b.starts_with("alertmanager.podDisruptionBudget")),
+        "{kps_blocking:?}"
+    );
     // Grafana's single pod on a ReadWriteOnce volume is replaced, not rolled.
     let (_, platform) = common::fixtures().remove(0);
     let g = values(&platform, platform.controlplane(), "grafana");

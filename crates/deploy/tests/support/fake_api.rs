@@ -1,7 +1,8 @@
 //! A small in-process fake Kubernetes API server (plain HTTP on loopback) for the real `kube`
 //! client: stores what is applied by path (marked ready), serves it back, lists a collection by
 //! path prefix, deletes, answers `/version`; a server-side dry run (`dryRun=All`) stores nothing.
-//! It plays ECK as far as the deploy needs: an `Elasticsearch` gets its user and CA Secrets.
+//! It plays ECK and Strimzi as far as the deploy needs: an `Elasticsearch` gets its user and CA
+//! Secrets, a `KafkaUser` its certificate Secret, a `Kafka` its cluster CA Secret.
 //!
 //! Server-side apply keeps field ownership per field manager, as the API server does
 //! (Kubernetes "Server-Side Apply", field management): an apply owns the fields it sends; a field
@@ -295,6 +296,29 @@ fn respond(req: &Request, state: &Mutex<State>) -> (u16, Value) {
                         st.objects
                             .insert(format!("/api/v1/namespaces/{ns}/secrets/{name}"), secret);
                     }
+                }
+                // Strimzi writes a KafkaUser's certificate and a Kafka's cluster CA.
+                let ns = stored["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or("default");
+                let name = stored["metadata"]["name"].as_str().unwrap_or("");
+                let secret = match stored["kind"].as_str() {
+                    Some("KafkaUser") => Some((
+                        name.to_string(),
+                        json!({"user.crt": "Y2VydA==", "user.key": "a2V5"}),
+                    )),
+                    Some("Kafka") => Some((
+                        format!("{name}-cluster-ca-cert"),
+                        json!({"ca.crt": "Y2EtY2VydA=="}),
+                    )),
+                    _ => None,
+                };
+                if let Some((secret, data)) = secret {
+                    st.objects.insert(
+                        format!("/api/v1/namespaces/{ns}/secrets/{secret}"),
+                        json!({"apiVersion": "v1", "kind": "Secret",
+                            "metadata": {"name": secret, "namespace": ns}, "data": data}),
+                    );
                 }
             }
             (200, stored)
