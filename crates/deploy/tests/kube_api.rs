@@ -6,6 +6,8 @@
 mod support;
 
 use flotilla_deploy::kube::{Conn, FIELD_MANAGER, Kube, KubeClient, ObjectRef};
+use std::collections::BTreeSet;
+
 use serde_json::{Value, json};
 use support::fake_api::{FakeApi, Request};
 
@@ -249,6 +251,42 @@ fn a_deploy_keeps_every_rendered_label_and_a_second_changes_nothing() {
             }
         }
         before.push(stored);
+    }
+    // Everything the deploy applied itself (manifests, and the Secrets it copies or creates),
+    // as the API server would validate it with fieldValidation=Strict.
+    if let Some(reference) = flotilla_testkit::reference_dir() {
+        let version = &p.cluster("dev").unwrap().kubernetes_version;
+        match flotilla_testkit::kube_schema::KubeSchemas::load(&reference, version) {
+            Err(e) => flotilla_testkit::skip(&e.to_string()),
+            Ok(kube) => {
+                let mut validated = BTreeSet::new();
+                for api in [&controlplane, &dev] {
+                    for r in api.requests() {
+                        if r.method != "PATCH" || !r.content_type.contains("apply-patch") {
+                            continue;
+                        }
+                        let obj = flotilla_testkit::yaml::documents(&r.body)
+                            .unwrap_or_else(|e| panic!("{}: {e}", r.path))
+                            .remove(0);
+                        let (Some(api_version), Some(kind)) =
+                            (obj["apiVersion"].as_str(), obj["kind"].as_str())
+                        else {
+                            panic!("{}: no apiVersion or kind", r.path)
+                        };
+                        if !kube.knows(api_version, kind) {
+                            continue;
+                        }
+                        let findings = kube.validate(&obj);
+                        assert!(findings.is_empty(), "{}: {findings:?}", r.path);
+                        validated.insert(kind.to_string());
+                    }
+                }
+                assert!(
+                    validated.contains("Secret") && validated.contains("Namespace"),
+                    "{validated:?}"
+                );
+            }
+        }
     }
     deploy("controlplane");
     deploy("dev");

@@ -11,6 +11,7 @@ use flotilla_helm::{manifests, release_values, releases};
 use flotilla_testkit::Finding;
 use flotilla_testkit::chart_values::{Allowlist, ChartDefaults};
 use flotilla_testkit::crd_schema::CrdSet;
+use flotilla_testkit::kube_schema::KubeSchemas;
 use serde_json::Value;
 
 /// Free-form content in the values Flotilla writes, by chart, with why it cannot be compared
@@ -198,60 +199,179 @@ fn a_misspelled_values_key_is_caught() {
     );
 }
 
+/// The pod templates ECK's custom resources embed without a schema of their own (the CRD
+/// preserves unknown fields there): each is a `PodTemplateSpec` the API server checks when ECK
+/// creates the StatefulSet or Deployment, so a wrong field would surface only then.
+fn embedded_pod_templates(obj: &Value) -> Vec<(String, &Value)> {
+    let mut out = Vec::new();
+    match obj["kind"].as_str() {
+        Some("Elasticsearch") => {
+            for (i, set) in obj["spec"]["nodeSets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                if let Some(t) = set.get("podTemplate") {
+                    out.push((format!("spec.nodeSets[{i}].podTemplate"), t));
+                }
+            }
+        }
+        Some("Kibana" | "Logstash") => {
+            if let Some(t) = obj["spec"].get("podTemplate") {
+                out.push(("spec.podTemplate".to_string(), t));
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Every object of every manifest, as the API server would validate it with
+/// `fieldValidation=Strict`: built-in kinds against the strict JSON Schemas of the cluster's
+/// Kubernetes version (unknown fields are errors), custom resources against their pinned CRD,
+/// and the pod templates ECK resources embed against `PodTemplateSpec`. An object neither
+/// covers fails the test.
 #[test]
-fn every_custom_resource_validates_against_its_pinned_crd() {
+fn every_object_validates_as_the_api_server_would() {
     let Some(reference) = flotilla_testkit::reference_dir() else {
         return;
     };
     let crds = CrdSet::pinned(&reference).unwrap();
+    let mut schemas = std::collections::BTreeMap::new();
     let mut kinds_seen = std::collections::BTreeSet::new();
+    let (mut builtin, mut custom, mut templates) = (0, 0, 0);
     for (fixture, platform) in common::fixtures() {
         for cluster in &platform.clusters {
+            let kube = schemas
+                .entry(cluster.kubernetes_version.clone())
+                .or_insert_with(|| KubeSchemas::load(&reference, &cluster.kubernetes_version));
+            let kube = match kube {
+                Ok(k) => k,
+                Err(e) => {
+                    // Only v1.34 is in the reference data; other versions come from the
+                    // kubernetes-validate package .ci/run installs.
+                    flotilla_testkit::skip(&format!("{fixture}/{}: {e}", cluster.name));
+                    continue;
+                }
+            };
             for m in manifests(&platform, cluster) {
                 for obj in &m.objects {
                     let api = obj["apiVersion"].as_str().unwrap();
                     let kind = obj["kind"].as_str().unwrap();
                     let group = api.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
-                    if crds.get(group, kind).is_none() {
-                        // Core objects are k8s-openapi types, checked by construction.
-                        assert!(
-                            !group.contains('.') || group.ends_with(".k8s.io"),
-                            "{fixture}: no pinned CRD for {api} {kind}"
-                        );
-                        continue;
-                    }
-                    let findings = crds.validate(obj);
-                    assert!(
-                        findings.is_empty(),
-                        "{fixture}/{}: {kind} {} in {}:\n{}",
-                        cluster.name,
-                        obj["metadata"]["name"],
-                        m.path,
-                        show(&findings)
+                    let at = format!(
+                        "{fixture}/{}: {kind} {} in {}",
+                        cluster.name, obj["metadata"]["name"], m.path
                     );
+                    let mut findings = if crds.get(group, kind).is_some() {
+                        custom += 1;
+                        crds.validate(obj)
+                    } else {
+                        assert!(
+                            kube.knows(api, kind),
+                            "{at}: {api} {kind} is neither a pinned CRD nor a built-in API of Kubernetes {}",
+                            cluster.kubernetes_version
+                        );
+                        builtin += 1;
+                        kube.validate(obj)
+                    };
+                    for (path, t) in embedded_pod_templates(obj) {
+                        templates += 1;
+                        findings.extend(kube.validate_definition(
+                            "io.k8s.api.core.v1.PodTemplateSpec",
+                            t,
+                            &path,
+                        ));
+                    }
+                    assert!(findings.is_empty(), "{at}:\n{}", show(&findings));
                     kinds_seen.insert(kind.to_string());
                 }
             }
         }
     }
+    eprintln!(
+        "validated {builtin} built-in objects, {custom} custom resources, {templates} embedded pod templates"
+    );
     let want = [
+        "ConfigMap",
         "Elasticsearch",
         "Gateway",
         "HTTPRoute",
+        "Job",
         "Kafka",
         "KafkaNodePool",
         "KafkaTopic",
         "KafkaUser",
         "Kibana",
+        "LimitRange",
         "Logstash",
+        "Namespace",
+        "NetworkPolicy",
         "PrometheusRule",
+        "ResourceQuota",
+        "RoleBinding",
+        "Service",
+        "StorageClass",
+        "ValidatingAdmissionPolicy",
     ];
-    for k in want {
-        assert!(
-            kinds_seen.contains(k),
-            "no {k} was validated: {kinds_seen:?}"
-        );
-    }
+    let missing: Vec<&str> = want
+        .iter()
+        .copied()
+        .filter(|k| !kinds_seen.contains(*k))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not validated: {missing:?}; seen {kinds_seen:?}"
+    );
+    assert!(templates >= 3, "only {templates} embedded pod templates");
+}
+
+/// The strict schemas refuse what `kubectl apply --validate=strict` refuses: an unknown field,
+/// a wrong type, a missing required field, a wrong field inside an embedded pod template, and a
+/// kind the version does not serve.
+#[test]
+fn a_built_in_object_with_a_wrong_field_is_caught() {
+    let Some(reference) = flotilla_testkit::reference_dir() else {
+        return;
+    };
+    let kube = KubeSchemas::load(&reference, "1.34").unwrap();
+    let service = serde_json::json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "s", "namespace": "n"},
+        "spec": {"ports": [{"port": 80, "targetPort": 8080}], "selector": {"app": "a"}}
+    });
+    assert_eq!(kube.validate(&service), vec![], "the good one passes");
+    let mut unknown = service.clone();
+    unknown["spec"]["ports"][0]["targetport"] = 8080.into();
+    let f = kube.validate(&unknown);
+    assert!(f.iter().any(|f| f.path.contains("targetport")), "{f:?}");
+    let mut wrong_type = service.clone();
+    wrong_type["spec"]["ports"][0]["port"] = "80".into();
+    let f = kube.validate(&wrong_type);
+    assert!(f.iter().any(|f| f.path.contains("ports[0].port")), "{f:?}");
+    let mut missing = service.clone();
+    missing["spec"]["ports"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("port");
+    let f = kube.validate(&missing);
+    assert!(
+        f.iter()
+            .any(|f| f.path.ends_with("ports[0].port") && f.message.contains("required")),
+        "{f:?}"
+    );
+    let template =
+        serde_json::json!({"spec": {"containers": [{"name": "c", "securityContex": {}}]}});
+    let f = kube.validate_definition(
+        "io.k8s.api.core.v1.PodTemplateSpec",
+        &template,
+        "spec.podTemplate",
+    );
+    assert!(f.iter().any(|f| f.path.contains("securityContex")), "{f:?}");
+    let beta = serde_json::json!({"apiVersion": "policy/v1beta1", "kind": "PodSecurityPolicy", "metadata": {"name": "p"}});
+    assert!(!kube.knows("policy/v1beta1", "PodSecurityPolicy"));
+    assert!(!kube.validate(&beta).is_empty());
 }
 
 #[test]

@@ -8,12 +8,15 @@
 //!   chart's defaults (or its `values.schema.json`), free-form maps only by an allowlist with a
 //!   reason each.
 //! - [`crd_schema`]: a custom resource validates against its pinned CRD's OpenAPI v3 schema.
+//! - [`kube_schema`]: a built-in object validates against the strict JSON Schemas of its
+//!   Kubernetes version (unknown fields rejected, as `--validate=strict`).
 //!
 //! Versions come from `versions.toml` ([`flotilla_model::Versions::embedded`]); a version whose
 //! reference folder is missing is a [`ReferenceError`], never a silent pass.
 
 pub mod chart_values;
 pub mod crd_schema;
+pub mod kube_schema;
 pub mod pss;
 pub mod schema;
 pub mod synthetic;
