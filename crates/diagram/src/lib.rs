@@ -377,6 +377,10 @@ fn routing_label(platform: &Platform, receiver: &flotilla_model::Receiver) -> Op
             }
         })
         .collect();
+    let mut parts = parts;
+    if platform.observability.watchdog_receiver.as_deref() == Some(receiver.name.as_str()) {
+        parts.push("Watchdog heartbeat".to_owned());
+    }
     if parts.is_empty() {
         None
     } else {

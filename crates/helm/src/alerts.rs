@@ -48,8 +48,11 @@ fn num(x: f64) -> String {
 /// The PromQL expression of an alert: true (non-empty) while its condition holds.
 pub fn alert_expr(alert: &Alert) -> String {
     match &alert.rule {
+        // Busy time over all CPU time, both over the same window: on a node younger than the
+        // window both rates see the same samples, so the share is right (`1 - rate(idle)`
+        // divides a short increase by the whole window and reads a fresh idle node as busy).
         AlertRule::NodeCpu { threshold_percent } => format!(
-            "100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{{mode=\"idle\"}}[5m]))) > {}",
+            "100 * sum by (instance, node) (rate(node_cpu_seconds_total{{mode!~\"idle|iowait\"}}[5m])) / sum by (instance, node) (rate(node_cpu_seconds_total[5m])) > {}",
             num(*threshold_percent)
         ),
         AlertRule::NodeMemory { threshold_percent } => format!(
@@ -79,12 +82,164 @@ pub fn alert_expr(alert: &Alert) -> String {
     }
 }
 
-/// The rule's `for`: the model's duration, except for kinds whose window is in the expression.
-fn rule_for(alert: &Alert) -> Option<String> {
+/// How long a crash-looping container's restart count must stay above the threshold: the
+/// model's `for` is the window the restarts are counted in.
+const CRASH_LOOP_HOLD_SECONDS: u64 = 300;
+
+/// The rule's `for`: the model's duration; for a crash loop, whose window is the model's `for`,
+/// five minutes (or the window, if shorter), so a single evaluation never pages.
+fn rule_for(alert: &Alert) -> String {
     match alert.rule {
-        AlertRule::PodCrashLooping { .. } => None,
-        _ => Some(alert.for_.text.clone()),
+        AlertRule::PodCrashLooping { .. } if alert.for_.seconds > CRASH_LOOP_HOLD_SECONDS => {
+            "5m".into()
+        }
+        _ => alert.for_.text.clone(),
     }
+}
+
+/// The section of docs/runbooks.md for an alert kind (an explicit anchor there).
+pub fn runbook_section(kind: &str) -> String {
+    kind.replace('_', "-")
+}
+
+/// What fired, for its summary: the series' labels (`$labels` are the labels of the
+/// expression's result, without the rule's own), and the cluster, which the rule group is for.
+fn subject(rule: &AlertRule, cluster: &Cluster) -> String {
+    let place = format!("{} ({})", cluster.name, cluster.environment);
+    match rule {
+        AlertRule::NodeCpu { .. } | AlertRule::NodeMemory { .. } => {
+            format!("node {{{{ $labels.node }}}} ({{{{ $labels.instance }}}}) in {place}")
+        }
+        AlertRule::NodeDisk { .. } => format!(
+            "{{{{ $labels.mountpoint }}}} on node {{{{ $labels.node }}}} ({{{{ $labels.instance }}}}) in {place}"
+        ),
+        AlertRule::PodCrashLooping { .. } => format!(
+            "container {{{{ $labels.container }}}} of pod {{{{ $labels.namespace }}}}/{{{{ $labels.pod }}}} in {place}"
+        ),
+        AlertRule::KafkaConsumerLag { .. } => format!(
+            "consumer group {{{{ $labels.consumergroup }}}} on topic {{{{ $labels.topic }}}} in {place}"
+        ),
+        AlertRule::ElasticsearchHealth => format!("the Elasticsearch of {place}"),
+        AlertRule::Promql { .. } => place,
+    }
+}
+
+/// What the value means, for the alert's description.
+fn description(alert: &Alert) -> String {
+    let value = "{{ $value | printf \"%.1f\" }}";
+    match &alert.rule {
+        AlertRule::NodeCpu { threshold_percent } => format!(
+            "The node's CPUs were {value}% busy (not idle or waiting for I/O) over the last 5 minutes; the threshold is {}%, held for {}.",
+            num(*threshold_percent),
+            alert.for_
+        ),
+        AlertRule::NodeMemory { threshold_percent } => format!(
+            "{value}% of the node's memory is in use (MemAvailable against MemTotal); the threshold is {}%, held for {}.",
+            num(*threshold_percent),
+            alert.for_
+        ),
+        AlertRule::NodeDisk { threshold_percent } => format!(
+            "The filesystem is {value}% full; the threshold is {}%, held for {}.",
+            num(*threshold_percent),
+            alert.for_
+        ),
+        AlertRule::PodCrashLooping { restarts } => format!(
+            "The container restarted {{{{ $value | printf \"%.0f\" }}}} times in the last {}; more than {} counts as a crash loop.",
+            alert.for_,
+            num(*restarts)
+        ),
+        AlertRule::KafkaConsumerLag { messages } => format!(
+            "The group is {{{{ $value | printf \"%.0f\" }}}} messages behind the end of the topic; the threshold is {} messages, held for {}.",
+            num(*messages),
+            alert.for_
+        ),
+        AlertRule::ElasticsearchHealth => format!(
+            "Cluster health has not been green for {}: some shards (yellow: replicas, red: primaries) are not allocated.",
+            alert.for_
+        ),
+        AlertRule::Promql { expr } => format!(
+            "The platform's own condition `{expr}` has held for {} (value {value}).",
+            alert.for_
+        ),
+    }
+}
+
+fn runbook_url(platform: &Platform, alert_runbook: Option<&str>, kind: &str) -> String {
+    alert_runbook.map_or_else(
+        || {
+            format!(
+                "{}#{}",
+                platform.observability.runbooks_url,
+                runbook_section(kind)
+            )
+        },
+        str::to_string,
+    )
+}
+
+/// The alert that always fires, from every cluster: a heartbeat through Prometheus, the
+/// network to the controlplane and Alertmanager, to the dead man's switch.
+pub const WATCHDOG: &str = "Watchdog";
+/// Alertmanager failing to deliver to an integration (a wrong webhook, SMTP refusing the login).
+pub const NOTIFICATIONS_FAILING: &str = "AlertmanagerNotificationsFailing";
+/// The Watchdog's severity: none of the model's, so no on-call route takes it.
+pub const WATCHDOG_SEVERITY: &str = "none";
+
+/// Flotilla's own rules of a cluster: the Watchdog everywhere, failed notifications on the
+/// controlplane (where Alertmanager runs and is scraped).
+fn platform_rules(platform: &Platform, cluster: &Cluster) -> Vec<Rule> {
+    let labels = |severity: &str, kind: &str| {
+        BTreeMap::from([
+            ("severity".into(), severity.into()),
+            ("environment".into(), cluster.environment.clone()),
+            ("cluster".into(), cluster.name.clone()),
+            ("alert_kind".into(), kind.into()),
+        ])
+    };
+    let mut rules = vec![Rule {
+        alert: WATCHDOG.into(),
+        expr: "vector(1)".into(),
+        for_: None,
+        labels: labels(WATCHDOG_SEVERITY, "watchdog"),
+        annotations: BTreeMap::from([
+            (
+                "summary".into(),
+                format!(
+                    "Alerting pipeline heartbeat from {} ({})",
+                    cluster.name, cluster.environment
+                ),
+            ),
+            (
+                "description".into(),
+                "Always firing. The dead man's switch pages when this heartbeat stops: then Prometheus, its rules, the path to Alertmanager or Alertmanager itself is down.".into(),
+            ),
+            ("runbook_url".into(), runbook_url(platform, None, "watchdog")),
+        ]),
+    }];
+    if cluster.role == Role::Controlplane {
+        rules.push(Rule {
+            alert: NOTIFICATIONS_FAILING.into(),
+            expr: "sum by (integration) (rate(alertmanager_notifications_failed_total[5m])) > 0"
+                .into(),
+            for_: Some("5m".into()),
+            labels: labels(Severity::Critical.as_str(), "notifications_failing"),
+            annotations: BTreeMap::from([
+                (
+                    "summary".into(),
+                    "Alertmanager fails to deliver {{ $labels.integration }} notifications".into(),
+                ),
+                (
+                    "description".into(),
+                    "{{ $value | printf \"%.2f\" }} failed {{ $labels.integration }} deliveries per second over the last 5 minutes: alerts routed only there are not reaching anyone.".into(),
+                ),
+                (
+                    "runbook_url".into(),
+                    runbook_url(platform, None, "notifications_failing"),
+                ),
+            ]),
+        });
+    }
+    rules
 }
 
 fn applies_to(alert: &Alert, cluster: &Cluster) -> bool {
@@ -97,7 +252,7 @@ fn applies_to(alert: &Alert, cluster: &Cluster) -> bool {
 /// The rule groups a cluster's Prometheus evaluates: one group of the model's alerts that apply
 /// to it, labelled with its environment and name.
 pub fn rule_groups(platform: &Platform, cluster: &Cluster) -> RuleGroups {
-    let rules: Vec<Rule> = platform
+    let mut rules: Vec<Rule> = platform
         .observability
         .alerts
         .iter()
@@ -105,16 +260,27 @@ pub fn rule_groups(platform: &Platform, cluster: &Cluster) -> RuleGroups {
         .map(|a| Rule {
             alert: a.name.clone(),
             expr: alert_expr(a),
-            for_: rule_for(a),
+            for_: Some(rule_for(a)),
             labels: BTreeMap::from([
                 ("severity".into(), a.severity.as_str().into()),
                 ("environment".into(), cluster.environment.clone()),
                 ("cluster".into(), cluster.name.clone()),
                 ("alert_kind".into(), a.rule.kind_name().into()),
             ]),
-            annotations: BTreeMap::from([("summary".into(), a.summary.clone())]),
+            annotations: BTreeMap::from([
+                (
+                    "summary".into(),
+                    format!("{}: {}", a.summary, subject(&a.rule, cluster)),
+                ),
+                ("description".into(), description(a)),
+                (
+                    "runbook_url".into(),
+                    runbook_url(platform, a.runbook_url.as_deref(), a.rule.kind_name()),
+                ),
+            ]),
         })
         .collect();
+    rules.extend(platform_rules(platform, cluster));
     RuleGroups {
         groups: if rules.is_empty() {
             vec![]
@@ -141,7 +307,7 @@ pub struct AmGlobal {
     pub resolve_timeout: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct AmRoute {
     pub receiver: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -235,7 +401,7 @@ fn am_receiver(platform: &Platform, set: &[&str]) -> AmReceiver {
                 channel: channel.clone(),
                 send_resolved: true,
                 title: "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} ({{ .CommonLabels.environment }})".into(),
-                text: "{{ range .Alerts }}{{ .Annotations.summary }} (cluster {{ .Labels.cluster }}, severity {{ .Labels.severity }})\n{{ end }}".into(),
+                text: "{{ range .Alerts }}{{ .Annotations.summary }}\n{{ .Annotations.description }}\nseverity {{ .Labels.severity }}, environment {{ .Labels.environment }}, cluster {{ .Labels.cluster }}\nrunbook: {{ .Annotations.runbook_url }}\n{{ end }}".into(),
             }),
         }
     }
@@ -304,13 +470,63 @@ pub fn alertmanager_config(platform: &Platform) -> AlertmanagerConfig {
     if !sets.contains(&everyone) {
         sets.push(everyone.clone());
     }
+    // Labels outside the model are routed on purpose, not by falling through to the root: an
+    // unknown environment or severity (or none) goes to every receiver, so nothing is lost.
+    let known_envs: Vec<&str> = platform.targets();
+    let known_sevs: Vec<&str> = Severity::ALL.iter().map(|s| s.as_str()).collect();
+    for matcher in [
+        format!("environment!~\"{}\"", known_envs.join("|")),
+        format!("severity!~\"{}\"", known_sevs.join("|")),
+    ] {
+        routes.push(AmRoute {
+            receiver: receiver_set_name(&everyone),
+            matchers: vec![matcher],
+            ..AmRoute::default()
+        });
+    }
+    // The Watchdog heartbeat first, to the dead man's switch only, often enough that the
+    // switch can alarm within minutes of its stopping (docs/runbooks.md#watchdog).
+    let watchdog: Vec<&str> = obs.watchdog_receiver.iter().map(String::as_str).collect();
+    routes.insert(
+        0,
+        AmRoute {
+            receiver: if watchdog.is_empty() {
+                WATCHDOG_UNWATCHED.into()
+            } else {
+                receiver_set_name(&watchdog)
+            },
+            group_by: vec!["alertname".into(), "cluster".into()],
+            matchers: vec![format!("alertname=\"{WATCHDOG}\"")],
+            group_wait: Some("0s".into()),
+            group_interval: Some("1m".into()),
+            repeat_interval: Some("5m".into()),
+            routes: vec![],
+        },
+    );
+    if !watchdog.is_empty() && !sets.contains(&watchdog) {
+        sets.push(watchdog);
+    }
     sets.sort();
+    let mut receivers: Vec<AmReceiver> = sets.iter().map(|s| am_receiver(platform, s)).collect();
+    if obs.watchdog_receiver.is_none() {
+        receivers.push(AmReceiver {
+            name: WATCHDOG_UNWATCHED.into(),
+            email_configs: vec![],
+            slack_configs: vec![],
+        });
+    }
+    // The root only carries the defaults: every alert matches one of the routes above. Its
+    // receiver has a name of its own so that a test can tell a fall-through.
+    receivers.push(AmReceiver {
+        name: UNROUTED.into(),
+        ..am_receiver(platform, &everyone)
+    });
     AlertmanagerConfig {
         global: AmGlobal {
             resolve_timeout: "5m".into(),
         },
         route: AmRoute {
-            receiver: receiver_set_name(&everyone),
+            receiver: UNROUTED.into(),
             group_by: vec!["alertname".into(), "environment".into(), "cluster".into()],
             matchers: vec![],
             group_wait: Some("30s".into()),
@@ -318,19 +534,57 @@ pub fn alertmanager_config(platform: &Platform) -> AlertmanagerConfig {
             repeat_interval: Some("4h".into()),
             routes,
         },
-        receivers: sets.iter().map(|s| am_receiver(platform, s)).collect(),
-        inhibit_rules: vec![
-            // A critical alert silences the warning and info alerts of the same name and place.
-            AmInhibitRule {
-                source_matchers: vec!["severity=\"critical\"".into()],
-                target_matchers: vec!["severity=~\"warning|info\"".into()],
-                equal: vec!["alertname".into(), "environment".into(), "cluster".into()],
-            },
-            AmInhibitRule {
-                source_matchers: vec!["severity=\"warning\"".into()],
-                target_matchers: vec!["severity=\"info\"".into()],
-                equal: vec!["alertname".into(), "environment".into(), "cluster".into()],
-            },
-        ],
+        receivers,
+        inhibit_rules: inhibit_rules(),
     }
+}
+
+/// The Watchdog's receiver when the model names no dead man's switch: no integrations.
+pub const WATCHDOG_UNWATCHED: &str = "watchdog-unwatched";
+/// The root route's receiver (every receiver), which no alert reaches by design.
+pub const UNROUTED: &str = "unrouted";
+
+/// The labels that say which thing an alert of a built-in kind is about; two alerts of a
+/// kind with equal values are about the same thing.
+pub fn identity_labels(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "node_cpu" | "node_memory" => &["instance", "node"],
+        "node_disk" => &["instance", "node", "mountpoint"],
+        "pod_crash_looping" => &["namespace", "pod", "container"],
+        "kafka_consumer_lag" => &["consumergroup", "topic"],
+        _ => &[],
+    }
+}
+
+/// A more severe alert silences a less severe one of the same kind about the same thing (a
+/// critical "CPU above 95%" and a warning "CPU above 80%" of one node page once). Alert names
+/// are unique in the model, so the rules match on `alert_kind` and the kind's identity labels.
+fn inhibit_rules() -> Vec<AmInhibitRule> {
+    let kinds = [
+        "node_cpu",
+        "node_memory",
+        "node_disk",
+        "pod_crash_looping",
+        "kafka_consumer_lag",
+        "elasticsearch_health",
+    ];
+    let mut out = Vec::new();
+    for kind in kinds {
+        let mut equal: Vec<String> = vec!["environment".into(), "cluster".into()];
+        equal.extend(identity_labels(kind).iter().map(|l| l.to_string()));
+        for (source, targets) in [("critical", "warning|info"), ("warning", "info")] {
+            out.push(AmInhibitRule {
+                source_matchers: vec![
+                    format!("alert_kind=\"{kind}\""),
+                    format!("severity=\"{source}\""),
+                ],
+                target_matchers: vec![
+                    format!("alert_kind=\"{kind}\""),
+                    format!("severity=~\"{targets}\""),
+                ],
+                equal: equal.clone(),
+            });
+        }
+    }
+    out
 }

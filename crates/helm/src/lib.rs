@@ -10,7 +10,7 @@
 //! builds its chart values and objects from the model; names shared between components (namespaces,
 //! hostnames, Secret names) live in [`names`] so they are written once.
 
-mod alerts;
+pub mod alerts;
 mod apps;
 mod aws;
 mod elastic;

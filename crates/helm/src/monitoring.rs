@@ -119,6 +119,13 @@ pub fn kube_prometheus_stack(platform: &Platform, cluster: &Cluster) -> ReleaseD
         "kubeScheduler": { "enabled": false },
         "kubeEtcd": { "enabled": false },
         "kubeProxy": { "enabled": false },
+        // Alerts name the node: node-exporter's `instance` is the node's IP and port, so its
+        // series also carry the node's name as `node` (what Fluent Bit's records call it).
+        "prometheus-node-exporter": { "prometheus": { "monitor": { "relabelings": [{
+            "sourceLabels": ["__meta_kubernetes_pod_node_name"],
+            "targetLabel": "node",
+            "action": "replace",
+        }]}}},
     });
 
     match cluster.role {

@@ -25,6 +25,10 @@ fn allowlist(chart: &str) -> Allowlist {
                 "Alertmanager's own configuration file; checked by amtool check-config (tests/alerting.rs)",
             )
             .allow(
+                "prometheus-node-exporter.prometheus.monitor.relabelings",
+                "the node-exporter ServiceMonitor's endpoint relabelings, checked field by field and by promtool (node_exporter_relabelings_are_what_prometheus_accepts)",
+            )
+            .allow(
                 "alertmanager.alertmanagerSpec.storage",
                 "a StorageSpec (volumeClaimTemplate) passed to the Alertmanager resource",
             )
@@ -392,4 +396,72 @@ fn a_custom_resource_with_a_wrong_field_is_caught() {
     topic["spec"]["replicationFactor"] = Value::from(3);
     let findings = crds.validate(&topic);
     assert!(findings.len() >= 2, "{findings:?}");
+}
+
+/// The relabelings the node-exporter chart copies into its ServiceMonitor's endpoint. No
+/// ServiceMonitor CRD is pinned, so they are checked as the operator uses them: every key is a
+/// field of its `RelabelConfig` (camelCase, prometheus-operator API reference), and the
+/// Prometheus `relabel_config` the operator generates from them passes `promtool check config`.
+#[test]
+fn node_exporter_relabelings_are_what_prometheus_accepts() {
+    const FIELDS: &[(&str, &str)] = &[
+        ("sourceLabels", "source_labels"),
+        ("separator", "separator"),
+        ("targetLabel", "target_label"),
+        ("regex", "regex"),
+        ("modulus", "modulus"),
+        ("replacement", "replacement"),
+        ("action", "action"),
+    ];
+    let Some(promtool) = flotilla_testkit::tool("promtool", None, "apt-get install prometheus")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    for (fixture, platform) in common::fixtures() {
+        for cluster in &platform.clusters {
+            let v = release_values(&platform, cluster, "kube-prometheus-stack").unwrap();
+            let relabelings = v["prometheus-node-exporter"]["prometheus"]["monitor"]["relabelings"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{fixture}/{}: no relabelings", cluster.name));
+            let mut configs = Vec::new();
+            for r in relabelings {
+                let mut c = serde_json::Map::new();
+                for (k, val) in r.as_object().unwrap() {
+                    let Some((_, snake)) = FIELDS.iter().find(|(camel, _)| camel == k) else {
+                        panic!(
+                            "{fixture}/{}: {k} is not a RelabelConfig field",
+                            cluster.name
+                        )
+                    };
+                    c.insert(snake.to_string(), val.clone());
+                }
+                configs.push(Value::Object(c));
+            }
+            let config = serde_json::json!({"scrape_configs": [{
+                "job_name": "node-exporter",
+                // Debian's Prometheus is built without Kubernetes discovery; the relabel
+                // configuration is checked the same with any discovery.
+                "static_configs": [{"targets": ["127.0.0.1:9100"]}],
+                "relabel_configs": configs,
+            }]});
+            let f = dir.path().join(format!("{fixture}-{}.yml", cluster.name));
+            std::fs::write(&f, serde_norway::to_string(&config).unwrap()).unwrap();
+            let out = std::process::Command::new(&promtool)
+                .args(["check", "config", "--syntax-only"])
+                .arg(&f)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{fixture}/{}: {}{}",
+                cluster.name,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6);
 }

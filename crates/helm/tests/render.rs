@@ -447,6 +447,7 @@ fn every_built_in_alert_reads_a_metric_a_scraped_exporter_exports() {
                     },
                     severity: Severity::Warning,
                     summary: String::new(),
+                    runbook_url: None,
                 };
                 let expr = alert_expr(&alert);
                 assert!(expr.contains(metric), "{at}: {expr} does not read {metric}");

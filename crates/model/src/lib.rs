@@ -503,7 +503,16 @@ pub struct Observability {
     pub receivers: Vec<Receiver>,
     pub alerts: Vec<Alert>,
     pub routing: Vec<AlertRoute>,
+    /// The receiver of the Watchdog heartbeat (a dead man's switch); `None`: the heartbeat goes
+    /// to a receiver without integrations, `watchdog-unwatched`, and nobody notices a silent
+    /// pipeline (docs/runbooks.md).
+    pub watchdog_receiver: Option<String>,
+    /// Where docs/runbooks.md is read; each alert's `runbook_url` is this plus `#<section>`.
+    pub runbooks_url: String,
 }
+
+/// The runbooks' location when the platform names none: the file in the repository.
+pub const DEFAULT_RUNBOOKS_URL: &str = "docs/runbooks.md";
 
 impl Observability {
     /// Receivers an alert of this severity in this environment goes to, in routing order.
@@ -595,6 +604,8 @@ pub struct Alert {
     pub for_: PromDuration,
     pub severity: Severity,
     pub summary: String,
+    /// The model's own runbook for this alert; otherwise the runbook section of its kind.
+    pub runbook_url: Option<String>,
 }
 
 /// Built-in alert kinds with their parameters, plus raw PromQL.

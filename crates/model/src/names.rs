@@ -291,6 +291,23 @@ pub fn email(s: &str) -> Result<(), String> {
     if ok { Ok(()) } else { Err(help.into()) }
 }
 
+/// An absolute `https://` (or `http://`) address with a host and no whitespace or quotes (it
+/// lands in alert annotations and Slack messages).
+pub fn web_url(s: &str) -> Result<(), String> {
+    let help = "write an absolute address such as \"https://github.com/acme/platform/blob/main/docs/runbooks.md\"";
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .ok_or(help)?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let ok = !host.is_empty()
+        && s.len() <= 2048
+        && !s
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "\"'<>{}`".contains(c));
+    if ok { Ok(()) } else { Err(help.into()) }
+}
+
 /// A name of an AWS Secrets Manager secret: 1-512 of `A-Za-z0-9/_+=.@-`.
 pub fn secret_name(s: &str) -> Result<(), String> {
     let ok = !s.is_empty()

@@ -175,6 +175,12 @@ pub struct Observability {
     pub alerts: Vec<S<Alert>>,
     #[serde(default)]
     pub routing: Vec<S<AlertRoute>>,
+    /// The receiver of the always-firing Watchdog alert (a dead man's switch).
+    #[serde(default)]
+    pub watchdog_receiver: Option<S<String>>,
+    /// Where docs/runbooks.md is read (e.g. its page in the repository's web view).
+    #[serde(default)]
+    pub runbooks_url: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -211,6 +217,8 @@ pub struct Alert {
     pub severity: Option<S<String>>,
     #[serde(default)]
     pub summary: Option<S<String>>,
+    #[serde(default)]
+    pub runbook_url: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1390,7 +1390,36 @@ impl Cx {
                     .collect(),
             });
         }
+        let watchdog_receiver = o.watchdog_receiver.as_ref().map(|w| {
+            if !receiver_names.contains(w.get_ref().as_str()) {
+                self.err_help(
+                    span(w),
+                    format!(
+                        "watchdog_receiver names unknown receiver \"{}\"",
+                        w.get_ref()
+                    ),
+                    known("receivers", receiver_names.iter()),
+                );
+            }
+            w.get_ref().clone()
+        });
+        let runbooks_url = match &o.runbooks_url {
+            Some(u) => {
+                self.check(u, "runbooks URL", names::web_url);
+                if u.get_ref().contains('#') {
+                    self.err_help(
+                        span(u),
+                        "runbooks_url has a fragment",
+                        "give the page's address; each alert adds #<its section>",
+                    );
+                }
+                u.get_ref().clone()
+            }
+            None => DEFAULT_RUNBOOKS_URL.to_string(),
+        };
         let obs = Observability {
+            watchdog_receiver,
+            runbooks_url,
             logs_topic: o.logs_topic.get_ref().clone(),
             metrics_topic: o.metrics_topic.get_ref().clone(),
             kafka_retention_hours,
@@ -1758,12 +1787,24 @@ impl Cx {
             .as_ref()
             .map(|s| s.get_ref().clone())
             .unwrap_or_else(|| default_summary(&rule, &for_));
+        if RESERVED_ALERT_NAMES.contains(&a.name.get_ref().as_str()) {
+            self.err_help(
+                span(&a.name),
+                format!("alert name \"{}\" is Flotilla's own", a.name.get_ref()),
+                "Watchdog and AlertmanagerNotificationsFailing are always rendered; choose another name",
+            );
+        }
+        let runbook_url = a.runbook_url.as_ref().map(|u| {
+            self.check(u, "runbook URL", names::web_url);
+            u.get_ref().clone()
+        });
         Alert {
             name: a.name.get_ref().clone(),
             rule,
             for_,
             severity,
             summary,
+            runbook_url,
         }
     }
 
@@ -1796,6 +1837,9 @@ impl Cx {
         }
     }
 }
+
+/// Alerts every cluster gets from Flotilla itself (crates/helm/src/alerts.rs).
+const RESERVED_ALERT_NAMES: &[&str] = &["Watchdog", "AlertmanagerNotificationsFailing"];
 
 fn default_summary(rule: &AlertRule, for_: &PromDuration) -> String {
     match rule {
