@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use flotilla_model::reserved::{MANAGED_BY, MANAGED_BY_LABEL};
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::Value;
@@ -413,7 +414,7 @@ pub fn secret(namespace: &str, name: &str, data: &BTreeMap<String, String>, sour
         "metadata": {
             "name": name,
             "namespace": namespace,
-            "labels": { "app.kubernetes.io/managed-by": "flotilla" },
+            "labels": { (MANAGED_BY_LABEL): MANAGED_BY },
             "annotations": { "flotilla.io/source": source },
         },
         "type": "Opaque",

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use flotilla_model::reserved::{MANAGED_BY, MANAGED_BY_LABEL};
 use flotilla_model::{Cluster, Platform};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
@@ -9,7 +10,7 @@ use serde::Serialize;
 /// Labels every object Flotilla renders carries.
 pub fn common_labels(platform: &Platform, cluster: &Cluster) -> BTreeMap<String, String> {
     BTreeMap::from([
-        ("app.kubernetes.io/managed-by".into(), "flotilla".into()),
+        (MANAGED_BY_LABEL.into(), MANAGED_BY.into()),
         ("flotilla.io/platform".into(), platform.name.clone()),
         (
             "flotilla.io/environment".into(),

@@ -4,21 +4,10 @@
 
 use flotilla_model::{Cluster, Platform};
 
-/// Namespace of the NGINX Gateway Fabric control plane, its data plane and the `Gateway`.
-pub const GATEWAY_NAMESPACE: &str = "nginx-gateway";
-/// Prometheus, node-exporter, kube-state-metrics (and on the controlplane Alertmanager, Grafana).
-pub const MONITORING_NAMESPACE: &str = "monitoring";
-/// Fluent Bit on the workload clusters.
-pub const LOGGING_NAMESPACE: &str = "logging";
-/// The Strimzi cluster operator, `Kafka` and its topics and users, and Logstash (controlplane).
-/// Logstash runs here so that it mounts the Secrets Strimzi's user operator writes (its
-/// KafkaUser, the cluster CA) without copies.
-pub const KAFKA_NAMESPACE: &str = "kafka";
-/// The ECK operator (controlplane).
-pub const ECK_NAMESPACE: &str = "elastic-system";
-/// Elasticsearch, Kibana and Grafana (controlplane): Grafana reads the Elasticsearch
-/// credentials ECK writes here.
-pub const OBSERVABILITY_NAMESPACE: &str = "observability";
+pub use flotilla_model::reserved::{
+    ECK_NAMESPACE, GATEWAY_NAMESPACE, KAFKA_NAMESPACE, LOGGING_NAMESPACE, MONITORING_NAMESPACE,
+    OBSERVABILITY_NAMESPACE,
+};
 
 /// The `Gateway` of a workload cluster and the GatewayClass NGINX Gateway Fabric installs.
 pub const GATEWAY_NAME: &str = "flotilla";

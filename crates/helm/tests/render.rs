@@ -559,3 +559,57 @@ fn the_quota_plan_counts_the_load_balancers_the_render_creates() {
         }
     }
 }
+
+/// Every namespace a platform release or platform manifest lands in is one validation keeps
+/// applications out of (`flotilla_model::reserved`): on 61d7c3d the model's list said
+/// `gateway` where the renderer used `nginx-gateway`, and lacked `observability`, so an
+/// application could take NGINX Gateway Fabric's namespace.
+#[test]
+fn every_platform_namespace_is_reserved_for_applications() {
+    let mut seen = std::collections::BTreeSet::new();
+    for (fixture, platform) in common::fixtures() {
+        let app_namespaces: std::collections::BTreeSet<String> = platform
+            .applications
+            .iter()
+            .map(|a| a.namespace.clone())
+            .collect();
+        for cluster in &platform.clusters {
+            for r in flotilla_helm::releases(&platform, cluster) {
+                assert!(
+                    flotilla_model::reserved::is_reserved_namespace(&r.namespace),
+                    "{fixture}/{}: release {} in {}, which applications may take",
+                    cluster.name,
+                    r.name,
+                    r.namespace
+                );
+                seen.insert(r.namespace.clone());
+            }
+            for m in flotilla_helm::manifests(&platform, cluster) {
+                for o in &m.objects {
+                    let ns = match o["kind"].as_str() {
+                        Some("Namespace") => o["metadata"]["name"].as_str(),
+                        _ => o["metadata"]["namespace"].as_str(),
+                    };
+                    let Some(ns) = ns else { continue };
+                    if app_namespaces.contains(ns) {
+                        continue;
+                    }
+                    assert!(
+                        flotilla_model::reserved::is_reserved_namespace(ns),
+                        "{fixture}/{}: {} {} in {ns}, neither an application's nor reserved",
+                        cluster.name,
+                        o["kind"],
+                        o["metadata"]["name"]
+                    );
+                    seen.insert(ns.to_string());
+                }
+            }
+        }
+    }
+    for ns in flotilla_model::reserved::PLATFORM_NAMESPACES {
+        assert!(
+            seen.contains(*ns),
+            "{ns} is reserved but nothing renders into it"
+        );
+    }
+}

@@ -13,6 +13,7 @@ mod diagnostic;
 mod names;
 pub mod quotas;
 mod raw;
+pub mod reserved;
 mod validate;
 pub mod versions;
 

@@ -386,7 +386,7 @@ impl Cx {
             .collect();
         self.unique("namespace", ns_spans.iter());
         for ns in &ns_spans {
-            if RESERVED_NAMESPACES.contains(&ns.get_ref().as_str()) {
+            if reserved::is_reserved_namespace(ns.get_ref()) {
                 self.err_help(
                     span(ns),
                     format!(
@@ -1864,21 +1864,6 @@ fn default_summary(rule: &AlertRule, for_: &PromDuration) -> String {
         AlertRule::Promql { .. } => format!("PromQL condition true for {for_}"),
     }
 }
-
-/// Namespaces the platform's own releases use.
-const RESERVED_NAMESPACES: &[&str] = &[
-    "default",
-    "kube-system",
-    "kube-public",
-    "kube-node-lease",
-    "monitoring",
-    "logging",
-    "gateway",
-    "kafka",
-    "elastic-system",
-    "elastic",
-    "grafana",
-];
 
 fn known<'a, T: AsRef<str> + 'a>(what: &str, items: impl IntoIterator<Item = T>) -> String {
     let list: Vec<String> = items.into_iter().map(|s| s.as_ref().to_string()).collect();

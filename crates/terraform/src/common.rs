@@ -1,6 +1,7 @@
 //! Pieces every root module shares: the `terraform` block, the aws provider with its default
 //! tags, and the layout of a root module as files.
 
+use flotilla_model::reserved::{MANAGED_BY, MANAGED_BY_TAG};
 use flotilla_model::{Artifact, Platform, artifact};
 
 use crate::hcl::{Block, Body, Expr};
@@ -93,7 +94,7 @@ pub fn default_tags(platform: &Platform, environment: &str, cluster: &str) -> Ex
     Expr::string_map([
         ("cluster", cluster),
         ("environment", environment),
-        ("managed-by", "flotilla"),
+        (MANAGED_BY_TAG, MANAGED_BY),
         ("platform", platform.name.as_str()),
     ])
 }
