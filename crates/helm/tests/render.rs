@@ -574,7 +574,7 @@ fn every_platform_namespace_is_reserved_for_applications() {
             .map(|a| a.namespace.clone())
             .collect();
         for cluster in &platform.clusters {
-            for r in flotilla_helm::releases(&platform, cluster) {
+            for r in releases(&platform, cluster) {
                 assert!(
                     flotilla_model::reserved::is_reserved_namespace(&r.namespace),
                     "{fixture}/{}: release {} in {}, which applications may take",
@@ -584,7 +584,7 @@ fn every_platform_namespace_is_reserved_for_applications() {
                 );
                 seen.insert(r.namespace.clone());
             }
-            for m in flotilla_helm::manifests(&platform, cluster) {
+            for m in manifests(&platform, cluster) {
                 for o in &m.objects {
                     let ns = match o["kind"].as_str() {
                         Some("Namespace") => o["metadata"]["name"].as_str(),
