@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-use flotilla_deploy::generate::render_all;
+use flotilla_generate::render_all;
 use flotilla_model::Versions;
 
 use crate::platform::{Context, Error};

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use flotilla_deploy::generate::{Mode, apply, render_all};
+use flotilla_generate::{Mode, apply, render_all};
 
 use crate::platform::{Context, Error};
 

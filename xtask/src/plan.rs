@@ -11,7 +11,7 @@ pub struct Args {
     pub target: String,
     /// `text` (capacity plan and step list), `mermaid` or `dot` (the step graph only).
     #[arg(long, default_value = "text", value_name = "FORMAT")]
-    pub format: flotilla_deploy::Format,
+    pub format: flotilla_plan::report::Format,
     /// Show the graph of `deploy --with-dependencies`.
     #[arg(long)]
     pub with_dependencies: bool,

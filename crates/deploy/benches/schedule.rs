@@ -28,11 +28,12 @@ use std::process::{Command, ExitCode};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use flotilla_deploy::graph::{Graph, GraphInputs, GraphOptions, Target, deploy_graph};
 use flotilla_deploy::journal::{self, Journal};
 use flotilla_deploy::runner::table;
 use flotilla_deploy::{DeployArgs, Timeouts, deploy};
 use flotilla_model::{Platform, Versions};
+use flotilla_plan::Target;
+use flotilla_plan::graph::{Graph, GraphInputs, GraphOptions, deploy_graph};
 use support::{Behaviour, FakeAws, FakeKube, StandIns};
 
 /// Real minutes per stand-in call, first match wins (bash globs over `<tool> <args...>`).

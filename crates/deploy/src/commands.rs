@@ -3,23 +3,26 @@
 //! returns the process exit code (0 success, 1 failure, 2 changes found).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, IsTerminal as _, Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use flotilla_model::Platform;
 
 use crate::aws::{Aws, SdkAws};
-use crate::engine::{Engine, Paths, Timeouts, describe, inputs_hash};
-use crate::graph::{
-    DestroyRefused, Graph, GraphError, GraphInputs, GraphOptions, Step, Target, TerraformMode,
-    UnknownTarget, Work, deploy_graph, destroy_graph,
-};
+use crate::engine::{Engine, inputs_hash, manifest_objects};
 use crate::journal::{self, RUNS_DIR};
 use crate::kube::{Kube, KubeClient};
+use crate::prompt::Prompt;
 use crate::runner::{self, Cancel, Reporter, RunOptions, RunSummary};
-use crate::tools::{self, Tool, ToolError};
+use crate::tools::{self, ToolError};
+use flotilla_plan::graph::{
+    DestroyRefused, Graph, GraphError, GraphInputs, GraphOptions, Step, TerraformMode, Work,
+    deploy_graph, destroy_graph,
+};
+pub use flotilla_plan::report::Format;
+use flotilla_plan::{Paths, Target, Timeouts, Tool, UnknownTarget, describe};
 
 /// Errors that stop a command before or around a run (a failing step is not one: it shows in
 /// the summary and the exit code).
@@ -80,47 +83,6 @@ impl Io {
             endpoints: endpoints_from_env(platform),
             tools: BTreeMap::new(),
         })
-    }
-}
-
-/// Asks yes/no questions: writes the question, reads one line of answer. Only `y` or `yes`
-/// (any case) is a yes; anything else, an empty line or the end of input is a no.
-pub struct Prompt {
-    answers: Mutex<Box<dyn BufRead + Send>>,
-    questions: Mutex<Box<dyn Write + Send>>,
-}
-
-impl Prompt {
-    pub fn new(
-        answers: impl Read + Send + 'static,
-        questions: impl Write + Send + 'static,
-    ) -> Prompt {
-        Prompt {
-            answers: Mutex::new(Box::new(BufReader::new(answers))),
-            questions: Mutex::new(Box::new(questions)),
-        }
-    }
-
-    /// Stdin and stderr, when stdin is a terminal.
-    pub fn terminal() -> Option<Prompt> {
-        std::io::stdin()
-            .is_terminal()
-            .then(|| Prompt::new(std::io::stdin(), std::io::stderr()))
-    }
-
-    /// One question at a time, even from parallel steps.
-    pub fn ask(&self, question: &str) -> bool {
-        let mut answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
-        {
-            let mut q = self.questions.lock().unwrap_or_else(|e| e.into_inner());
-            let _ = write!(q, "{question} [y/N] ");
-            let _ = q.flush();
-        }
-        let mut answer = String::new();
-        if answers.read_line(&mut answer).is_err() {
-            return false;
-        }
-        matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
     }
 }
 
@@ -326,29 +288,7 @@ pub fn destroy(
     )
 }
 
-/// Output format of `plan`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Format {
-    #[default]
-    Text,
-    Mermaid,
-    Dot,
-}
-
-impl std::str::FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Format, String> {
-        match s {
-            "text" => Ok(Format::Text),
-            "mermaid" => Ok(Format::Mermaid),
-            "dot" => Ok(Format::Dot),
-            other => Err(format!("unknown format `{other}` (text, mermaid, dot)")),
-        }
-    }
-}
-
-/// `cargo xtask plan <target>`: the capacity plan and the step graph (text), or the graph as
-/// Mermaid or DOT.
+/// `cargo xtask plan`: the capacity plan, AWS quotas, EKS support cost and the step graph.
 pub fn plan(
     platform: &Platform,
     target: &str,
@@ -357,41 +297,11 @@ pub fn plan(
     out: &mut dyn Write,
 ) -> Result<i32, Error> {
     let target = Target::parse(platform, target)?;
-    let inputs = GraphInputs::from_platform(platform);
-    let graph = deploy_graph(
-        platform,
-        &inputs,
-        &target,
-        GraphOptions { with_dependencies },
+    write!(
+        out,
+        "{}",
+        flotilla_plan::report::report(platform, &target, format, with_dependencies)?
     )?;
-    match format {
-        Format::Text => {
-            writeln!(out, "Capacity plan\n-------------\n")?;
-            writeln!(out, "{}", platform.capacity_plan().to_text().trim_end())?;
-            writeln!(out, "\nAWS quotas\n----------\n")?;
-            let quotas = flotilla_model::quotas::needs(platform);
-            writeln!(
-                out,
-                "{}",
-                flotilla_model::quotas::to_text(&quotas).trim_end()
-            )?;
-            writeln!(out, "\nEKS support\n-----------\n")?;
-            writeln!(
-                out,
-                "{}",
-                flotilla_model::cost::eks_support_text(platform).trim_end()
-            )?;
-            let title = format!(
-                "Step graph of `deploy {}` ({} steps)",
-                target.name(platform),
-                graph.steps().len()
-            );
-            writeln!(out, "\n{title}\n{}\n", "-".repeat(title.len()))?;
-            write!(out, "{}", graph.to_text())?;
-        }
-        Format::Mermaid => write!(out, "{}", graph.to_mermaid())?,
-        Format::Dot => write!(out, "{}", graph.to_dot())?,
-    }
     Ok(0)
 }
 
@@ -415,7 +325,7 @@ fn print_dry_run(
         "{command} {target} --dry-run: {} steps; nothing is run, nothing is written",
         graph.steps().len()
     )?;
-    let drift = crate::diff::drifted_files(root, platform)?;
+    let drift = flotilla_generate::diff::drifted_files(root, platform)?;
     if drift.is_empty() {
         writeln!(
             out,
@@ -460,7 +370,13 @@ fn write_step(
     if !s.outputs.is_empty() {
         writeln!(out, "     outputs: {}", s.outputs.join("; "))?;
     }
-    for line in describe(s, paths, timeouts, endpoints) {
+    for line in describe(
+        s,
+        paths,
+        timeouts,
+        endpoints,
+        &manifest_objects(&paths.root),
+    ) {
         writeln!(out, "       {line}")?;
     }
     Ok(())
@@ -634,7 +550,13 @@ fn execute(
         .steps()
         .iter()
         .map(|s| {
-            let d = describe(s, &hash_paths, timeouts, &io.endpoints);
+            let d = describe(
+                s,
+                &hash_paths,
+                timeouts,
+                &io.endpoints,
+                &manifest_objects(&hash_paths.root),
+            );
             (s.id.clone(), inputs_hash(s, &d, root))
         })
         .collect();

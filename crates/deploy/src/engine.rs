@@ -6,250 +6,37 @@ use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use base64::Engine as _;
 use flotilla_helm::Release;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-use crate::aws::Aws;
-use crate::graph::{AddonPin, Step, TerraformMode, Work};
-use crate::kube::{Conn, FIELD_MANAGER, Kube, ObjectRef};
-use crate::process::{Finished, Invocation};
-use crate::runner::{StepContext, StepExecutor, StepFailure};
-use crate::tools::Tool;
 use flotilla_model::quotas::QuotaNeed;
+use flotilla_plan::commands::*;
+use flotilla_plan::graph::{AddonPin, Step, TerraformMode, Work};
+use flotilla_plan::{Invocation, Tool, describe};
 
-/// The local state of `infra/bootstrap`, relative to the module (its `backend "local"` path).
-pub const BOOTSTRAP_STATE: &str = "terraform.tfstate";
+use crate::aws::Aws;
+use crate::kube::{Conn, Kube, ObjectRef};
+use crate::process::Finished;
+use crate::runner::{StepContext, StepExecutor, StepFailure};
 
-/// Time limits of a run.
-#[derive(Debug, Clone, Copy)]
-pub struct Timeouts {
-    /// `helm --timeout` (and `helm uninstall --timeout`).
-    pub helm: Duration,
-    /// How long readiness and finalizer waits may take.
-    pub ready: Duration,
-    /// How often waits poll.
-    pub poll: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Timeouts {
-        Timeouts {
-            helm: Duration::from_secs(600),
-            ready: Duration::from_secs(900),
-            poll: Duration::from_secs(5),
-        }
+/// The API paths of a manifest file's objects, read from the repository (`None` when the file
+/// is not there or does not parse): what a step's description lists for a server-side apply.
+pub fn manifest_objects(root: &Path) -> impl Fn(&str) -> Option<Vec<String>> + '_ {
+    move |f| {
+        let text = fs::read_to_string(root.join(f)).ok()?;
+        let objects = crate::kube::parse_manifests(f, &text).ok()?;
+        Some(
+            objects
+                .iter()
+                .filter_map(ObjectRef::of)
+                .map(|o| o.path())
+                .collect(),
+        )
     }
-}
-
-/// Where a run keeps its files; `--dry-run` shows placeholders.
-#[derive(Debug, Clone)]
-pub struct Paths {
-    pub root: PathBuf,
-    pub run_dir: PathBuf,
-}
-
-impl Paths {
-    fn tf_data_dir(&self, module: &str) -> PathBuf {
-        self.root.join(".flotilla/terraform").join(module)
-    }
-    fn plan_file(&self, module: &str) -> PathBuf {
-        self.run_dir.join("plans").join(format!("{module}.tfplan"))
-    }
-    fn ca_file(&self, cluster: &str) -> PathBuf {
-        self.run_dir
-            .join("access")
-            .join(format!("{cluster}-ca.crt"))
-    }
-    fn kubeconfig(&self, cluster: &str) -> PathBuf {
-        self.run_dir
-            .join("access")
-            .join(format!("{cluster}.kubeconfig"))
-    }
-}
-
-fn p(path: &Path) -> String {
-    path.to_string_lossy().into_owned()
-}
-
-fn tf(paths: &Paths, dir: &str, module: &str, args: &[&str]) -> Invocation {
-    let mut all = vec![format!("-chdir={dir}")];
-    all.extend(args.iter().map(|a| a.to_string()));
-    Invocation::new(Tool::Terraform, all).env("TF_DATA_DIR", p(&paths.tf_data_dir(module)))
-}
-
-pub fn tf_init(paths: &Paths, dir: &str, module: &str) -> Invocation {
-    tf(paths, dir, module, &["init", "-input=false", "-no-color"])
-}
-
-pub fn tf_plan(paths: &Paths, dir: &str, module: &str, destroy: bool) -> Invocation {
-    let out = format!("-out={}", p(&paths.plan_file(module)));
-    let mut args = vec!["plan", "-input=false", "-no-color"];
-    if destroy {
-        args.push("-destroy");
-    }
-    args.push(&out);
-    tf(paths, dir, module, &args)
-}
-
-pub fn tf_show(paths: &Paths, dir: &str, module: &str) -> Invocation {
-    let plan = p(&paths.plan_file(module));
-    tf(paths, dir, module, &["show", "-json", "-no-color", &plan])
-}
-
-pub fn tf_apply(paths: &Paths, dir: &str, module: &str) -> Invocation {
-    let plan = p(&paths.plan_file(module));
-    tf(
-        paths,
-        dir,
-        module,
-        &["apply", "-input=false", "-no-color", &plan],
-    )
-}
-
-/// `plan -detailed-exitcode`: 0 nothing to do, 2 changes pending, 1 error.
-pub fn tf_verify(paths: &Paths, dir: &str, module: &str) -> Invocation {
-    tf(
-        paths,
-        dir,
-        module,
-        &[
-            "plan",
-            "-input=false",
-            "-no-color",
-            "-lock=false",
-            "-detailed-exitcode",
-        ],
-    )
-}
-
-pub fn tf_output(paths: &Paths, dir: &str, module: &str) -> Invocation {
-    tf(paths, dir, module, &["output", "-json", "-no-color"])
-}
-
-pub fn tf_state_list(paths: &Paths, dir: &str, module: &str) -> Invocation {
-    tf(paths, dir, module, &["state", "list"])
-}
-
-fn helm_env(inv: Invocation, paths: &Paths, cluster: &str, endpoint: &str) -> Invocation {
-    inv.env("HELM_KUBEAPISERVER", endpoint)
-        .env("HELM_KUBECAFILE", p(&paths.ca_file(cluster)))
-}
-
-fn chart_args(r: &Release) -> Vec<String> {
-    if r.repository.starts_with("oci://") {
-        vec![
-            format!("{}/{}", r.repository.trim_end_matches('/'), r.chart),
-            "--version".into(),
-            r.version.clone(),
-        ]
-    } else {
-        vec![
-            r.chart.clone(),
-            "--repo".into(),
-            r.repository.clone(),
-            "--version".into(),
-            r.version.clone(),
-        ]
-    }
-}
-
-fn secs(d: Duration) -> String {
-    format!("{}s", d.as_secs().max(1))
-}
-
-pub fn helm_install(
-    paths: &Paths,
-    cluster: &str,
-    endpoint: &str,
-    r: &Release,
-    timeouts: &Timeouts,
-) -> Invocation {
-    let mut args = vec!["upgrade".to_string(), "--install".into(), r.name.clone()];
-    args.extend(chart_args(r));
-    args.extend([
-        "--namespace".into(),
-        r.namespace.clone(),
-        "--create-namespace".into(),
-        "--values".into(),
-        p(&paths.root.join(&r.values_file)),
-        "--atomic".into(),
-        "--wait".into(),
-        "--timeout".into(),
-        secs(timeouts.helm),
-    ]);
-    helm_env(Invocation::new(Tool::Helm, args), paths, cluster, endpoint)
-}
-
-pub fn helm_diff(paths: &Paths, cluster: &str, endpoint: &str, r: &Release) -> Invocation {
-    let mut args = vec!["diff".to_string(), "upgrade".into(), r.name.clone()];
-    args.extend(chart_args(r));
-    args.extend([
-        "--namespace".into(),
-        r.namespace.clone(),
-        "--values".into(),
-        p(&paths.root.join(&r.values_file)),
-        "--allow-unreleased".into(),
-        "--detailed-exitcode".into(),
-    ]);
-    helm_env(Invocation::new(Tool::Helm, args), paths, cluster, endpoint)
-}
-
-pub fn helm_uninstall(
-    paths: &Paths,
-    cluster: &str,
-    endpoint: &str,
-    r: &Release,
-    timeouts: &Timeouts,
-) -> Invocation {
-    let args = vec![
-        "uninstall".to_string(),
-        r.name.clone(),
-        "--namespace".into(),
-        r.namespace.clone(),
-        "--ignore-not-found".into(),
-        "--wait".into(),
-        "--timeout".into(),
-        secs(timeouts.helm),
-    ];
-    helm_env(Invocation::new(Tool::Helm, args), paths, cluster, endpoint)
-}
-
-pub fn kubectl_apply_url(paths: &Paths, cluster: &str, url: &str) -> Invocation {
-    Invocation::new(
-        Tool::Kubectl,
-        [
-            "apply",
-            "--server-side",
-            &format!("--field-manager={FIELD_MANAGER}"),
-            "--force-conflicts",
-            "-f",
-            url,
-        ],
-    )
-    .env("KUBECONFIG", p(&paths.kubeconfig(cluster)))
-}
-
-pub fn kubectl_wait_established(
-    paths: &Paths,
-    cluster: &str,
-    url: &str,
-    timeouts: &Timeouts,
-) -> Invocation {
-    Invocation::new(
-        Tool::Kubectl,
-        [
-            "wait",
-            "--for=condition=Established",
-            &format!("--timeout={}", secs(timeouts.ready)),
-            "-f",
-            url,
-        ],
-    )
-    .env("KUBECONFIG", p(&paths.kubeconfig(cluster)))
 }
 
 /// Counts of a saved plan, as `terraform plan` prints them.
@@ -306,329 +93,6 @@ impl std::fmt::Display for Changes {
             self.add, self.change, self.destroy
         )
     }
-}
-
-/// The endpoint a step talks to: the override when set, else what DescribeCluster said.
-fn endpoint_for(overrides: &BTreeMap<String, String>, cluster: &str) -> String {
-    overrides
-        .get(cluster)
-        .cloned()
-        .unwrap_or_else(|| format!("<endpoint of {cluster} from DescribeCluster>"))
-}
-
-/// The exact commands and API calls of a step, one per line (`--dry-run`, `plan`).
-pub fn describe(
-    step: &Step,
-    paths: &Paths,
-    timeouts: &Timeouts,
-    endpoints: &BTreeMap<String, String>,
-) -> Vec<String> {
-    let cmd = |i: Invocation| format!("$ {i}");
-    match &step.work {
-        Work::DeleteLogGroup { region, group, .. } => vec![format!(
-            "aws logs DeleteLogGroup logGroupName={group} region={region} (none there: nothing to do)"
-        )],
-        Work::Preflight {
-            region,
-            quotas,
-            addons,
-        } => {
-            let mut v = vec![format!(
-                "aws service-quotas GetServiceQuota region={region} (GetAWSDefaultServiceQuota where the account never changed it), each at least what the platform needs:"
-            )];
-            for q in quotas {
-                v.push(format!(
-                    "  {} {}: {} ({})",
-                    q.quota.service, q.quota.code, q.need, q.quota.name
-                ));
-            }
-            for a in addons {
-                v.push(format!(
-                    "aws eks DescribeAddonVersions addonName={} kubernetesVersion={} region={region}: offers {}",
-                    a.addon, a.kubernetes, a.version
-                ));
-            }
-            v.push("stop before any Terraform step when a quota is short or a pin is not offered".into());
-            v
-        }
-        Work::Bootstrap {
-            dir,
-            bucket,
-            region,
-            deploy,
-        } => {
-            let state = format!("{dir}/{BOOTSTRAP_STATE}");
-            let mut v = vec![format!(
-                "with the local state {state} on this machine: Terraform decides"
-            )];
-            v.push(format!("  {}", cmd(tf_init(paths, dir, "bootstrap"))));
-            if *deploy {
-                for i in [
-                    tf_plan(paths, dir, "bootstrap", false),
-                    tf_show(paths, dir, "bootstrap"),
-                ] {
-                    v.push(format!("  {}", cmd(i)));
-                }
-                v.push("  show the change counts; ask (or --yes); skip apply when nothing changes".into());
-                v.push(format!("  {}", cmd(tf_apply(paths, dir, "bootstrap"))));
-                v.push(format!(
-                    "without it (a CI runner): aws s3 HeadBucket bucket={bucket} region={region}"
-                ));
-                v.push(
-                    "  exists: not re-applied from a machine without its state; missing: init, plan -out, show, ask (or --yes), apply as above (creates it)"
-                        .into(),
-                );
-            } else {
-                v.push(format!("  {}", cmd(tf_verify(paths, dir, "bootstrap"))));
-                v.push("  exit 0: deployed and current; 2: changes pending (pass --with-dependencies)".into());
-                v.push(format!(
-                    "without it (a CI runner): aws s3 HeadBucket bucket={bucket} region={region}"
-                ));
-                v.push(
-                    "  exists: deployed (its settings are not compared without the state); missing: stop (--with-dependencies creates it)"
-                        .into(),
-                );
-            }
-            v
-        }
-        Work::Terraform { module, dir, mode } => match mode {
-            TerraformMode::Apply | TerraformMode::Destroy => vec![
-                cmd(tf_init(paths, dir, module)),
-                cmd(tf_plan(paths, dir, module, *mode == TerraformMode::Destroy)),
-                cmd(tf_show(paths, dir, module)),
-                "show the change counts; ask (or --yes); skip apply when nothing changes".into(),
-                cmd(tf_apply(paths, dir, module)),
-            ],
-            TerraformMode::Verify => vec![
-                cmd(tf_init(paths, dir, module)),
-                cmd(tf_verify(paths, dir, module)),
-                "exit 0: deployed and current; 2: changes pending (deploy it first or pass --with-dependencies)".into(),
-            ],
-        },
-        Work::ClusterAccess {
-            cluster,
-            region,
-            dir,
-        } => {
-            let mut v = vec![
-                cmd(tf_output(paths, dir, cluster)),
-                format!(
-                    "aws eks DescribeCluster name=<output cluster_name> region={region} -> endpoint, certificate authority"
-                ),
-                format!(
-                    "write {} (certificate authority, public)",
-                    p(&paths.ca_file(cluster))
-                ),
-            ];
-            if let Some(e) = endpoints.get(cluster) {
-                v.push(format!("Kubernetes endpoint overridden: {e}"));
-            }
-            v.push(format!(
-                "EKS token: presigned sts GetCallerIdentity (x-k8s-aws-id=<cluster_name>, region {region}), made fresh for every call"
-            ));
-            v.push(format!("kube GET {}/version", endpoint_for(endpoints, cluster)));
-            v
-        }
-        Work::Crds {
-            cluster,
-            bundles,
-            files,
-        } => {
-            let mut v = Vec::new();
-            if !bundles.is_empty() {
-                v.push(format!(
-                    "write {} (0600, removed after the step; never the user's kubeconfig)",
-                    p(&paths.kubeconfig(cluster))
-                ));
-            }
-            for b in bundles {
-                v.push(cmd(kubectl_apply_url(paths, cluster, &b.url)));
-                v.push(cmd(kubectl_wait_established(
-                    paths, cluster, &b.url, timeouts,
-                )));
-            }
-            v.extend(apply_lines(paths, cluster, files, endpoints));
-            if v.is_empty() {
-                v.push("nothing to apply".into());
-            }
-            v
-        }
-        Work::Apply { cluster, files, .. } => {
-            let v = apply_lines(paths, cluster, files, endpoints);
-            if v.is_empty() {
-                vec!["nothing to apply".into()]
-            } else {
-                v
-            }
-        }
-        Work::HelmInstall { cluster, release } => {
-            let e = endpoint_for(endpoints, cluster);
-            let mut v: Vec<String> = release
-                .needs_secrets
-                .iter()
-                .map(|s| {
-                    format!(
-                        "kube GET {e}/api/v1/namespaces/{}/secrets/{}: exists (an operator writes it)",
-                        s.namespace, s.name
-                    )
-                })
-                .collect();
-            if !v.is_empty() {
-                v.push(format!(
-                    "poll every {}s, give up after {}s",
-                    timeouts.poll.as_secs(),
-                    timeouts.ready.as_secs()
-                ));
-            }
-            v.push(
-                cmd(helm_install(paths, cluster, &e, release, timeouts))
-                    .replace("$ ", "$ HELM_KUBETOKEN=<EKS token> "),
-            );
-            v
-        }
-        Work::HelmUninstall { cluster, release } => vec![cmd(helm_uninstall(
-            paths,
-            cluster,
-            &endpoint_for(endpoints, cluster),
-            release,
-            timeouts,
-        ))
-        .replace("$ ", "$ HELM_KUBETOKEN=<EKS token> ")],
-        Work::Readiness {
-            cluster,
-            namespaces,
-            files,
-        } => {
-            let e = endpoint_for(endpoints, cluster);
-            let mut v: Vec<String> = namespaces
-                .iter()
-                .flat_map(|ns| {
-                    [
-                        format!("kube GET {e}/apis/apps/v1/namespaces/{ns}/deployments: every one available"),
-                        format!("kube GET {e}/apis/apps/v1/namespaces/{ns}/statefulsets: every one ready"),
-                    ]
-                })
-                .collect();
-            for f in files {
-                v.push(format!(
-                    "kube GET each object of {f}: Ready/Programmed/health green where the kind reports it"
-                ));
-            }
-            v.push(format!(
-                "poll every {}s, give up after {}s",
-                timeouts.poll.as_secs(),
-                timeouts.ready.as_secs()
-            ));
-            v
-        }
-        Work::CopySecrets { copies } => copies
-            .iter()
-            .flat_map(|(from, to)| {
-                [
-                    format!(
-                        "kube GET {}/api/v1/namespaces/{}/secrets/{} ({})",
-                        endpoint_for(endpoints, &from.cluster),
-                        from.namespace,
-                        from.name,
-                        from.cluster
-                    ),
-                    format!(
-                        "kube PATCH (apply, fieldManager={FIELD_MANAGER}, force) {}/api/v1/namespaces/{}/secrets/{} ({})",
-                        endpoint_for(endpoints, &to.cluster),
-                        to.namespace,
-                        to.name,
-                        to.cluster
-                    ),
-                ]
-            })
-            .collect(),
-        Work::ReceiverCredentials {
-            cluster,
-            region,
-            secrets,
-        } => secrets
-            .iter()
-            .flat_map(|s| {
-                [
-                    format!(
-                        "aws secretsmanager GetSecretValue secret-id={} region={region}",
-                        s.secret_id
-                    ),
-                    format!(
-                        "kube PATCH (apply, fieldManager={FIELD_MANAGER}, force) {}/api/v1/namespaces/{}/secrets/{} key {}",
-                        endpoint_for(endpoints, cluster),
-                        s.target.namespace,
-                        s.target.name,
-                        crate::wiring::RECEIVER_SECRET_KEY
-                    ),
-                ]
-            })
-            .collect(),
-        Work::Smoke { cluster, files } => {
-            let e = endpoint_for(endpoints, cluster);
-            let mut v = vec![
-                format!("kube GET {e}/version"),
-                format!("kube GET {e}/api/v1/nodes: at least one, every one Ready"),
-            ];
-            if !files.is_empty() {
-                v.push("custom resources still ready (no wait)".into());
-            }
-            v
-        }
-        Work::DeleteObjects { cluster, files } => {
-            let e = endpoint_for(endpoints, cluster);
-            let mut v: Vec<String> = files
-                .iter()
-                .rev()
-                .map(|f| format!("kube DELETE {e} every object of {f} (reverse order)"))
-                .collect();
-            v.push(format!(
-                "wait until each is gone (finalizers), give up after {}s",
-                timeouts.ready.as_secs()
-            ));
-            v
-        }
-        Work::CheckNoPeers { workloads } => {
-            let mut v = Vec::new();
-            for (name, dir) in workloads {
-                v.push(cmd(tf_init(paths, dir, name)));
-                v.push(cmd(tf_state_list(paths, dir, name)));
-            }
-            v.push("refuse while any workload module still has resources (its VPC peers with the controlplane)".into());
-            v
-        }
-    }
-}
-
-fn apply_lines(
-    paths: &Paths,
-    cluster: &str,
-    files: &[String],
-    endpoints: &BTreeMap<String, String>,
-) -> Vec<String> {
-    let e = endpoint_for(endpoints, cluster);
-    files
-        .iter()
-        .map(|f| {
-            let objects = fs::read_to_string(paths.root.join(f))
-                .ok()
-                .and_then(|t| crate::kube::parse_manifests(f, &t).ok());
-            match objects {
-                Some(objs) => {
-                    let mut s = format!(
-                        "kube PATCH (apply, fieldManager={FIELD_MANAGER}, force) {e} each object of {f}:"
-                    );
-                    for o in objs.iter().filter_map(ObjectRef::of) {
-                        s.push_str(&format!("\n      {}", o.path()));
-                    }
-                    s
-                }
-                None => format!(
-                    "kube PATCH (apply, fieldManager={FIELD_MANAGER}, force) {e} each object of {f} (not on disk here: objects listed once generated)"
-                ),
-            }
-        })
-        .collect()
 }
 
 /// SHA-256 over the step's description and the contents of its input files.
@@ -703,7 +167,7 @@ pub struct Engine<'a> {
     /// Apply Terraform plans without asking.
     pub yes: bool,
     /// Where to ask before applying (`None`: not interactive).
-    pub prompt: Option<&'a crate::commands::Prompt>,
+    pub prompt: Option<&'a crate::prompt::Prompt>,
     access: Mutex<BTreeMap<String, Access>>,
 }
 
@@ -717,7 +181,7 @@ impl<'a> Engine<'a> {
         timeouts: Timeouts,
         endpoints: BTreeMap<String, String>,
         yes: bool,
-        prompt: Option<&'a crate::commands::Prompt>,
+        prompt: Option<&'a crate::prompt::Prompt>,
     ) -> Engine<'a> {
         Engine {
             paths,
@@ -1014,7 +478,7 @@ impl<'a> Engine<'a> {
         let question = format!(
             "{}: {summary} (saved plan {}). Apply?",
             step.id,
-            p(&self.paths.plan_file(module))
+            path_text(&self.paths.plan_file(module))
         );
         let mut yes = false;
         ctx.reporter.suspend(&mut || yes = prompt.ask(&question));
@@ -1312,7 +776,10 @@ impl<'a> Engine<'a> {
 
     fn copy_secrets(
         &self,
-        copies: &[(crate::graph::SecretRef, crate::graph::SecretRef)],
+        copies: &[(
+            flotilla_plan::wiring::SecretRef,
+            flotilla_plan::wiring::SecretRef,
+        )],
         ctx: &StepContext<'_>,
     ) -> Result<(), StepFailure> {
         for (from, to) in copies {
@@ -1361,7 +828,7 @@ impl<'a> Engine<'a> {
         &self,
         cluster: &str,
         region: &str,
-        secrets: &[crate::graph::ReceiverSecret],
+        secrets: &[flotilla_plan::wiring::ReceiverSecret],
         ctx: &StepContext<'_>,
     ) -> Result<(), StepFailure> {
         // Read everything first: a missing secret fails before anything is written.
@@ -1383,7 +850,7 @@ impl<'a> Engine<'a> {
         let conn = self.conn(cluster)?;
         for (s, value) in values {
             let data = BTreeMap::from([(
-                crate::wiring::RECEIVER_SECRET_KEY.to_string(),
+                flotilla_plan::wiring::RECEIVER_SECRET_KEY.to_string(),
                 base64::engine::general_purpose::STANDARD.encode(value.as_bytes()),
             )]);
             // The namespace is the namespaces step's, as above.
@@ -1533,7 +1000,13 @@ impl<'a> Engine<'a> {
 
 impl StepExecutor for Engine<'_> {
     fn execute(&self, step: &Step, ctx: &StepContext<'_>) -> Result<(), StepFailure> {
-        for line in describe(step, &self.paths, &self.timeouts, &self.endpoints) {
+        for line in describe(
+            step,
+            &self.paths,
+            &self.timeouts,
+            &self.endpoints,
+            &manifest_objects(&self.paths.root),
+        ) {
             ctx.log.line(&format!("plan: {line}"));
         }
         match &step.work {
@@ -1603,7 +1076,7 @@ fn write_kubeconfig(path: &Path, conn: &Conn, ca_file: &Path) -> std::io::Result
         fs::create_dir_all(d)?;
     }
     let cluster = if conn.endpoint.starts_with("https://") {
-        serde_json::json!({"server": conn.endpoint, "certificate-authority": p(ca_file)})
+        serde_json::json!({"server": conn.endpoint, "certificate-authority": path_text(ca_file)})
     } else {
         serde_json::json!({"server": conn.endpoint})
     };

@@ -11,7 +11,14 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::graph::StepId;
+/// RFC 3339 UTC time with milliseconds.
+pub fn timestamp() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+use flotilla_plan::graph::StepId;
 
 /// Where runs live, relative to the repository root.
 pub const RUNS_DIR: &str = ".flotilla/runs";

@@ -12,7 +12,7 @@ use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::Value;
 
 /// The field manager of every server-side apply Flotilla does.
-pub const FIELD_MANAGER: &str = "flotilla";
+pub use flotilla_plan::FIELD_MANAGER;
 
 /// How to reach one cluster's API.
 #[derive(Clone)]

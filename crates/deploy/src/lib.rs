@@ -6,24 +6,24 @@
 //! - [`engine`]: the real executor: exact commands (shared with `--dry-run`), AWS, Kubernetes.
 //! - [`aws`], [`kube`], [`process`], [`tools`]: the edges, each behind a trait or a small API.
 //! - [`commands`], [`diff`]: what `cargo xtask deploy|destroy|plan|diff` call.
-//! - [`generate`]: the one write path for generated files.
 
 pub mod aws;
+pub mod cancel;
 pub mod commands;
 pub mod diff;
 pub mod engine;
-pub mod generate;
-pub mod graph;
 pub mod journal;
 pub mod kube;
 pub mod process;
 pub mod progress;
+pub mod prompt;
 pub mod runner;
+pub mod step_log;
 pub mod tools;
-pub mod wiring;
 
 pub use commands::{
-    DeployArgs, DestroyArgs, Error, Format, Io, Prompt, deploy, destroy, endpoints_from_env, plan,
+    DeployArgs, DestroyArgs, Error, Format, Io, deploy, destroy, endpoints_from_env, plan,
 };
 pub use diff::{DiffArgs, diff};
-pub use engine::Timeouts;
+pub use flotilla_plan::Timeouts;
+pub use prompt::Prompt;

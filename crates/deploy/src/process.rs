@@ -1,79 +1,14 @@
 //! Running external tools: argument lists (never a shell string), output into the step's log,
-//! each child in its own process group so that only [`crate::runner::Cancel`] interrupts it.
+//! each child in its own process group so that only [`crate::cancel::Cancel`] interrupts it.
 
-use std::fmt;
 use std::io::Read as _;
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::runner::{Cancel, StepLog};
-use crate::tools::Tool;
-
-/// One invocation of a tool, as printed by `--dry-run` and run for real.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invocation {
-    pub tool: Tool,
-    pub args: Vec<String>,
-    /// Extra environment. Values shown by `Display`, so never put a secret here: secrets go in
-    /// `secret_env`.
-    pub env: Vec<(String, String)>,
-    /// Environment whose values are not printed (`HELM_KUBETOKEN`).
-    pub secret_env: Vec<(String, String)>,
-}
-
-impl Invocation {
-    pub fn new<I, S>(tool: Tool, args: I) -> Invocation
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Invocation {
-            tool,
-            args: args.into_iter().map(Into::into).collect(),
-            env: Vec::new(),
-            secret_env: Vec::new(),
-        }
-    }
-
-    pub fn env(mut self, key: &str, value: impl Into<String>) -> Invocation {
-        self.env.push((key.to_string(), value.into()));
-        self
-    }
-}
-
-impl fmt::Display for Invocation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (k, v) in &self.env {
-            write!(f, "{k}={} ", shell_quote(v))?;
-        }
-        for (k, _) in &self.secret_env {
-            write!(f, "{k}=*** ")?;
-        }
-        f.write_str(self.tool.name())?;
-        for a in &self.args {
-            write!(f, " {}", shell_quote(a))?;
-        }
-        Ok(())
-    }
-}
-
-/// Quotes an argument for display so the printed command can be pasted into a shell.
-pub fn shell_quote(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.chars().all(|c| {
-            c.is_ascii_alphanumeric()
-                || matches!(
-                    c,
-                    '-' | '_' | '.' | '/' | '=' | ':' | ',' | '+' | '@' | '$' | '<' | '>'
-                )
-        });
-    if plain {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
+use crate::cancel::Cancel;
+use crate::step_log::StepLog;
+use flotilla_plan::{Invocation, Tool};
 
 /// How a process ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,14 +79,6 @@ pub fn run(
     };
     log.line(&format!("{} {}", inv.tool.name(), finished.describe()));
     Ok(finished)
-}
-
-/// Sends SIGINT to a child's process group (it leads its own group).
-pub fn interrupt(pid: u32) {
-    let Ok(pid) = i32::try_from(pid) else { return };
-    if let Some(pid) = rustix::process::Pid::from_raw(pid) {
-        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::INT);
-    }
 }
 
 /// A tool's program: `FLOTILLA_<TOOL>` when set, else the first match on PATH.

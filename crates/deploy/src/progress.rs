@@ -8,16 +8,10 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::graph::StepId;
+use crate::journal::timestamp;
 use crate::journal::{Status, StepRecord};
 use crate::runner::Reporter;
-
-/// RFC 3339 UTC time with milliseconds.
-pub fn timestamp() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
-}
+use flotilla_plan::graph::StepId;
 
 /// The reporter for this process: bars when stderr is a terminal, lines otherwise.
 pub fn reporter(total: usize) -> Box<dyn Reporter> {

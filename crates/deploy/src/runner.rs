@@ -4,15 +4,14 @@
 //! scheduling is tested without any IO.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{self, File};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use crate::graph::{Graph, Step, StepId};
-use crate::journal::{Journal, RunState, Status, StepRecord};
+pub use crate::cancel::Cancel;
+use crate::journal::{Journal, RunState, Status, StepRecord, timestamp};
+pub use crate::step_log::StepLog;
+use flotilla_plan::graph::{Graph, Step, StepId};
 
 /// Why a step failed, in one line (details are in its log).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,113 +38,6 @@ pub struct StepContext<'a> {
     pub cancel: &'a Cancel,
     pub reporter: &'a dyn Reporter,
     pub run_dir: &'a Path,
-}
-
-/// A step's own log file. Process output goes here; messages are timestamped.
-#[derive(Debug)]
-pub struct StepLog {
-    pub path: PathBuf,
-    file: Mutex<File>,
-}
-
-impl StepLog {
-    pub fn create(path: PathBuf) -> std::io::Result<StepLog> {
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir)?;
-        }
-        let file = File::create(&path)?;
-        Ok(StepLog {
-            path,
-            file: Mutex::new(file),
-        })
-    }
-
-    /// Appends a timestamped line.
-    pub fn line(&self, text: &str) {
-        let mut f = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = writeln!(f, "[{}] {text}", crate::progress::timestamp());
-    }
-
-    /// A handle for a child process's stdout/stderr.
-    pub fn file(&self) -> std::io::Result<File> {
-        let f = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        f.try_clone()
-    }
-
-    /// The last `n` lines of what happened: the step's planned commands it starts with
-    /// (`plan: ...`, as `--dry-run` prints them) stay in the file but are left out here.
-    pub fn tail(&self, n: usize) -> Vec<String> {
-        let text = fs::read_to_string(&self.path).unwrap_or_default();
-        let lines: Vec<&str> = text
-            .lines()
-            .filter(|l| {
-                !l.split_once("] ")
-                    .is_some_and(|(_, rest)| rest.starts_with("plan: "))
-            })
-            .collect();
-        lines[lines.len().saturating_sub(n)..]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
-    }
-}
-
-/// The run's interrupt flag and the processes to forward an interrupt to.
-#[derive(Debug, Default)]
-pub struct Cancel {
-    flag: AtomicBool,
-    children: Mutex<BTreeSet<u32>>,
-}
-
-impl Cancel {
-    pub fn new() -> Arc<Cancel> {
-        Arc::new(Cancel::default())
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        self.flag.load(Ordering::SeqCst)
-    }
-
-    /// Starts no new step from now on and sends SIGINT to every running child process (they run
-    /// in their own process groups, so a terminal's Ctrl-C reaches them only through here:
-    /// Terraform takes a second interrupt as "abort now", which must not happen by accident).
-    pub fn interrupt(&self) {
-        self.flag.store(true, Ordering::SeqCst);
-        let children = self.children.lock().unwrap_or_else(|e| e.into_inner());
-        for pid in children.iter() {
-            crate::process::interrupt(*pid);
-        }
-    }
-
-    pub(crate) fn register(&self, pid: u32) {
-        self.children
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(pid);
-        // An interrupt that raced with the spawn still reaches the new child.
-        if self.is_cancelled() {
-            crate::process::interrupt(pid);
-        }
-    }
-
-    pub(crate) fn unregister(&self, pid: u32) {
-        self.children
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&pid);
-    }
-
-    /// Sleeps up to `d`, returning early (with `true`) when interrupted.
-    pub fn sleep(&self, d: Duration) -> bool {
-        let end = Instant::now() + d;
-        while Instant::now() < end {
-            if self.is_cancelled() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20).min(end - Instant::now()));
-        }
-        self.is_cancelled()
-    }
 }
 
 /// Progress output: indicatif on a terminal, timestamped lines otherwise, nothing in tests.
@@ -294,7 +186,7 @@ pub fn run(
         run_id: options.run_id.clone(),
         command: options.command.clone(),
         target: options.target.clone(),
-        started: crate::progress::timestamp(),
+        started: timestamp(),
         finished: None,
         state: RunState::Running,
         steps: graph
@@ -436,7 +328,7 @@ pub fn run(
                         .insert(s.id.clone(), log.clone());
                     let rec = &mut journal.steps[i];
                     rec.status = Status::Running;
-                    rec.started = Some(crate::progress::timestamp());
+                    rec.started = Some(timestamp());
                     rec.log = Some(relative(&options.root, &log_path));
                     starting.push((s, log));
                 }
@@ -535,7 +427,7 @@ pub fn run(
     } else {
         RunState::Finished
     };
-    journal.finished = Some(crate::progress::timestamp());
+    journal.finished = Some(timestamp());
     journal.write(&options.run_dir)?;
     Ok(RunSummary {
         journal,
@@ -548,34 +440,4 @@ fn relative(root: &Path, path: &Path) -> String {
         .unwrap_or(path)
         .to_string_lossy()
         .replace('\\', "/")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_tail_leaves_out_the_planned_commands() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = StepLog::create(dir.path().join("s.log")).unwrap();
-        log.line("step x started");
-        log.line("plan: $ terraform -chdir=infra/x apply plan.tfplan");
-        {
-            let mut f = log.file().unwrap();
-            writeln!(f, "Error: creating EKS Cluster: AccessDenied").unwrap();
-        }
-        log.line("plan: not a plan line once the step runs? still left out");
-        log.line("step failed: `terraform apply` failed (exit code 1)");
-        assert_eq!(
-            log.tail(2),
-            [
-                "Error: creating EKS Cluster: AccessDenied".to_string(),
-                log.tail(1)[0].clone()
-            ]
-        );
-        assert!(log.tail(1)[0].ends_with("] step failed: `terraform apply` failed (exit code 1)"));
-        let all = log.tail(10);
-        assert_eq!(all.len(), 3, "{all:?}");
-        assert!(all.iter().all(|l| !l.contains("plan: ")), "{all:?}");
-    }
 }

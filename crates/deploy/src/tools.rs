@@ -6,62 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use flotilla_model::versions::Tools;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Tool {
-    Terraform,
-    Helm,
-    Kubectl,
-}
-
-impl Tool {
-    pub fn name(self) -> &'static str {
-        match self {
-            Tool::Terraform => "terraform",
-            Tool::Helm => "helm",
-            Tool::Kubectl => "kubectl",
-        }
-    }
-
-    pub fn env_var(self) -> &'static str {
-        match self {
-            Tool::Terraform => "FLOTILLA_TERRAFORM",
-            Tool::Helm => "FLOTILLA_HELM",
-            Tool::Kubectl => "FLOTILLA_KUBECTL",
-        }
-    }
-
-    pub fn install_hint(self) -> &'static str {
-        match self {
-            Tool::Terraform => {
-                "install Terraform (https://developer.hashicorp.com/terraform/install) or set FLOTILLA_TERRAFORM"
-            }
-            Tool::Helm => {
-                "install Helm 3 (https://helm.sh/docs/intro/install/) or set FLOTILLA_HELM"
-            }
-            Tool::Kubectl => {
-                "install kubectl (https://kubernetes.io/docs/tasks/tools/) or set FLOTILLA_KUBECTL"
-            }
-        }
-    }
-
-    /// The pinned version from versions.toml.
-    pub fn pinned(self, tools: &Tools) -> &str {
-        match self {
-            Tool::Terraform => &tools.terraform,
-            Tool::Helm => &tools.helm,
-            Tool::Kubectl => &tools.kubectl,
-        }
-    }
-
-    fn version_args(self) -> &'static [&'static str] {
-        match self {
-            Tool::Terraform => &["version", "-json"],
-            Tool::Helm => &["version", "--short"],
-            Tool::Kubectl => &["version", "--client", "-o", "json"],
-        }
-    }
-}
+use flotilla_plan::Tool;
 
 /// A missing or unusable tool, with the install hint.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -10,10 +10,10 @@ use std::fs;
 use std::path::Path;
 use std::sync::Arc;
 
-use flotilla_deploy::graph::GraphInputs;
 use flotilla_deploy::kube::{Conn, Kube, KubeClient, ObjectRef};
 use flotilla_deploy::{DiffArgs, Io, diff};
 use flotilla_model::Platform;
+use flotilla_plan::graph::GraphInputs;
 use support::fake_api::FakeApi;
 use support::{Behaviour, FakeAws, FakeKube, StandIns};
 

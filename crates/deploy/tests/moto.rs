@@ -262,7 +262,7 @@ fn moto_child_bootstrap() {
     let (code, j, out) = deploy(&io);
     assert_eq!(code, 1, "{out}");
     let verify = j
-        .step(&flotilla_deploy::graph::StepId("verify:bootstrap".into()))
+        .step(&flotilla_plan::graph::StepId("verify:bootstrap".into()))
         .unwrap();
     assert_eq!(verify.status, Status::Failed);
     assert!(
@@ -297,7 +297,7 @@ fn moto_child_bootstrap() {
     assert_eq!(code, 0, "{out}");
     let log = std::fs::read_to_string(
         repo.path().join(
-            j.step(&flotilla_deploy::graph::StepId("verify:bootstrap".into()))
+            j.step(&flotilla_plan::graph::StepId("verify:bootstrap".into()))
                 .unwrap()
                 .log
                 .as_ref()

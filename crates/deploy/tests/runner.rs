@@ -4,11 +4,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use flotilla_deploy::graph::{Graph, Step, StepId, Work};
 use flotilla_deploy::journal::{Journal, RunState, Status};
 use flotilla_deploy::runner::{
     Cancel, RunOptions, Silent, StepContext, StepExecutor, StepFailure, run, steps_to_run,
 };
+use flotilla_plan::graph::{Graph, Step, StepId, Work};
 
 fn step(id: &str, needs: &[&str]) -> Step {
     Step {

@@ -41,7 +41,7 @@ fn of_qa(id: &str) -> bool {
 }
 
 fn status(j: &Journal, id: &str) -> Status {
-    j.step(&flotilla_deploy::graph::StepId(id.into()))
+    j.step(&flotilla_plan::graph::StepId(id.into()))
         .unwrap_or_else(|| panic!("{id} not in the journal"))
         .status
 }
@@ -244,7 +244,7 @@ fn a_failure_skips_exactly_its_dependents_and_resume_completes_the_rest() {
     }
     // The summary table names the failed step and its log; the log has the tool's stderr.
     let failed = j
-        .step(&flotilla_deploy::graph::StepId("terraform:qa".into()))
+        .step(&flotilla_plan::graph::StepId("terraform:qa".into()))
         .unwrap();
     let log = failed.log.as_ref().unwrap();
     assert!(
@@ -436,9 +436,7 @@ fn an_environment_deploy_stops_when_the_controlplane_is_not_current() {
     // No local bootstrap state here: the state bucket's existence (HeadBucket) is the check.
     assert_eq!(status(&j, "verify:bootstrap"), Status::Succeeded);
     let verify = j
-        .step(&flotilla_deploy::graph::StepId(
-            "verify:controlplane".into(),
-        ))
+        .step(&flotilla_plan::graph::StepId("verify:controlplane".into()))
         .unwrap();
     assert_eq!(verify.status, Status::Failed);
     let m = verify.message.as_ref().unwrap();
@@ -476,7 +474,7 @@ fn readiness_times_out_with_a_clear_error() {
     assert!(started.elapsed() < Duration::from_secs(15));
     let j = latest(repo.path(), "controlplane");
     let r = j
-        .step(&flotilla_deploy::graph::StepId(
+        .step(&flotilla_plan::graph::StepId(
             "readiness:controlplane".into(),
         ))
         .unwrap();
@@ -645,7 +643,7 @@ fn a_release_waits_for_the_secrets_an_operator_writes_and_names_the_missing_one(
     assert_eq!(code, 1, "{}", String::from_utf8_lossy(&out));
     let j = latest(repo.path(), "controlplane");
     let grafana = j
-        .step(&flotilla_deploy::graph::StepId(
+        .step(&flotilla_plan::graph::StepId(
             "helm:controlplane:grafana".into(),
         ))
         .unwrap();
@@ -681,7 +679,7 @@ fn a_missing_receiver_secret_fails_naming_it() {
     );
     let j = latest(repo.path(), "controlplane");
     let r = j
-        .step(&flotilla_deploy::graph::StepId(
+        .step(&flotilla_plan::graph::StepId(
             "receiver-credentials:controlplane".into(),
         ))
         .unwrap();
@@ -809,7 +807,7 @@ fn destroy_runs_in_reverse_and_refuses_protected_clusters_and_peered_controlplan
         .unwrap()
         .1;
     let check = j
-        .step(&flotilla_deploy::graph::StepId(
+        .step(&flotilla_plan::graph::StepId(
             "check-peers:controlplane".into(),
         ))
         .unwrap();
@@ -879,7 +877,7 @@ fn terraform_of(stand: &StandIns, module: &str) -> Vec<support::Call> {
 
 fn log_of(root: &std::path::Path, j: &Journal, id: &str) -> String {
     let rec = j
-        .step(&flotilla_deploy::graph::StepId(id.into()))
+        .step(&flotilla_plan::graph::StepId(id.into()))
         .unwrap_or_else(|| panic!("{id} not in the journal"));
     std::fs::read_to_string(root.join(rec.log.as_ref().expect("has a log"))).unwrap()
 }
@@ -952,7 +950,7 @@ fn the_bootstrap_is_checked_by_its_local_state_or_else_by_the_state_bucket() {
     assert!(subs[1].ends_with("plan -input=false -no-color -lock=false -detailed-exitcode"));
     let j = latest(repo.path(), "dev");
     let m = j
-        .step(&flotilla_deploy::graph::StepId("verify:bootstrap".into()))
+        .step(&flotilla_plan::graph::StepId("verify:bootstrap".into()))
         .unwrap()
         .message
         .clone()
@@ -988,7 +986,7 @@ fn a_missing_state_bucket_stops_an_environment_deploy_and_with_dependencies_crea
     );
     let j = latest(repo.path(), "dev");
     let m = j
-        .step(&flotilla_deploy::graph::StepId("verify:bootstrap".into()))
+        .step(&flotilla_plan::graph::StepId("verify:bootstrap".into()))
         .unwrap()
         .message
         .clone()
@@ -1177,7 +1175,7 @@ fn interactively_no_applies_nothing_and_yes_applies_exactly_the_saved_plan() {
                 "nothing applied after {answer:?}: {applies:?}"
             );
             let tf = j
-                .step(&flotilla_deploy::graph::StepId("terraform:dev".into()))
+                .step(&flotilla_plan::graph::StepId("terraform:dev".into()))
                 .unwrap();
             assert_eq!(tf.status, Status::Failed);
             assert!(
@@ -1295,7 +1293,7 @@ type Finished = (String, String, Vec<String>);
 struct Recorder(Arc<std::sync::Mutex<Vec<Finished>>>);
 
 impl flotilla_deploy::runner::Reporter for Recorder {
-    fn started(&self, _: &flotilla_deploy::graph::StepId) {}
+    fn started(&self, _: &flotilla_plan::graph::StepId) {}
     fn finished(&self, r: &journal::StepRecord, tail: &[String]) {
         self.0.lock().unwrap().push((
             r.id.to_string(),
@@ -1303,7 +1301,7 @@ impl flotilla_deploy::runner::Reporter for Recorder {
             tail.to_vec(),
         ));
     }
-    fn message(&self, _: &flotilla_deploy::graph::StepId, _: &str) {}
+    fn message(&self, _: &flotilla_plan::graph::StepId, _: &str) {}
     fn suspend(&self, f: &mut dyn FnMut()) {
         f()
     }
@@ -1442,7 +1440,7 @@ fn a_short_quota_or_an_unoffered_addon_stops_the_deploy_before_terraform() {
         stand.starts()
     );
     let tf = j
-        .step(&flotilla_deploy::graph::StepId("terraform:dev".into()))
+        .step(&flotilla_plan::graph::StepId("terraform:dev".into()))
         .unwrap();
     assert_eq!(tf.status, Status::Skipped);
 }
@@ -1454,7 +1452,8 @@ fn a_short_quota_or_an_unoffered_addon_stops_the_deploy_before_terraform() {
 /// does not meet it.
 #[test]
 fn destroy_then_deploy_of_one_cluster_unprotects_first_and_leaves_no_log_group() {
-    use flotilla_deploy::graph::{GraphInputs, StepId, Target, destroy_graph};
+    use flotilla_plan::Target;
+    use flotilla_plan::graph::{GraphInputs, StepId, destroy_graph};
     let p = support::two_envs();
     let repo = support::scratch_repo(&p);
     let stand = StandIns::new(repo.path(), &Behaviour::default());

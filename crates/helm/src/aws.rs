@@ -11,8 +11,8 @@ use serde_json::json;
 
 use crate::ReleaseDef;
 
+pub use crate::names::LOAD_BALANCER_CONTROLLER;
 /// Release names.
-pub const LOAD_BALANCER_CONTROLLER: &str = "aws-load-balancer-controller";
 pub const CLUSTER_AUTOSCALER: &str = "cluster-autoscaler";
 pub const EXTERNAL_DNS: &str = "external-dns";
 

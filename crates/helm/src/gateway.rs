@@ -10,8 +10,8 @@ use flotilla_model::{Application, Cluster, Gateway, Platform, Route};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::aws::LOAD_BALANCER_CONTROLLER;
 use crate::meta::{Meta, Resource};
+use crate::names::LOAD_BALANCER_CONTROLLER;
 use crate::names::{GATEWAY_CLASS, GATEWAY_NAME, GATEWAY_NAMESPACE};
 use crate::{CrdBundle, ReleaseDef, yaml};
 

@@ -9,6 +9,10 @@ pub use flotilla_model::reserved::{
     OBSERVABILITY_NAMESPACE,
 };
 
+/// The AWS Load Balancer Controller release: every release with a `LoadBalancer` Service needs
+/// it first (its webhook must see the Service).
+pub const LOAD_BALANCER_CONTROLLER: &str = "aws-load-balancer-controller";
+
 /// The `Gateway` of a workload cluster and the GatewayClass NGINX Gateway Fabric installs.
 pub const GATEWAY_NAME: &str = "flotilla";
 pub const GATEWAY_CLASS: &str = "nginx";

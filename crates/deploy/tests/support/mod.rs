@@ -15,9 +15,9 @@ use std::sync::{Arc, Mutex};
 use flotilla_deploy::aws::{Aws, AwsError, ClusterEndpoint};
 use flotilla_deploy::kube::{Conn, Kube, KubeError, ObjectRef};
 use flotilla_deploy::runner::{Cancel, Silent};
-use flotilla_deploy::tools::Tool;
 use flotilla_deploy::{Io, Timeouts};
 use flotilla_model::{Platform, Versions};
+use flotilla_plan::Tool;
 use serde_json::{Value, json};
 
 pub fn crate_dir() -> PathBuf {
@@ -28,26 +28,16 @@ pub fn repo_root() -> PathBuf {
     crate_dir().join("../..")
 }
 
-/// Loads a platform file (relative to the repository root).
-pub fn load(rel: &str) -> Platform {
-    let path = repo_root().join(rel);
-    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    flotilla_model::load(rel, &text, &Versions::embedded())
-        .unwrap_or_else(|e| panic!("{rel} does not load: {e:?}"))
-}
+#[allow(unused_imports)]
+pub use flotilla_testkit::fixtures::load;
 
-pub fn seed() -> Platform {
-    load("platform.toml")
-}
-
-pub fn two_envs() -> Platform {
-    load("crates/deploy/tests/fixtures/two-envs.toml")
-}
+#[allow(unused_imports)]
+pub use flotilla_testkit::fixtures::{seed, two_envs};
 
 /// A scratch repository holding the platform's generated output, as if committed.
 pub fn scratch_repo(platform: &Platform) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for (path, text) in flotilla_deploy::generate::render_all(platform).files {
+    for (path, text) in flotilla_generate::render_all(platform).files {
         let p = dir.path().join(&path);
         fs::create_dir_all(p.parent().unwrap()).unwrap();
         fs::write(p, text).unwrap();
@@ -392,7 +382,7 @@ impl FakeKube {
     pub fn with_controlplane_for(platform: &Platform, env: &str) -> FakeKube {
         let kube = FakeKube::default();
         let workload = platform.cluster_for_environment(env).unwrap();
-        for (from, _) in flotilla_deploy::wiring::kafka_secrets(platform, workload) {
+        for (from, _) in flotilla_plan::wiring::kafka_secrets(platform, workload) {
             kube.put(
                 &from.cluster,
                 json!({"apiVersion":"v1","kind":"Secret",

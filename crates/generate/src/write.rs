@@ -1,93 +1,14 @@
-//! The one write path for generated files (`cargo xtask generate [--check] [--out DIR]`).
-//!
-//! Rendering is pure and happens first, entirely in memory ([`render_all`]); only then is the disk
-//! touched, so an invalid platform or a renderer bug writes nothing. The generated trees
-//! ([`GENERATED_ROOTS`]) are regenerated from scratch: a file the renderers no longer produce is
-//! removed. Hand-written files that carry a generated region (the platform diagram in README.md
-//! and docs/architecture.md) only have the text between their markers replaced.
-//!
-//! In check mode nothing is written; every difference is reported as a [`Drift`].
+//! Writing (or only checking) the rendered files: every change computed before the disk is
+//! touched, atomic writes, stale files removed, generated regions of hand-written files.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use flotilla_model::artifact::GENERATE_COMMAND;
-use flotilla_model::{Artifact, Platform};
 
-/// Directories whose whole contents are generated.
-pub const GENERATED_ROOTS: [&str; 2] = ["infra", "helm"];
-
-/// A marked region inside a hand-written file, filled by the generator.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Region {
-    /// File relative to the repository root (`README.md`).
-    pub file: String,
-    /// Marker name: the region lies between `<!-- flotilla:begin NAME -->` and
-    /// `<!-- flotilla:end NAME -->`.
-    pub name: String,
-    pub contents: String,
-}
-
-/// Everything the generator produces for a platform.
-#[derive(Debug, Clone, Default)]
-pub struct Rendered {
-    /// Path relative to the repository root -> contents.
-    pub files: BTreeMap<String, String>,
-    pub regions: Vec<Region>,
-}
-
-/// Renders every artifact of the platform in memory. Pure.
-pub fn render_all(platform: &Platform) -> Rendered {
-    let mut files = BTreeMap::new();
-    let artifacts = flotilla_terraform::render(platform)
-        .into_iter()
-        .chain(flotilla_helm::render(platform));
-    for Artifact { path, contents } in artifacts {
-        debug_assert!(
-            GENERATED_ROOTS
-                .iter()
-                .any(|r| path.starts_with(&format!("{r}/"))),
-            "renderer wrote outside the generated roots: {path}"
-        );
-        let previous = files.insert(path.clone(), normalize(&contents));
-        assert!(previous.is_none(), "two renderers produced {path}");
-    }
-    Rendered {
-        files,
-        regions: regions(platform),
-    }
-}
-
-/// The generated regions of hand-written files: the platform diagram in the README and in
-/// docs/architecture.md (GitHub renders Mermaid).
-pub fn regions(platform: &Platform) -> Vec<Region> {
-    let diagram = format!(
-        "```mermaid\n{}```\n",
-        normalize(&flotilla_diagram::mermaid(platform))
-    );
-    ["README.md", "docs/architecture.md"]
-        .into_iter()
-        .map(|file| Region {
-            file: file.to_string(),
-            name: "platform-diagram".to_string(),
-            contents: diagram.clone(),
-        })
-        .collect()
-}
-
-/// Unix newlines and exactly one trailing newline.
-fn normalize(text: &str) -> String {
-    let mut s = text.replace("\r\n", "\n");
-    while s.ends_with("\n\n") {
-        s.pop();
-    }
-    if !s.ends_with('\n') {
-        s.push('\n');
-    }
-    s
-}
+use crate::{GENERATED_ROOTS, Rendered, workdir};
 
 /// Write the files, or only compare them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -287,22 +208,13 @@ fn list_files(base: &Path, dir: &Path) -> Result<Vec<String>, GenerateError> {
             let entry = entry.map_err(io_err(&d))?;
             let path = entry.path();
             let ty = entry.file_type().map_err(io_err(&path))?;
+            // Terraform's working files are not ours to manage or report.
+            if workdir::is_working_file(&entry.file_name().to_string_lossy(), ty.is_dir()) {
+                continue;
+            }
             if ty.is_dir() {
-                // Terraform's working state is not ours to manage or report.
-                if entry.file_name() == ".terraform" {
-                    continue;
-                }
                 stack.push(path);
             } else {
-                let name = entry.file_name();
-                let name = name.to_string_lossy();
-                if name == ".terraform.lock.hcl"
-                    || name.ends_with(".tfstate")
-                    || name.ends_with(".tfstate.backup")
-                    || name.ends_with(".tfplan")
-                {
-                    continue;
-                }
                 let rel = path
                     .strip_prefix(base)
                     .expect("walked under base")
@@ -342,6 +254,7 @@ fn remove_empty_parents(base: &Path, file: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Region, normalize};
 
     fn rendered(files: &[(&str, &str)]) -> Rendered {
         Rendered {

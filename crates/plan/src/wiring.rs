@@ -2,10 +2,32 @@
 //! (`flotilla_helm::names`) so that the values that mount them and the engine that creates them
 //! cannot drift apart.
 
+use std::fmt;
+
 use flotilla_helm::names;
 use flotilla_model::{Cluster, Platform};
 
-use crate::graph::SecretRef;
+/// A reference to a Kubernetes Secret in one cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRef {
+    pub cluster: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl fmt::Display for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}/{}", self.cluster, self.namespace, self.name)
+    }
+}
+
+/// One receiver credential: an AWS Secrets Manager secret into a Kubernetes Secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiverSecret {
+    pub receiver: String,
+    pub secret_id: String,
+    pub target: SecretRef,
+}
 
 /// The copies that give a workload cluster its Kafka credentials: the KafkaUser Secret Strimzi
 /// wrote on the controlplane, and the cluster CA that signed the brokers' certificates.

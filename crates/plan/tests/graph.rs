@@ -1,15 +1,12 @@
 //! Snapshots of the step graph: the repository's platform and the fixtures, every target.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use flotilla_deploy::engine::{Paths, Timeouts, describe};
-use flotilla_deploy::graph::{
-    Graph, GraphInputs, GraphOptions, StepId, Target, deploy_graph, destroy_graph,
-};
 use flotilla_model::Platform;
+use flotilla_plan::graph::{Graph, GraphInputs, GraphOptions, StepId, deploy_graph, destroy_graph};
+use flotilla_plan::{Paths, Target, Timeouts, describe};
+use flotilla_testkit::fixtures as support;
 
 /// The graph with every step's dependencies, inputs, outputs and exact commands, paths under
 /// a fixed root so the snapshot does not depend on the machine.
@@ -31,7 +28,7 @@ fn render(graph: &Graph) -> String {
         if !s.outputs.is_empty() {
             out.push_str(&format!("     outputs: {}\n", s.outputs.join("; ")));
         }
-        for line in describe(s, &paths, &Timeouts::default(), &BTreeMap::new()) {
+        for line in describe(s, &paths, &Timeouts::default(), &BTreeMap::new(), &|_| None) {
             out.push_str(&format!("       {line}\n"));
         }
     }

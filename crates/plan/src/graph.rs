@@ -2,7 +2,7 @@
 //!
 //! Building the graph is pure: it reads the model and the release/manifest lists the renderers
 //! produce ([`GraphInputs`]), never the disk or the network. The same graph is printed by
-//! `--dry-run` and `plan`, and run by [`crate::runner`].
+//! `--dry-run` and `plan`, and run by `flotilla-deploy`'s scheduler.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
@@ -11,7 +11,8 @@ use flotilla_helm::{CrdBundle, Phase, Release};
 use flotilla_model::quotas::QuotaNeed;
 use flotilla_model::{Cluster, Platform, Role};
 
-use crate::wiring;
+use crate::target::Target;
+use crate::wiring::{self, ReceiverSecret, SecretRef};
 
 /// The name of a step, unique in a graph (`terraform:production`, `helm:staging:fluent-bit`).
 #[derive(
@@ -35,54 +36,6 @@ impl fmt::Display for StepId {
     }
 }
 
-/// What `deploy`, `destroy` and `plan` act on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// One workload environment.
-    Environment(String),
-    /// The controlplane cluster.
-    Controlplane,
-    /// The state bootstrap, the controlplane and every workload cluster.
-    All,
-}
-
-impl Target {
-    /// Parses a command-line target against the platform; an unknown one lists the known ones.
-    pub fn parse(platform: &Platform, text: &str) -> Result<Target, UnknownTarget> {
-        if text == "all" {
-            return Ok(Target::All);
-        }
-        match platform.cluster_for_environment(text) {
-            Some(c) if c.role == Role::Controlplane => Ok(Target::Controlplane),
-            Some(c) => Ok(Target::Environment(c.environment.clone())),
-            None => Err(UnknownTarget {
-                given: text.to_string(),
-                known: platform
-                    .targets()
-                    .into_iter()
-                    .map(str::to_string)
-                    .chain(["all".to_string()])
-                    .collect(),
-            }),
-        }
-    }
-
-    pub fn name(&self, platform: &Platform) -> String {
-        match self {
-            Target::Environment(e) => e.clone(),
-            Target::Controlplane => platform.controlplane().environment.clone(),
-            Target::All => "all".to_string(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("unknown target `{given}`; known targets: {}", known.join(", "))]
-pub struct UnknownTarget {
-    pub given: String,
-    pub known: Vec<String>,
-}
-
 /// What Terraform does in a step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -93,28 +46,6 @@ pub enum TerraformMode {
     Verify,
     /// `init`, `plan -destroy -out`, `show -json`, `apply` of that saved plan.
     Destroy,
-}
-
-/// A reference to a Kubernetes Secret in one cluster.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecretRef {
-    pub cluster: String,
-    pub namespace: String,
-    pub name: String,
-}
-
-impl fmt::Display for SecretRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}/{}", self.cluster, self.namespace, self.name)
-    }
-}
-
-/// One receiver credential: an AWS Secrets Manager secret into a Kubernetes Secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReceiverSecret {
-    pub receiver: String,
-    pub secret_id: String,
-    pub target: SecretRef,
 }
 
 /// An EKS add-on version versions.toml pins for a Kubernetes version.
@@ -170,7 +101,7 @@ pub enum Work {
         bundles: Vec<CrdBundle>,
         files: Vec<String>,
     },
-    /// Server-side apply of manifest files with field manager [`crate::kube::FIELD_MANAGER`].
+    /// Server-side apply of manifest files with field manager [`crate::FIELD_MANAGER`].
     Apply {
         cluster: String,
         phase: Phase,

@@ -1,0 +1,42 @@
+//! Terraform's working files under `infra/`: what `terraform init`, `plan` and the bootstrap's
+//! local state leave next to the generated files. They are not generated output, so neither
+//! `generate` (which removes stale files) nor the file diff touches or reports them. The one
+//! list; every walker of the generated trees asks it.
+
+/// Whether a directory entry under a generated root is a working file (`is_dir`: a directory).
+pub fn is_working_file(name: &str, is_dir: bool) -> bool {
+    if is_dir {
+        return name == ".terraform";
+    }
+    name == ".terraform.lock.hcl"
+        || name.ends_with(".tfstate")
+        || name.ends_with(".tfstate.backup")
+        || name.ends_with(".tfplan")
+        || name.ends_with(".flotilla-tmp")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_working_file;
+
+    #[test]
+    fn terraform_working_files_and_nothing_generated() {
+        for (name, dir) in [
+            (".terraform", true),
+            (".terraform.lock.hcl", false),
+            ("terraform.tfstate", false),
+            ("terraform.tfstate.backup", false),
+            ("production.tfplan", false),
+            (".main.tf.flotilla-tmp", false),
+        ] {
+            assert!(is_working_file(name, dir), "{name}");
+        }
+        for (name, dir) in [
+            ("main.tf", false),
+            ("values.yaml", false),
+            ("manifests", true),
+        ] {
+            assert!(!is_working_file(name, dir), "{name}");
+        }
+    }
+}
