@@ -1,0 +1,147 @@
+//! TOML parser errors (syntax, types, unknown and missing keys) in the words of the platform file.
+
+use std::ops::Range;
+
+use crate::diagnostic::Diagnostic;
+
+/// A syntax, type, unknown-key or missing-key error from the TOML parser, in the words of the
+/// file format (keys, arrays, tables) rather than serde's (fields, sequences, maps), with a help
+/// that says what to write.
+pub(super) fn parse_error(source: &str, e: &toml::de::Error) -> Diagnostic {
+    let span = e.span().unwrap_or(0..0);
+    let msg = e.message().trim_end();
+    // An array or inline table left open is noticed at the start of the next line (which the
+    // parser takes for another element); the mistake is on the line that left it open.
+    let at_line_start = source
+        .get(..span.start)
+        .is_some_and(|b| b.is_empty() || b.ends_with('\n'));
+    if at_line_start
+        && msg.ends_with("expected `,`")
+        && let Some(open) = previous_content_line(source, span.start)
+    {
+        return Diagnostic::error(open, format!("invalid TOML: {msg}")).with_help(
+            "an array or inline table is still open after this line: close it with `]` or `}`, or put `,` between its elements",
+        );
+    }
+    let text = source.get(span.clone()).unwrap_or("");
+    let first_line = text.lines().next().unwrap_or("").trim();
+    let docs = "docs/platform-reference.md lists every key";
+    // The backquoted names after "expected" (serde's list of the keys a table takes).
+    let expected_keys = |m: &str| -> Vec<String> {
+        m.split_once("expected")
+            .map(|(_, list)| {
+                list.split('`')
+                    .skip(1)
+                    .step_by(2)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    if let Some(rest) = msg.strip_prefix("unknown field `") {
+        let key = rest.split('`').next().unwrap_or("");
+        let keys = expected_keys(rest);
+        let help = match keys.iter().min_by_key(|k| edit_distance(key, k)) {
+            // Short keys are too alike to guess between (`gpu` is not a misspelt `cpu`).
+            Some(k) if edit_distance(key, k) <= 2 && 4 * edit_distance(key, k) <= key.len() => {
+                format!("did you mean `{k}`? ({docs})")
+            }
+            _ if keys.is_empty() => format!("this table takes no keys ({docs})"),
+            _ => format!("the keys here are {} ({docs})", keys.join(", ")),
+        };
+        return Diagnostic::error(span, format!("unknown key `{key}`")).with_help(help);
+    }
+    if let Some(rest) = msg.strip_prefix("missing field `") {
+        let key = rest.split('`').next().unwrap_or("");
+        return if first_line.starts_with('[') {
+            Diagnostic::error(span, format!("missing key `{key}` in {first_line}"))
+                .with_help(format!("add `{key} = ...` to this table ({docs})"))
+        } else if span.start == 0 && !first_line.starts_with('{') {
+            // The top level: every required key there is a table.
+            Diagnostic::error(span, format!("missing table [{key}]"))
+                .with_help(format!("add a [{key}] table ({docs})"))
+        } else {
+            Diagnostic::error(span, format!("missing key `{key}` in this table"))
+                .with_help(format!("add `{key} = ...` ({docs})"))
+        };
+    }
+    if let Some(rest) = msg.strip_prefix("invalid type: ") {
+        let (found, expected) = rest.rsplit_once(", expected ").unwrap_or((rest, ""));
+        let found = found.replace("map", "table").replace("sequence", "array");
+        let (expected, help) = match expected {
+            "i64" | "u32" | "u64" => {
+                let unquoted = text.trim_matches('"');
+                let help = if unquoted.parse::<i64>().is_ok() {
+                    format!("write the number without quotes: {unquoted}")
+                } else {
+                    "write a whole number, e.g. 3".to_string()
+                };
+                ("an integer", help)
+            }
+            "f64" => (
+                "a number",
+                "write a number without quotes, e.g. 80".to_string(),
+            ),
+            "a string" => (
+                "a string",
+                format!("strings are quoted in TOML: \"{}\"", text.trim()),
+            ),
+            "a boolean" => ("a boolean", "write true or false".to_string()),
+            "a sequence" => ("an array", format!("write an array: [{}]", text.trim())),
+            _ => (
+                "a table",
+                format!("write a [table] or an inline {{ key = value }} table ({docs})"),
+            ),
+        };
+        return Diagnostic::error(span, format!("invalid type: {found}, expected {expected}"))
+            .with_help(help);
+    }
+    if msg.starts_with("string values must be quoted") {
+        let help = if text.trim().is_empty() {
+            "write a value after `=`".to_string()
+        } else {
+            format!("quote it: \"{}\"", text.trim())
+        };
+        return Diagnostic::error(span, format!("invalid TOML: {msg}")).with_help(help);
+    }
+    if msg == "duplicate key" {
+        return Diagnostic::error(span, format!("duplicate key `{first_line}`"))
+            .with_help("a key may appear once in a table; remove one of them");
+    }
+    Diagnostic::error(span, format!("invalid TOML: {msg}")).with_help(
+        "the parser stopped here; the mistake may be just before (an unclosed bracket or quote?), see https://toml.io",
+    )
+}
+
+/// Levenshtein distance, for "did you mean" on short key names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The byte range of the last line before `offset` with anything but blanks or a comment,
+/// without its surrounding whitespace.
+fn previous_content_line(source: &str, offset: usize) -> Option<Range<usize>> {
+    let before = source.get(..offset)?;
+    let mut end = before.len();
+    for line in before.split_inclusive('\n').rev() {
+        let start = end - line.len();
+        end = start;
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let lead = line.len() - line.trim_start().len();
+        return Some(start + lead..start + lead + trimmed.len());
+    }
+    None
+}
