@@ -46,6 +46,15 @@ pub enum Error {
     Graph(#[from] GraphError),
     #[error("--resume: no earlier {command} run of `{target}` under {RUNS_DIR}")]
     NothingToResume { command: String, target: String },
+    #[error(
+        "the committed infra/ and helm/ differ from platform.toml in {} file(s): {}{}\na deploy applies what is committed and reviewed, so it does not run: `cargo xtask generate`, review and commit the result, then deploy (or check out the platform.toml that matches)",
+        files.len(),
+        files[..files.len().min(8)].join(", "),
+        if files.len() > 8 { format!(" and {} more", files.len() - 8) } else { String::new() }
+    )]
+    Drift { files: Vec<String> },
+    #[error("{0}")]
+    CommittedFile(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("{0}")]
@@ -157,6 +166,32 @@ impl DeployArgs {
     }
 }
 
+/// What the step graph is built from. A real run plans from the committed release files
+/// (`helm/<cluster>/releases.yaml`), whose values and manifests it applies, and refuses when the
+/// committed output drifts from `platform.toml`; a dry run on drift plans from `platform.toml`
+/// (what `generate` would write) and says so.
+pub fn planning_inputs(
+    root: &Path,
+    platform: &Platform,
+    dry_run: bool,
+) -> Result<GraphInputs, Error> {
+    let drift = flotilla_generate::diff::drifted_files(root, platform)?;
+    if !drift.is_empty() {
+        if dry_run {
+            return Ok(GraphInputs::from_platform(platform));
+        }
+        return Err(Error::Drift { files: drift });
+    }
+    let mut files = Vec::new();
+    for c in &platform.clusters {
+        let rel = flotilla_helm::ReleaseFile::path(&c.name);
+        let text = std::fs::read_to_string(root.join(&rel))
+            .map_err(|e| Error::CommittedFile(format!("{rel}: {e}")))?;
+        files.push(flotilla_helm::ReleaseFile::parse(&rel, &text).map_err(Error::CommittedFile)?);
+    }
+    Ok(GraphInputs::from_release_files(files))
+}
+
 /// `cargo xtask deploy <target>`.
 pub fn deploy(
     root: &Path,
@@ -166,7 +201,7 @@ pub fn deploy(
     out: &mut dyn Write,
 ) -> Result<i32, Error> {
     let target = Target::parse(platform, &args.target)?;
-    let inputs = GraphInputs::from_platform(platform);
+    let inputs = planning_inputs(root, platform, args.dry_run)?;
     let graph = deploy_graph(
         platform,
         &inputs,
@@ -247,7 +282,10 @@ pub fn destroy(
 ) -> Result<i32, Error> {
     let target = Target::parse(platform, &args.target)?;
     let target_name = target.name(platform);
-    let inputs = GraphInputs::from_platform(platform);
+    // What the model refuses (protected clusters, a peered controlplane) is refused first,
+    // whatever is committed.
+    destroy_graph(platform, &GraphInputs::from_platform(platform), &target)??;
+    let inputs = planning_inputs(root, platform, args.dry_run)?;
     let graph = destroy_graph(platform, &inputs, &target)??;
     if args.dry_run {
         print_dry_run(

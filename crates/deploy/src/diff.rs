@@ -23,7 +23,6 @@ use crate::kube::{Conn, ObjectRef};
 use crate::runner::StepLog;
 use crate::tools;
 use flotilla_plan::commands::{self as engine, Paths};
-use flotilla_plan::graph::GraphInputs;
 use flotilla_plan::{Invocation, Target, Tool};
 
 /// Arguments of `diff`.
@@ -217,7 +216,9 @@ fn live(
         .aws
         .eks_token(&eks_name, &c.region)
         .map_err(|e| Error::Other(e.to_string()))?;
-    let inputs = GraphInputs::from_platform(platform);
+    // The live comparison is of what is committed (it runs after the file diff, which shows
+    // any drift from platform.toml).
+    let inputs = crate::commands::planning_inputs(root, platform, true)?;
     for r in inputs.releases.get(cluster).into_iter().flatten() {
         let mut inv = engine::helm_diff(&paths, cluster, &endpoint, r);
         inv.secret_env

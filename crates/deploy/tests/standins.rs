@@ -1276,13 +1276,21 @@ fn terraform_working_files_do_not_make_a_protected_deploy_dirty() {
     );
     assert!(!stand.calls().is_empty());
     let _ = std::fs::remove_dir_all(stand.dir.parent().unwrap());
-    // Any other untracked file is a change nobody reviewed.
-    std::fs::write(repo.path().join("infra/production/extra.tf"), "").unwrap();
+    // Any other untracked file is a change nobody reviewed: outside the generated trees the
+    // clean-tree check refuses it, inside them the drift check does (before anything runs).
+    std::fs::write(repo.path().join("NOTES.md"), "").unwrap();
     let err = deploy(repo.path(), &p, &args("production"), &io, &mut Vec::new()).unwrap_err();
     let e = err.to_string();
     assert!(e.contains("production is protected"), "{e}");
-    assert!(e.contains("?? infra/production/extra.tf"), "{e}");
+    assert!(e.contains("?? NOTES.md"), "{e}");
     assert!(!e.contains("tfstate") && !e.contains("lock.hcl"), "{e}");
+    std::fs::remove_file(repo.path().join("NOTES.md")).unwrap();
+    std::fs::write(repo.path().join("infra/production/extra.tf"), "").unwrap();
+    let err = deploy(repo.path(), &p, &args("production"), &io, &mut Vec::new()).unwrap_err();
+    assert!(
+        matches!(&err, flotilla_deploy::Error::Drift { files } if files == &["infra/production/extra.tf".to_string()]),
+        "{err}"
+    );
 }
 
 /// A finished step as the reporter saw it: id, status, the tail of its log.
@@ -1571,4 +1579,47 @@ fn destroy_then_deploy_of_one_cluster_unprotects_first_and_leaves_no_log_group()
         .filter(|c| c.sub() == "apply")
         .collect();
     assert_eq!(applies.len(), 1, "the new cluster's Terraform applied");
+}
+
+/// A real deploy plans from the committed release files and applies the committed values and
+/// manifests; when they differ from `platform.toml` it refuses before anything runs and names
+/// the files (the dry run still shows the plan, and the drift).
+#[test]
+fn a_deploy_refuses_when_the_committed_output_drifts_from_the_platform() {
+    let p = support::two_envs();
+    let repo = support::scratch_repo(&p);
+    let values = repo.path().join("helm/dev/fluent-bit/values.yaml");
+    let text = std::fs::read_to_string(&values).unwrap();
+    std::fs::write(&values, text.replace("hotReload", "hot_reload")).unwrap();
+    let stand = StandIns::new(repo.path(), &Behaviour::default());
+    let io = io_without_kube_state(aws_with_receivers(), &stand);
+    let err = deploy(repo.path(), &p, &args("dev"), &io, &mut Vec::new()).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(&err, flotilla_deploy::Error::Drift { files } if files == &["helm/dev/fluent-bit/values.yaml".to_string()]),
+        "{message}"
+    );
+    assert!(message.contains("cargo xtask generate"), "{message}");
+    assert!(
+        stand.calls().is_empty(),
+        "nothing runs: {:?}",
+        stand.calls()
+    );
+    // The dry run says so and still prints the plan.
+    let mut dry = args("dev");
+    dry.dry_run = true;
+    let mut out = Vec::new();
+    assert_eq!(deploy(repo.path(), &p, &dry, &io, &mut out).unwrap(), 0);
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.contains("generated output differs from platform.toml in 1 files"),
+        "{out}"
+    );
+    // A hand-edited release list is drift like any other generated file.
+    std::fs::write(&values, text).unwrap();
+    let releases = repo.path().join("helm/dev/releases.yaml");
+    let list = std::fs::read_to_string(&releases).unwrap();
+    std::fs::write(&releases, list.replace("needs:", "needz:")).unwrap();
+    let err = deploy(repo.path(), &p, &args("dev"), &io, &mut Vec::new()).unwrap_err();
+    assert!(matches!(err, flotilla_deploy::Error::Drift { .. }), "{err}");
 }

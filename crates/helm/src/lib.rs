@@ -36,11 +36,11 @@ use std::fmt;
 
 use flotilla_model::artifact::header;
 use flotilla_model::{Artifact, Cluster, Platform, Role};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 /// When the deploy engine applies a group of manifests, relative to the Helm releases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {
     /// CustomResourceDefinitions no chart installs (Gateway API). Applied first. They are not
@@ -68,7 +68,8 @@ impl Phase {
 }
 
 /// One Helm release of a cluster.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Release {
     /// Release name (unique in the cluster).
     pub name: String,
@@ -85,16 +86,16 @@ pub struct Release {
     /// Custom-resource manifest files (paths, as in [`Manifest::path`]) of the same cluster
     /// that must be applied first: the objects an operator makes from them (Secrets, Services)
     /// are what the release reads.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub needs_manifests: Vec<String>,
     /// Secrets an operator writes from those manifests, which must exist before the release is
     /// installed (its pods mount them, and `helm --wait` would time out without them).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub needs_secrets: Vec<SecretName>,
     /// Its values set load balancer deletion protection (on protected clusters on, elsewhere
     /// explicitly off): `destroy` upgrades it with the current values before uninstalling, so
     /// that a cluster whose protection was just removed can lose its load balancers.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub holds_load_balancer_protection: bool,
 }
 
@@ -126,6 +127,20 @@ impl Serialize for SecretName {
     }
 }
 
+impl<'de> Deserialize<'de> for SecretName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<SecretName, D::Error> {
+        let text = String::deserialize(d)?;
+        match text.split_once('/') {
+            Some((namespace, name)) if !namespace.is_empty() && !name.is_empty() => {
+                Ok(SecretName::new(namespace, name.to_string()))
+            }
+            _ => Err(serde::de::Error::custom(format!(
+                "a Secret is written `namespace/name`, found `{text}`"
+            ))),
+        }
+    }
+}
+
 /// A group of Kubernetes objects applied together, in one file under `helm/<cluster>/manifests/`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Manifest {
@@ -146,7 +161,8 @@ pub struct Manifest {
 /// Why not rendered into `helm/`: the Gateway API standard channel is nine CRDs and about a
 /// megabyte of upstream YAML that is identical for every cluster and never edited by us; the
 /// release asset is immutable and pinned by `versions.toml`. See docs/kubernetes.md.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CrdBundle {
     /// Key in versions.toml `[crds]`.
     pub name: String,
@@ -462,33 +478,41 @@ impl Manifest {
     }
 }
 
-/// What `helm/<cluster>/releases.yaml` holds.
-#[derive(Serialize)]
-struct ReleaseList<'a> {
-    cluster: &'a str,
-    crds: Vec<CrdBundle>,
-    releases: Vec<Release>,
-    manifests: Vec<ManifestEntry>,
+/// What `helm/<cluster>/releases.yaml` holds: the contract with the deploy engine, which plans
+/// a real deploy from the committed files (and refuses to when they drift from the model).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseFile {
+    pub cluster: String,
+    pub crds: Vec<CrdBundle>,
+    pub releases: Vec<Release>,
+    pub manifests: Vec<ManifestEntry>,
 }
 
-#[derive(Serialize)]
-struct ManifestEntry {
-    file: String,
-    phase: Phase,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    needs: Vec<String>,
+/// A manifest file in a [`ReleaseFile`]: its path, phase and the releases it needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestEntry {
+    pub file: String,
+    pub phase: Phase,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<String>,
 }
 
-/// Every file under `helm/`.
-pub fn render(platform: &Platform) -> Vec<Artifact> {
-    let mut out = Vec::new();
-    for cluster in &platform.clusters {
+impl ReleaseFile {
+    /// The file of a cluster, relative to the repository root.
+    pub fn path(cluster: &str) -> String {
+        format!("helm/{cluster}/releases.yaml")
+    }
+
+    /// The release file of a cluster as the renderer writes it.
+    pub fn of(platform: &Platform, cluster: &Cluster) -> ReleaseFile {
         let manifests = manifests(platform, cluster);
         let defs = release_defs(platform, cluster);
-        let list = ReleaseList {
-            cluster: &cluster.name,
+        ReleaseFile {
+            cluster: cluster.name.clone(),
             crds: crd_bundles(platform, cluster),
-            releases: to_releases(platform, cluster, defs.clone(), &manifests),
+            releases: to_releases(platform, cluster, defs, &manifests),
             manifests: manifests
                 .iter()
                 .map(|m| ManifestEntry {
@@ -497,9 +521,24 @@ pub fn render(platform: &Platform) -> Vec<Artifact> {
                     needs: m.needs.clone(),
                 })
                 .collect(),
-        };
+        }
+    }
+
+    /// Reads a committed release file; the error names the file and what is wrong.
+    pub fn parse(path: &str, text: &str) -> Result<ReleaseFile, String> {
+        serde_norway::from_str(text).map_err(|e| format!("{path}: {e}"))
+    }
+}
+
+/// Every file under `helm/`.
+pub fn render(platform: &Platform) -> Vec<Artifact> {
+    let mut out = Vec::new();
+    for cluster in &platform.clusters {
+        let manifests = manifests(platform, cluster);
+        let defs = release_defs(platform, cluster);
+        let list = ReleaseFile::of(platform, cluster);
         out.push(Artifact::new(
-            format!("helm/{}/releases.yaml", cluster.name),
+            ReleaseFile::path(&cluster.name),
             yaml::file(&[yaml::value(&list)]),
         ));
         for def in defs {

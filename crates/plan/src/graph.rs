@@ -341,7 +341,7 @@ impl Graph {
 /// What the renderers say about each cluster: CRD bundles, Helm releases and manifest files by
 /// phase. Built from the pure Helm renderer ([`GraphInputs::from_platform`]); tests may build
 /// their own.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct GraphInputs {
     pub crd_bundles: BTreeMap<String, Vec<CrdBundle>>,
     pub releases: BTreeMap<String, Vec<Release>>,
@@ -353,25 +353,34 @@ pub struct GraphInputs {
 }
 
 impl GraphInputs {
-    /// Asks the Helm renderer (pure) for every cluster's CRD bundles, releases and manifests.
+    /// Asks the Helm renderer (pure) for every cluster's release file: what `generate` would
+    /// write (the dry run and `plan` use it; a real deploy reads the committed files).
     pub fn from_platform(platform: &Platform) -> GraphInputs {
+        GraphInputs::from_release_files(
+            platform
+                .clusters
+                .iter()
+                .map(|c| flotilla_helm::ReleaseFile::of(platform, c)),
+        )
+    }
+
+    /// From release files (`helm/<cluster>/releases.yaml`), as committed or as rendered.
+    pub fn from_release_files(
+        files: impl IntoIterator<Item = flotilla_helm::ReleaseFile>,
+    ) -> GraphInputs {
         let mut inputs = GraphInputs::default();
-        for c in &platform.clusters {
-            inputs
-                .crd_bundles
-                .insert(c.name.clone(), flotilla_helm::crd_bundles(platform, c));
-            inputs
-                .releases
-                .insert(c.name.clone(), flotilla_helm::releases(platform, c));
-            for m in flotilla_helm::manifests(platform, c) {
+        for f in files {
+            inputs.crd_bundles.insert(f.cluster.clone(), f.crds);
+            inputs.releases.insert(f.cluster.clone(), f.releases);
+            for m in f.manifests {
                 if !m.needs.is_empty() {
-                    inputs.manifest_needs.insert(m.path.clone(), m.needs);
+                    inputs.manifest_needs.insert(m.file.clone(), m.needs);
                 }
                 inputs
                     .manifests
-                    .entry((c.name.clone(), m.phase))
+                    .entry((f.cluster.clone(), m.phase))
                     .or_default()
-                    .push(m.path);
+                    .push(m.file);
             }
         }
         inputs

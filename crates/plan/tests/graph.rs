@@ -219,3 +219,25 @@ fn dot_and_mermaid_name_every_edge() {
     assert_eq!(g.to_dot().matches(" -> ").count(), edges);
     assert_eq!(g.to_mermaid().matches(" --> ").count(), edges);
 }
+
+/// The committed release files carry everything the graph is built from: planning from
+/// `helm/<cluster>/releases.yaml` as rendered and read back gives the same inputs as asking
+/// the renderer.
+#[test]
+fn release_files_read_back_give_the_same_inputs() {
+    for p in [support::seed(), support::two_envs()] {
+        let files: Vec<flotilla_helm::ReleaseFile> = flotilla_helm::render(&p)
+            .into_iter()
+            .filter(|a| a.path.ends_with("/releases.yaml"))
+            .map(|a| flotilla_helm::ReleaseFile::parse(&a.path, &a.contents).unwrap())
+            .collect();
+        assert_eq!(files.len(), p.clusters.len());
+        assert_eq!(
+            GraphInputs::from_release_files(files),
+            GraphInputs::from_platform(&p)
+        );
+    }
+    let err = flotilla_helm::ReleaseFile::parse("helm/x/releases.yaml", "cluster: x\nextra: 1\n")
+        .unwrap_err();
+    assert!(err.starts_with("helm/x/releases.yaml: "), "{err}");
+}
