@@ -19,7 +19,7 @@ pub struct Args {
     #[arg(long)]
     pub with_dependencies: bool,
     /// How many independent steps may run at once.
-    #[arg(long, default_value_t = 4, value_name = "N")]
+    #[arg(long, default_value_t = flotilla_plan::DEFAULT_JOBS, value_name = "N")]
     pub jobs: usize,
     /// Continue the last run of this target: only what failed, did not run, or changed.
     #[arg(long)]
@@ -28,10 +28,10 @@ pub struct Args {
     #[arg(long)]
     pub allow_dirty_protected: bool,
     /// `helm --timeout` of each release, in seconds.
-    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    #[arg(long, default_value_t = flotilla_plan::Timeouts::HELM_SECONDS, value_name = "SECONDS")]
     pub helm_timeout: u64,
     /// How long readiness waits may take, in seconds.
-    #[arg(long, default_value_t = 900, value_name = "SECONDS")]
+    #[arg(long, default_value_t = flotilla_plan::Timeouts::READY_SECONDS, value_name = "SECONDS")]
     pub ready_timeout: u64,
 }
 
@@ -54,7 +54,6 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
         &deploy,
         &io,
         &mut std::io::stdout().lock(),
-    )
-    .map_err(|e| Error::Other(e.to_string()))?;
+    )?;
     Ok(ExitCode::from(code as u8))
 }

@@ -20,13 +20,13 @@ pub struct Args {
     #[arg(long)]
     pub yes: bool,
     /// How many independent steps may run at once.
-    #[arg(long, default_value_t = 4, value_name = "N")]
+    #[arg(long, default_value_t = flotilla_plan::DEFAULT_JOBS, value_name = "N")]
     pub jobs: usize,
     /// Continue the last destroy of this environment.
     #[arg(long)]
     pub resume: bool,
     /// `helm uninstall --timeout` and the wait for finalizers, in seconds.
-    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    #[arg(long, default_value_t = flotilla_plan::Timeouts::HELM_SECONDS, value_name = "SECONDS")]
     pub timeout: u64,
 }
 
@@ -47,7 +47,6 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
         &destroy,
         &io,
         &mut std::io::stdout().lock(),
-    )
-    .map_err(|e| Error::Other(e.to_string()))?;
+    )?;
     Ok(ExitCode::from(code as u8))
 }

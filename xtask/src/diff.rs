@@ -34,7 +34,6 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
         &diff,
         &io,
         &mut flotilla_deploy::diff::colored_stdout(),
-    )
-    .map_err(|e| Error::Other(e.to_string()))?;
+    )?;
     Ok(ExitCode::from(code as u8))
 }

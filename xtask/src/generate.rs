@@ -27,8 +27,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
         Some(dir) => (dir.clone(), None),
         None => (ctx.root.clone(), Some(ctx.root.as_path())),
     };
-    let report =
-        apply(&rendered, &out, regions_root, mode).map_err(|e| Error::Other(e.to_string()))?;
+    let report = apply(&rendered, &out, regions_root, mode)?;
     if args.check {
         if report.drift.is_empty() {
             println!(
@@ -38,7 +37,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
             return Ok(ExitCode::SUCCESS);
         }
         eprint!("{}", report.drift_text());
-        return Ok(ExitCode::from(2));
+        return Ok(ExitCode::from(flotilla_plan::exit::CHANGES));
     }
     for path in &report.written {
         println!("wrote   {path}");

@@ -4,7 +4,8 @@
 //! command to a module. The work itself lives in the crates (model, renderers, deploy engine), so
 //! this binary stays thin.
 //!
-//! Exit codes: 0 success, 1 error, 2 drift or changes found.
+//! Exit codes: [`flotilla_plan::exit`] (0 success, 1 error, 2 changes or drift, 3 invalid
+//! platform, 4 a tool missing, 64 usage, 130 interrupted), in the README.
 
 mod bench;
 mod deploy;
@@ -51,7 +52,18 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(flotilla_plan::exit::USAGE),
+            };
+        }
+    };
     let ctx = platform::Context::new(cli.platform);
     let result = match cli.command {
         Command::Generate(args) => generate::run(&ctx, &args),
@@ -66,7 +78,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("{e}");
-            ExitCode::from(1)
+            ExitCode::from(e.exit_code())
         }
     }
 }

@@ -26,7 +26,6 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
         args.format,
         args.with_dependencies,
         &mut std::io::stdout().lock(),
-    )
-    .map_err(|e| Error::Other(e.to_string()))?;
+    )?;
     Ok(ExitCode::from(code as u8))
 }

@@ -12,7 +12,7 @@ pub struct Context {
     pub platform_file: PathBuf,
 }
 
-/// What can go wrong before a command does its work.
+/// What stops a command, with the library's own error kept (its exit code comes from it).
 #[derive(Debug)]
 pub enum Error {
     /// The platform file could not be read.
@@ -24,8 +24,37 @@ pub enum Error {
     Invalid(Box<LoadError>),
     /// An environment argument that the platform does not have.
     UnknownTarget { given: String, known: Vec<String> },
+    /// The deploy engine's error (deploy, destroy, diff, plan).
+    Deploy(Box<flotilla_deploy::Error>),
+    /// The generate write path's error.
+    Generate(flotilla_generate::GenerateError),
     /// Any other failure, already rendered.
     Other(String),
+}
+
+impl Error {
+    /// The process exit code ([`flotilla_plan::exit`]).
+    pub fn exit_code(&self) -> u8 {
+        use flotilla_plan::exit;
+        match self {
+            Error::Read { .. } | Error::Invalid(_) => exit::INVALID_PLATFORM,
+            Error::UnknownTarget { .. } => exit::USAGE,
+            Error::Deploy(e) => e.exit_code(),
+            Error::Generate(_) | Error::Other(_) => exit::ERROR,
+        }
+    }
+}
+
+impl From<flotilla_deploy::Error> for Error {
+    fn from(e: flotilla_deploy::Error) -> Error {
+        Error::Deploy(Box::new(e))
+    }
+}
+
+impl From<flotilla_generate::GenerateError> for Error {
+    fn from(e: flotilla_generate::GenerateError) -> Error {
+        Error::Generate(e)
+    }
 }
 
 impl fmt::Display for Error {
@@ -40,6 +69,8 @@ impl fmt::Display for Error {
                 "error: unknown environment \"{given}\"\n  = help: known: {}",
                 known.join(", ")
             ),
+            Error::Deploy(e) => write!(f, "error: {e}"),
+            Error::Generate(e) => write!(f, "error: {e}"),
             Error::Other(msg) => write!(f, "error: {msg}"),
         }
     }
@@ -77,20 +108,26 @@ impl Context {
     }
 }
 
-/// Checks a command's environment argument; `all` is accepted where `allow_all`.
+/// Checks a command's environment argument with [`flotilla_plan::Target`] (the one target
+/// check); `all` is accepted where `allow_all`.
 pub fn check_target(platform: &Platform, target: &str, allow_all: bool) -> Result<(), Error> {
-    let targets = platform.targets();
-    if targets.contains(&target) || (allow_all && target == "all") {
-        return Ok(());
+    let unknown = |mut known: Vec<String>| {
+        if !allow_all {
+            known.retain(|k| k != "all");
+        }
+        Error::UnknownTarget {
+            given: target.to_string(),
+            known,
+        }
+    };
+    match flotilla_plan::Target::parse(platform, target) {
+        Ok(flotilla_plan::Target::All) if !allow_all => {
+            let known = platform.targets().iter().map(|s| s.to_string()).collect();
+            Err(unknown(known))
+        }
+        Ok(_) => Ok(()),
+        Err(e) => Err(unknown(e.known)),
     }
-    let mut known: Vec<String> = targets.iter().map(|s| s.to_string()).collect();
-    if allow_all {
-        known.push("all".into());
-    }
-    Err(Error::UnknownTarget {
-        given: target.to_string(),
-        known,
-    })
 }
 
 /// The repository root: `FLOTILLA_ROOT` when set (the toolbox image runs a prebuilt binary in

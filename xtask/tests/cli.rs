@@ -109,7 +109,7 @@ fn an_invalid_platform_is_reported_with_locations_and_nothing_is_written() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(3), "exit::INVALID_PLATFORM");
     let err = text(&o.stderr);
     assert!(err.contains("bad.toml:"), "{err}");
     assert!(err.contains("Staging_1"), "{err}");
@@ -125,7 +125,7 @@ fn an_invalid_platform_is_reported_with_locations_and_nothing_is_written() {
 #[test]
 fn unknown_environment_lists_the_known_ones() {
     let o = xtask(&["deploy", "prod", "--dry-run"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(64), "exit::USAGE");
     let err = text(&o.stderr);
     assert!(err.contains("unknown environment \"prod\""), "{err}");
     for env in ["production", "staging", "testing", "controlplane"] {
@@ -141,7 +141,7 @@ fn a_missing_platform_file_is_a_clear_error() {
         "generate",
         "--check",
     ]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(3), "exit::INVALID_PLATFORM");
     assert!(text(&o.stderr).contains("/nonexistent/platform.toml"));
 }
 
@@ -156,7 +156,7 @@ fn graph_prints_mermaid() {
     );
 }
 
-/// Every file of the invalid-platform corpus: exit code 1 (also under `--check`), the model's
+/// Every file of the invalid-platform corpus: exit code 3 (also under `--check`), the model's
 /// located diagnostics on stderr, and an output directory that is left exactly as it was.
 #[test]
 fn no_invalid_platform_of_the_corpus_writes_or_removes_anything() {
@@ -186,7 +186,7 @@ fn no_invalid_platform_of_the_corpus_writes_or_removes_anything() {
             args.extend_from_slice(extra);
             let o = xtask(&args);
             let err = text(&o.stderr);
-            assert_eq!(o.status.code(), Some(1), "{}: {err}", file.display());
+            assert_eq!(o.status.code(), Some(3), "{}: {err}", file.display());
             let name = file.file_name().unwrap().to_str().unwrap();
             assert!(
                 err.contains(&format!("{name}:")) && err.contains(": error: "),
@@ -203,6 +203,89 @@ fn no_invalid_platform_of_the_corpus_writes_or_removes_anything() {
         assert_eq!(
             std::fs::read_to_string(out.join("infra/old/main.tf")).unwrap(),
             "sentinel\n"
+        );
+    }
+}
+
+/// The exit-code table (`flotilla_plan::exit`), each code produced by the situation it names,
+/// and the same table in the README.
+#[test]
+fn every_exit_code_means_what_the_table_says() {
+    use flotilla_plan::exit;
+    // Usage: a missing argument, an unknown flag (clap), an unknown environment.
+    for args in [
+        &["deploy"][..],
+        &["generate", "--chek"][..],
+        &["diff", "nowhere"][..],
+    ] {
+        assert_eq!(
+            xtask(args).status.code(),
+            Some(i32::from(exit::USAGE)),
+            "{args:?}"
+        );
+    }
+    assert_eq!(xtask(&["--help"]).status.code(), Some(i32::from(exit::OK)));
+    // A scratch repository: the seed platform and its generated output.
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path();
+    std::fs::copy(root().join("platform.toml"), repo.join("platform.toml")).unwrap();
+    let run = |args: &[&str], path: &str| {
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(args)
+            .current_dir(repo)
+            .env("FLOTILLA_ROOT", repo)
+            .env("PATH", path)
+            .env_remove("FLOTILLA_TERRAFORM")
+            .env_remove("FLOTILLA_HELM")
+            .env_remove("FLOTILLA_KUBECTL")
+            .output()
+            .expect("xtask runs")
+    };
+    let path = std::env::var("PATH").unwrap_or_default();
+    let o = run(&["generate", "--out", repo.to_str().unwrap()], &path);
+    assert_eq!(
+        o.status.code(),
+        Some(i32::from(exit::OK)),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(
+        run(&["diff", "testing"], &path).status.code(),
+        Some(i32::from(exit::OK))
+    );
+    // No terraform, helm or kubectl on PATH: a real run stops before any step.
+    let empty = repo.join("empty-bin");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = run(&["deploy", "testing", "--yes"], empty.to_str().unwrap());
+    let err = text(&o.stderr);
+    assert_eq!(
+        o.status.code(),
+        Some(i32::from(exit::TOOL_MISSING)),
+        "{err}"
+    );
+    assert!(err.contains("was not found on PATH"), "{err}");
+    // Drift: diff reports it, a deploy refuses because of it.
+    let values = repo.join("helm/testing/fluent-bit/values.yaml");
+    let v = std::fs::read_to_string(&values).unwrap();
+    std::fs::write(&values, format!("{v}# edited\n")).unwrap();
+    assert_eq!(
+        run(&["diff", "testing"], &path).status.code(),
+        Some(i32::from(exit::CHANGES))
+    );
+    let o = run(&["deploy", "testing", "--yes"], empty.to_str().unwrap());
+    assert_eq!(
+        o.status.code(),
+        Some(i32::from(exit::CHANGES)),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(text(&o.stderr).contains("helm/testing/fluent-bit/values.yaml"));
+    // The README's table is this table.
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for (code, meaning) in exit::TABLE {
+        assert!(
+            readme.contains(&format!("| {code} | {meaning} |")),
+            "README lacks the row for exit code {code}"
         );
     }
 }

@@ -22,7 +22,7 @@ use flotilla_plan::graph::{
     deploy_graph, destroy_graph,
 };
 pub use flotilla_plan::report::Format;
-use flotilla_plan::{Paths, Target, Timeouts, Tool, UnknownTarget, describe};
+use flotilla_plan::{Paths, Target, Timeouts, Tool, UnknownTarget, describe, exit};
 
 /// Errors that stop a command before or around a run (a failing step is not one: it shows in
 /// the summary and the exit code).
@@ -59,6 +59,18 @@ pub enum Error {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Other(String),
+}
+
+impl Error {
+    /// The exit code of the command this error stops ([`flotilla_plan::exit`]).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::UnknownTarget(_) => exit::USAGE,
+            Error::Tools(_) => exit::TOOL_MISSING,
+            Error::Drift { .. } => exit::CHANGES,
+            _ => exit::ERROR,
+        }
+    }
 }
 
 /// The outside world a command works with. [`Io::real`] for the CLI; tests build their own.
@@ -158,7 +170,7 @@ impl DeployArgs {
             dry_run: false,
             yes: false,
             with_dependencies: false,
-            jobs: 4,
+            jobs: flotilla_plan::DEFAULT_JOBS,
             resume: false,
             allow_dirty_protected: false,
             timeouts: Timeouts::default(),
@@ -264,7 +276,7 @@ impl DestroyArgs {
             confirm: confirm.map(str::to_string),
             dry_run: false,
             yes: false,
-            jobs: 4,
+            jobs: flotilla_plan::DEFAULT_JOBS,
             resume: false,
             timeouts: Timeouts::default(),
         }
@@ -642,7 +654,13 @@ fn execute(
         },
     )?;
     write_summary(out, &summary, command, target)?;
-    Ok(if summary.success() { 0 } else { 1 })
+    Ok(i32::from(if summary.success() {
+        exit::OK
+    } else if summary.journal.state == journal::RunState::Interrupted {
+        exit::INTERRUPTED
+    } else {
+        exit::ERROR
+    }))
 }
 
 fn write_summary(

@@ -23,12 +23,19 @@ pub struct Timeouts {
     pub poll: Duration,
 }
 
+impl Timeouts {
+    /// The defaults, in seconds, as the command line's flags show them.
+    pub const HELM_SECONDS: u64 = 600;
+    pub const READY_SECONDS: u64 = 900;
+    pub const POLL_SECONDS: u64 = 5;
+}
+
 impl Default for Timeouts {
     fn default() -> Timeouts {
         Timeouts {
-            helm: Duration::from_secs(600),
-            ready: Duration::from_secs(900),
-            poll: Duration::from_secs(5),
+            helm: Duration::from_secs(Timeouts::HELM_SECONDS),
+            ready: Duration::from_secs(Timeouts::READY_SECONDS),
+            poll: Duration::from_secs(Timeouts::POLL_SECONDS),
         }
     }
 }

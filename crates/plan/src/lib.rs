@@ -13,9 +13,11 @@
 //! - [`commands`]: the exact invocations of each step, the run's paths and timeouts.
 //! - [`describe`]: the dry-run lines of a step.
 //! - [`report`]: `cargo xtask plan`: the capacity plan, quotas, support cost and step graph.
+//! - [`exit`]: the exit codes of every command.
 
 pub mod commands;
 pub mod describe;
+pub mod exit;
 pub mod graph;
 pub mod invocation;
 pub mod report;
@@ -30,6 +32,9 @@ pub use graph::{
 };
 pub use invocation::{Invocation, Tool};
 pub use target::{Target, UnknownTarget};
+
+/// How many independent steps a run starts at once unless told otherwise (`--jobs`).
+pub const DEFAULT_JOBS: usize = 4;
 
 /// The field manager of every server-side apply Flotilla makes.
 pub const FIELD_MANAGER: &str = "flotilla";
