@@ -207,6 +207,9 @@ module "eks" {
     }
   }
 
+  # min_size and desired_size of the data groups data-1 to data-3: the capacity plan's data_pool.min_nodes = 24,
+  # split over the zones. Decided by: one Elasticsearch data node a node (24; one Kafka broker a node 3, the memory requests 17, the CPU requests 18, the pool's own min 3).
+  # `cargo xtask plan controlplane` prints the plan and its terms (docs/capacity.md).
   eks_managed_node_groups = {
     system = {
       name                 = "system"

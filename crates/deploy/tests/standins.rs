@@ -333,7 +333,11 @@ fn an_interrupt_forwards_to_the_running_process_and_leaves_a_consistent_journal(
         let code = deploy(repo.path(), &p, &args("all"), &io, &mut out).unwrap();
         (code, out)
     });
-    assert_eq!(code, i32::from(flotilla_plan::exit::INTERRUPTED), "an interrupted run exits 130");
+    assert_eq!(
+        code,
+        i32::from(flotilla_plan::exit::INTERRUPTED),
+        "an interrupted run exits 130"
+    );
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "the hanging process was stopped"

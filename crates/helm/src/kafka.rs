@@ -299,6 +299,45 @@ fn resources(memory_gib: u32, cores: f64) -> Value {
     })
 }
 
+/// Where the sizes of the Kafka objects come from: a comment before the broker pool and each
+/// topic naming the capacity plan's figure and the term that decided it, so that a reader of
+/// `30-kafka.yaml` finds the reason in one hop. Nothing for other objects.
+pub fn provenance(platform: &Platform, object: &Value) -> Vec<String> {
+    let (Some(kind), Some(name)) = (object["kind"].as_str(), object["metadata"]["name"].as_str())
+    else {
+        return vec![];
+    };
+    let from_plan = |key: &str, what: &str| {
+        let plan = platform.capacity_plan();
+        let why = plan.decided_by.get(key).cloned().unwrap_or_default();
+        vec![
+            format!("{what}: the capacity plan's {key}, decided by {why}."),
+            format!(
+                "`cargo xtask plan {}` prints the plan and its terms (docs/capacity.md).",
+                platform.controlplane().environment
+            ),
+        ]
+    };
+    match kind {
+        "KafkaNodePool" if name == "brokers" => from_plan("kafka.brokers", "replicas"),
+        "KafkaTopic" => {
+            let env = platform.workload_clusters().find(|c| {
+                [TopicKind::Logs, TopicKind::Metrics].iter().any(|k| {
+                    object["spec"]["topicName"] == platform.kafka_topic(&c.environment, *k).as_str()
+                })
+            });
+            match env {
+                Some(c) => from_plan(
+                    &format!("environments.{}.partitions_per_topic", c.environment),
+                    "partitions",
+                ),
+                None => vec![],
+            }
+        }
+        _ => vec![],
+    }
+}
+
 /// `Kafka`, its node pools, topics and users.
 pub fn objects(platform: &Platform, cluster: &Cluster) -> Vec<Value> {
     let plan = platform.capacity_plan();

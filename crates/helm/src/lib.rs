@@ -548,7 +548,11 @@ pub fn render(platform: &Platform) -> Vec<Artifact> {
             ));
         }
         for m in manifests {
-            out.push(Artifact::new(m.path, yaml::file(&m.objects)));
+            let comments = |o: &Value| kafka::provenance(platform, o);
+            out.push(Artifact::new(
+                m.path,
+                yaml::file_commented(&m.objects, comments),
+            ));
         }
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));

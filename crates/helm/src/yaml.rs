@@ -34,10 +34,20 @@ pub fn document(v: &Value) -> String {
 
 /// The header, then the documents separated by `---`.
 pub fn file(docs: &[Value]) -> String {
+    file_commented(docs, |_| Vec::new())
+}
+
+/// As [`file`], with comment lines before the documents `comments` gives lines for.
+pub fn file_commented(docs: &[Value], comments: impl Fn(&Value) -> Vec<String>) -> String {
     let mut out = header("#");
     for (i, d) in docs.iter().enumerate() {
         if i > 0 || docs.len() > 1 {
             out.push_str("---\n");
+        }
+        for line in comments(d) {
+            out.push_str("# ");
+            out.push_str(&line);
+            out.push('\n');
         }
         out.push_str(&document(d));
     }

@@ -613,3 +613,45 @@ fn every_platform_namespace_is_reserved_for_applications() {
         );
     }
 }
+
+/// One hop from a generated size to its reason: the broker pool and every topic in
+/// `30-kafka.yaml` carry a comment naming the capacity plan's figure and the term that decided
+/// it, the same text `cargo xtask plan` prints.
+#[test]
+fn kafka_sizes_point_at_the_capacity_plan() {
+    for (fixture, platform) in common::fixtures() {
+        let plan = platform.capacity_plan();
+        let file = flotilla_helm::render(&platform)
+            .into_iter()
+            .find(|a| a.path.ends_with("/manifests/30-kafka.yaml"))
+            .unwrap();
+        let brokers = format!(
+            "# replicas: the capacity plan's kafka.brokers, decided by {}.",
+            plan.decided_by["kafka.brokers"]
+        );
+        let at = file
+            .contents
+            .find(&brokers)
+            .unwrap_or_else(|| panic!("{fixture}: {brokers}"));
+        // The comment is the one before the broker pool's document.
+        let after = &file.contents[at..];
+        let doc = after.split("\n---\n").next().unwrap();
+        assert!(
+            doc.contains("kind: KafkaNodePool") && doc.contains("name: brokers"),
+            "{fixture}: {doc}"
+        );
+        for env in plan.environments.keys() {
+            let key = format!("environments.{env}.partitions_per_topic");
+            assert_eq!(
+                file.contents
+                    .matches(&format!(
+                        "the capacity plan's {key}, decided by {}.",
+                        plan.decided_by[&key]
+                    ))
+                    .count(),
+                2,
+                "{fixture}: logs and metrics topics of {env}"
+            );
+        }
+    }
+}

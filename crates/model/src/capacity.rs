@@ -17,6 +17,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -153,6 +154,41 @@ pub struct CapacityPlan {
     pub controlplane_data_pool_min_nodes: u32,
     /// Things the operator must act on (e.g. a pool maximum below what the plan needs).
     pub warnings: Vec<String>,
+    /// For each count the plan takes as the largest of several terms (`kafka.brokers`,
+    /// `data_pool.min_nodes`, ...): which term decided it, in words with the figures. The
+    /// generated Terraform and Kafka objects point here from a comment.
+    pub decided_by: BTreeMap<String, String>,
+}
+
+/// The largest of the named terms, and a sentence saying which one it is (the first that
+/// reaches the maximum), with every term's figure.
+fn deciding(terms: &[(&str, u32)]) -> (u32, String) {
+    let max = terms.iter().map(|(_, v)| *v).max().unwrap_or(0);
+    let winner = terms
+        .iter()
+        .find(|(_, v)| *v == max)
+        .map_or("", |(name, _)| *name);
+    let others: Vec<String> = terms
+        .iter()
+        .filter(|(name, _)| *name != winner)
+        .map(|(name, v)| format!("{name} {v}"))
+        .collect();
+    let text = if others.is_empty() {
+        format!("{winner} ({max})")
+    } else {
+        format!("{winner} ({max}; {})", others.join(", "))
+    };
+    (max, text)
+}
+
+/// `deciding`, then rounded up to a multiple of the zones, said when it changes the count.
+fn deciding_by_zones(terms: &[(&str, u32)], azs: u32) -> (u32, String) {
+    let (n, mut text) = deciding(terms);
+    let rounded = round_up(n, azs);
+    if rounded != n {
+        text.push_str(&format!(", rounded up to {rounded} for {azs} zones"));
+    }
+    (rounded, text)
 }
 
 /// One workload environment's part of the ingest.
@@ -261,9 +297,41 @@ pub struct DataPoolPlan {
 }
 
 impl Platform {
-    /// The capacity plan of the platform (pure; see [`crate::capacity`]).
-    pub fn capacity_plan(&self) -> CapacityPlan {
-        plan(self)
+    /// The capacity plan of the platform (pure; see [`crate::capacity`]): derived state,
+    /// computed once for the inputs it reads and shared by every renderer, the quota plan and
+    /// `cargo xtask plan`, so they cannot disagree. A platform whose sizing, Kafka retention or
+    /// clusters change (tests do that) gets a fresh plan.
+    pub fn capacity_plan(&self) -> Arc<CapacityPlan> {
+        let key = format!(
+            "{:?}|{}|{:?}",
+            self.sizing, self.observability.kafka_retention_hours, self.clusters
+        );
+        let mut cache = self.plan_cache.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((k, plan)) = cache.as_ref()
+            && *k == key
+        {
+            return plan.clone();
+        }
+        let fresh = Arc::new(plan(self));
+        *cache = Some((key, fresh.clone()));
+        fresh
+    }
+}
+
+/// Where a platform keeps its capacity plan once computed (see [`Platform::capacity_plan`]).
+#[derive(Default)]
+pub struct PlanCache(Mutex<Option<(String, Arc<CapacityPlan>)>>);
+
+impl Clone for PlanCache {
+    /// A clone computes its own plan (it may be changed before it is asked).
+    fn clone(&self) -> PlanCache {
+        PlanCache::default()
+    }
+}
+
+impl fmt::Debug for PlanCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PlanCache")
     }
 }
 
@@ -476,9 +544,18 @@ fn plan(p: &Platform) -> CapacityPlan {
     let node_alloc_mem = node_mem * NODE_ALLOCATABLE_FRACTION;
 
     // ---- Logstash: workers for the peak.
-    let logstash_replicas = LOGSTASH_MIN_REPLICAS.max(ceil_u32(
-        eps / (LOGSTASH_EVENTS_PER_WORKER_PER_SEC * f64::from(LOGSTASH_WORKERS_PER_REPLICA)),
-    ));
+    let mut decided_by = BTreeMap::new();
+    let (logstash_replicas, why) = deciding(&[
+        (
+            "the peak ingest over the workers of a replica",
+            ceil_u32(
+                eps / (LOGSTASH_EVENTS_PER_WORKER_PER_SEC
+                    * f64::from(LOGSTASH_WORKERS_PER_REPLICA)),
+            ),
+        ),
+        ("the minimum for availability", LOGSTASH_MIN_REPLICAS),
+    ]);
+    decided_by.insert("logstash.replicas".to_string(), why);
     let logstash = LogstashPlan {
         replicas: logstash_replicas,
         pipeline_workers: LOGSTASH_WORKERS_PER_REPLICA,
@@ -498,21 +575,37 @@ fn plan(p: &Platform) -> CapacityPlan {
         / GIB;
     let broker_disk_gib = ceil_u32(retained_gib / f64::from(floor_brokers))
         .clamp(KAFKA_MIN_BROKER_DISK_GIB, KAFKA_MAX_BROKER_DISK_GIB);
-    let brokers = round_up(
-        floor_brokers
-            .max(ceil_u32(
-                replicated_write / KAFKA_BROKER_WRITE_BYTES_PER_SEC,
-            ))
-            .max(ceil_u32(retained_gib / f64::from(broker_disk_gib))),
+    let (brokers, why) = deciding_by_zones(
+        &[
+            (
+                "write throughput (replicated writes over what a broker takes)",
+                ceil_u32(replicated_write / KAFKA_BROKER_WRITE_BYTES_PER_SEC),
+            ),
+            (
+                "retention (retained data over the broker disk)",
+                ceil_u32(retained_gib / f64::from(broker_disk_gib)),
+            ),
+            ("the minimum (and the replication factor)", floor_brokers),
+        ],
         azs,
     );
+    decided_by.insert("kafka.brokers".to_string(), why);
     // Per-broker write at the floor count, capped at what a broker is planned to take.
     let broker_write =
         (replicated_write / f64::from(floor_brokers)).min(KAFKA_BROKER_WRITE_BYTES_PER_SEC);
-    let broker_memory_gib = (KAFKA_BROKER_HEAP_GIB
-        + KAFKA_OFF_HEAP_GIB
-        + ceil_u32(broker_write * KAFKA_PAGE_CACHE_SECONDS / GIB))
-    .max(KAFKA_MEMORY_PER_HEAP * KAFKA_BROKER_HEAP_GIB);
+    let (broker_memory_gib, why) = deciding(&[
+        (
+            "heap, off-heap and page cache for the writes",
+            KAFKA_BROKER_HEAP_GIB
+                + KAFKA_OFF_HEAP_GIB
+                + ceil_u32(broker_write * KAFKA_PAGE_CACHE_SECONDS / GIB),
+        ),
+        (
+            "twice the heap",
+            KAFKA_MEMORY_PER_HEAP * KAFKA_BROKER_HEAP_GIB,
+        ),
+    ]);
+    decided_by.insert("kafka.broker_memory_gib".to_string(), why);
     let broker_cpu =
         half_cores((broker_write / KAFKA_WRITE_BYTES_PER_CORE).max(KAFKA_BROKER_MIN_CPU));
 
@@ -550,12 +643,28 @@ fn plan(p: &Platform) -> CapacityPlan {
     let cpu_cap = ((node_cpu * NODE_ALLOCATABLE_FRACTION * 2.0).floor() / 2.0).max(1.0);
     let es_cpu = half_cores(f64::from(es_memory_gib) / ES_MEMORY_GIB_PER_CPU).clamp(1.0, cpu_cap);
     let disk_gib_per_node = ceil_u32(f64::from(es_memory_gib) * memory_data_ratio);
-    let data_nodes = round_up(
-        floor_data_nodes.max(
-            ceil_u32(total_storage_gib / f64::from(disk_gib_per_node))
-                .saturating_add(ES_FAILOVER_DATA_NODES),
-        ),
+    let (data_nodes, why) = deciding_by_zones(
+        &[
+            (
+                "storage (the data over the disk of a node, plus the failover spare)",
+                ceil_u32(total_storage_gib / f64::from(disk_gib_per_node))
+                    .saturating_add(ES_FAILOVER_DATA_NODES),
+            ),
+            ("the minimum (and the replication factor)", floor_data_nodes),
+        ],
         azs,
+    );
+    decided_by.insert("elasticsearch.data_nodes".to_string(), why);
+    decided_by.insert(
+        "elasticsearch.memory_gib".to_string(),
+        if es_memory_gib >= mem_cap && ceil_u32(mem_needed_per_floor_node) > mem_cap {
+            format!(
+                "the most a node of the data pool gives one pod ({mem_cap} GiB): at 1:{memory_data_ratio:.0} the data would want {} GiB on each node of the minimum cluster, so nodes are added instead",
+                ceil_u32(mem_needed_per_floor_node)
+            )
+        } else {
+            format!("the data at a memory to data ratio of 1:{memory_data_ratio:.0} ({es_memory_gib} GiB)")
+        },
     );
     let master_nodes = if data_nodes >= ES_DEDICATED_MASTERS_FROM_DATA_NODES {
         ES_DEDICATED_MASTERS
@@ -573,9 +682,15 @@ fn plan(p: &Platform) -> CapacityPlan {
         let env_bytes = env_eps * event_bytes;
         // The sizing input does not split logs from metrics: each topic can take the whole
         // environment's peak.
-        let partitions = brokers
-            .max(logstash_replicas)
-            .max(ceil_u32(env_bytes / KAFKA_PARTITION_BYTES_PER_SEC));
+        let (partitions, why) = deciding(&[
+            (
+                "the environment's peak over what a partition takes",
+                ceil_u32(env_bytes / KAFKA_PARTITION_BYTES_PER_SEC),
+            ),
+            ("one per broker", brokers),
+            ("one per Logstash replica", logstash_replicas),
+        ]);
+        decided_by.insert(format!("environments.{env}.partitions_per_topic"), why);
         let primaries =
             ceil_u32(env_eps / ES_EVENTS_PER_PRIMARY_SHARD_PER_SEC).clamp(1, data_nodes);
         max_primaries = max_primaries.max(primaries);
@@ -655,14 +770,20 @@ fn plan(p: &Platform) -> CapacityPlan {
         f64::from(requested_memory_gib) * PACKING_OVERHEAD / (node_mem * NODE_ALLOCATABLE_FRACTION),
     );
     let pool_min = pool.map_or(0, |p| p.min);
-    let min_nodes = round_up(
-        pool_min
-            .max(by_cpu)
-            .max(by_mem)
-            .max(kafka.brokers)
-            .max(elasticsearch.data_nodes),
+    let (min_nodes, why) = deciding_by_zones(
+        &[
+            (
+                "one Elasticsearch data node a node",
+                elasticsearch.data_nodes,
+            ),
+            ("one Kafka broker a node", kafka.brokers),
+            ("the memory requests", by_mem),
+            ("the CPU requests", by_cpu),
+            ("the pool's own min", pool_min),
+        ],
         azs,
     );
+    decided_by.insert("data_pool.min_nodes".to_string(), why);
     let pool_name = pool.map_or_else(String::new, |p| p.name.clone());
     match pool {
         Some(pool) if min_nodes > pool.max => warnings.push(format!(
@@ -702,6 +823,7 @@ fn plan(p: &Platform) -> CapacityPlan {
         },
         controlplane_data_pool_min_nodes: min_nodes,
         warnings,
+        decided_by,
     }
 }
 
@@ -809,6 +931,10 @@ impl fmt::Display for CapacityPlan {
             "  nodes of {} vCPU, {} GiB; the data pods request {:.1} CPU and {} GiB: at least {} nodes",
             d.node_cpu, d.node_memory_gib, d.requested_cpu, d.requested_memory_gib, d.min_nodes
         )?;
+        writeln!(f, "Decided by (the largest term wins):")?;
+        for (what, why) in &self.decided_by {
+            writeln!(f, "  {what}: {why}")?;
+        }
         for w in &self.warnings {
             writeln!(f, "warning: {w}")?;
         }

@@ -57,6 +57,9 @@ pub struct Platform {
     pub sizing: Sizing,
     #[serde(skip)]
     pub versions: Versions,
+    /// The capacity plan, once computed ([`Platform::capacity_plan`]).
+    #[serde(skip)]
+    pub plan_cache: capacity::PlanCache,
 }
 
 impl Platform {

@@ -383,6 +383,8 @@ impl Input {
             self.kafka_hours,
         )
         .capacity_plan()
+        .as_ref()
+        .clone()
     }
 }
 
@@ -644,4 +646,57 @@ fn plan_invariants_on_hand_picked_inputs() {
         );
         assert_eq!(plan.controlplane_data_pool_min_nodes % 3, 0);
     }
+}
+
+/// The plan is derived state: computed once for a platform and shared, recomputed when its
+/// inputs change; and it says which term decided each count.
+#[test]
+fn the_plan_is_computed_once_follows_its_inputs_and_says_what_decided() {
+    let mut p = seed();
+    let a = p.capacity_plan();
+    let b = p.capacity_plan();
+    assert!(
+        std::sync::Arc::ptr_eq(&a, &b),
+        "the same plan, not a second computation"
+    );
+    p.sizing.peak_events_per_second *= 4;
+    let c = p.capacity_plan();
+    assert!(!std::sync::Arc::ptr_eq(&a, &c));
+    assert!(
+        c.logstash.replicas > a.logstash.replicas,
+        "{} vs {}",
+        c.logstash.replicas,
+        a.logstash.replicas
+    );
+    for key in [
+        "kafka.brokers",
+        "kafka.broker_memory_gib",
+        "logstash.replicas",
+        "elasticsearch.data_nodes",
+        "elasticsearch.memory_gib",
+        "data_pool.min_nodes",
+    ] {
+        assert!(
+            a.decided_by.contains_key(key),
+            "no reason for {key}: {:?}",
+            a.decided_by
+        );
+        assert!(
+            a.to_text().contains(&format!("  {key}: ")),
+            "{key} not printed"
+        );
+    }
+    // Each reason names the figure it gives.
+    let n = a.data_pool.min_nodes;
+    let why = &a.decided_by["data_pool.min_nodes"];
+    assert!(
+        why.contains(&format!("({n}")) || why.ends_with(&format!("rounded up to {n} for 3 zones")),
+        "{why}"
+    );
+    let brokers = a.kafka.brokers;
+    let why = &a.decided_by["kafka.brokers"];
+    assert!(
+        why.contains(&format!("({brokers}")) || why.contains(&format!("rounded up to {brokers} ")),
+        "{why}"
+    );
 }

@@ -14,7 +14,7 @@ fn seed() -> Platform {
 #[test]
 fn seed_capacity_plan() {
     let plan = seed().capacity_plan();
-    insta::assert_yaml_snapshot!("seed_capacity_plan", plan);
+    insta::assert_yaml_snapshot!("seed_capacity_plan", *plan);
 }
 
 #[test]

@@ -511,3 +511,41 @@ fn moved_blocks_go_from_gone_keys_to_existing_ones() {
         "the renames fixture has three moves, found {seen}"
     );
 }
+
+/// One hop from the data pool's node group sizes to their reason: a comment above the node
+/// groups of the controlplane names the capacity plan's figure and the term that decided it.
+#[test]
+fn the_data_pool_sizes_point_at_the_capacity_plan() {
+    for (name, platform) in common::fixtures() {
+        let plan = platform.capacity_plan();
+        let cp = platform.controlplane();
+        let main = flotilla_terraform::render(&platform)
+            .into_iter()
+            .find(|a| a.path == format!("infra/{}/main.tf", cp.name))
+            .unwrap();
+        let line = format!(
+            "the capacity plan's data_pool.min_nodes = {},",
+            plan.data_pool.min_nodes
+        );
+        assert!(main.contents.contains(&line), "{name}: {line}");
+        assert!(
+            main.contents.contains(&format!(
+                "Decided by: {}.",
+                plan.decided_by["data_pool.min_nodes"]
+            )),
+            "{name}"
+        );
+        // Workload clusters size their groups from their own pools: no such comment.
+        for w in platform.workload_clusters() {
+            let m = flotilla_terraform::render(&platform)
+                .into_iter()
+                .find(|a| a.path == format!("infra/{}/main.tf", w.name))
+                .unwrap();
+            assert!(
+                !m.contents.contains("capacity plan's data_pool"),
+                "{name}/{}",
+                w.name
+            );
+        }
+    }
+}

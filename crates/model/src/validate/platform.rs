@@ -261,6 +261,7 @@ impl Cx {
             observability,
             sizing,
             versions: versions.clone(),
+            plan_cache: Default::default(),
         };
         // The capacity plan is a function of the typed platform, so this check runs last.
         self.data_pool_holds_the_plan(&platform, &f);

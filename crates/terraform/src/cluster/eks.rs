@@ -177,8 +177,11 @@ impl Cx<'_> {
             .attr("access_entries", self.access_entries())
             .blank()
             .attr("addons", self.addons())
-            .blank()
-            .attr("eks_managed_node_groups", self.node_groups());
+            .blank();
+        for line in self.node_group_provenance() {
+            body = body.comment(&line);
+        }
+        body = body.attr("eks_managed_node_groups", self.node_groups());
         if let Some(rules) = self.kafka_rules() {
             body = body
                 .blank()

@@ -20,6 +20,40 @@ impl Cx<'_> {
     }
 }
 
+impl Cx<'_> {
+    /// Comment lines saying where the data pool's sizes come from (the capacity plan, and the
+    /// term that decided them), so a reader of the module finds the reason in one hop. None on
+    /// clusters whose node groups are the pools' own sizes.
+    pub(super) fn node_group_provenance(&self) -> Vec<String> {
+        let groups = self.platform.node_groups(self.cluster);
+        let zonal: Vec<&NodeGroup<'_>> = groups.iter().filter(|g| g.zone.is_some()).collect();
+        let Some(first) = zonal.first() else {
+            return vec![];
+        };
+        let plan = self.platform.capacity_plan();
+        let why = plan
+            .decided_by
+            .get("data_pool.min_nodes")
+            .cloned()
+            .unwrap_or_default();
+        vec![
+            format!(
+                "min_size and desired_size of the {} groups {}-1 to {}-{}: the capacity plan's data_pool.min_nodes = {},",
+                first.pool.name,
+                first.pool.name,
+                first.pool.name,
+                zonal.len(),
+                plan.data_pool.min_nodes
+            ),
+            format!("split over the zones. Decided by: {why}."),
+            format!(
+                "`cargo xtask plan {}` prints the plan and its terms (docs/capacity.md).",
+                self.cluster.environment
+            ),
+        ]
+    }
+}
+
 /// IAM takes a role `name_prefix` of at most 38 characters, and the module adds `-`.
 const MAX_NODE_ROLE_PREFIX: usize = 37;
 
