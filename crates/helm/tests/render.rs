@@ -621,7 +621,7 @@ fn every_platform_namespace_is_reserved_for_applications() {
 fn kafka_sizes_point_at_the_capacity_plan() {
     for (fixture, platform) in common::fixtures() {
         let plan = platform.capacity_plan();
-        let file = flotilla_helm::render(&platform)
+        let file = render(&platform)
             .into_iter()
             .find(|a| a.path.ends_with("/manifests/30-kafka.yaml"))
             .unwrap();
