@@ -19,7 +19,7 @@
 //! (`FLOTILLA_BENCH_RUNS` and `FLOTILLA_BENCH_MS_PER_MINUTE` work too). Without `--bench`
 //! (as `cargo test --benches` runs it) it does nothing.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/deploy/support/mod.rs"]
 mod support;
 
 use std::collections::BTreeMap;

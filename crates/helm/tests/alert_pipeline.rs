@@ -522,6 +522,9 @@ fn shorten(route: &mut Value, key: &str, value: &str) {
 
 #[test]
 fn an_alert_reaches_slack_and_email_once_and_resolves() {
+    if !flotilla_testkit::slow("the alert pipeline (about 35 s)") {
+        return;
+    }
     let tools = [
         tool("prometheus", None, "apt-get install prometheus"),
         tool(

@@ -1,7 +1,7 @@
 //! What real EKS clusters need of the generated values and manifests on day one, finding by
 //! finding of the Kubernetes review (`../shared/reviews/2026-12-kubernetes.md`), over every
 //! cluster of every fixture. Each of these failed on main at 61d7c3d. Pod Security (F2) is in
-//! tests/pod_security.rs, server-side apply (F3) in crates/deploy/tests/kube_api.rs.
+//! tests/pod_security.rs, server-side apply (F3) in crates/deploy/tests/deploy/kube_api.rs.
 
 mod common;
 

@@ -236,6 +236,9 @@ fn harness() -> Option<Harness> {
 
 #[test]
 fn terraform_validate_accepts_every_root_module() {
+    if !flotilla_testkit::slow("terraform validate and plan against the stand-ins") {
+        return;
+    }
     let Some(h) = harness() else { return };
     let mut jobs = Vec::new();
     let tmp = tempfile::tempdir().unwrap();
@@ -284,6 +287,9 @@ fn terraform_validate_accepts_every_root_module() {
 /// provider does not have, are all rejected.
 #[test]
 fn terraform_validate_harness_rejects_wrong_names() {
+    if !flotilla_testkit::slow("terraform validate and plan against the stand-ins") {
+        return;
+    }
     let Some(h) = harness() else { return };
     let (_, platform) = common::fixtures().remove(0);
     let artifacts = flotilla_terraform::render(&platform);
@@ -360,6 +366,9 @@ fn git(dir: &Path, args: &[&str]) {
 /// move every object: nothing added, nothing destroyed.
 #[test]
 fn terraform_plans_a_node_pool_rename_as_a_move() {
+    if !flotilla_testkit::slow("terraform validate and plan against the stand-ins") {
+        return;
+    }
     let Some(terraform) = terraform() else { return };
     let Some(_) = flotilla_testkit::tool(
         "git",

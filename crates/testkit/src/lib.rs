@@ -97,6 +97,18 @@ pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
+/// Whether a slow check runs: always, unless `FLOTILLA_FAST=1` asks for the quick local loop
+/// (then it prints that it skips). Under `CI=true` slow checks always run, whatever
+/// `FLOTILLA_FAST` says, so nothing is skipped where results count.
+pub fn slow(what: &str) -> bool {
+    let fast = std::env::var("FLOTILLA_FAST").is_ok_and(|v| v == "1" || v == "true");
+    if fast && !in_ci() {
+        eprintln!("SKIPPED (FLOTILLA_FAST=1): {what}");
+        return false;
+    }
+    true
+}
+
 /// The repository root (the workspace directory).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

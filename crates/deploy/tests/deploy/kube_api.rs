@@ -3,7 +3,7 @@
 //! and `/version` go where they should; and a whole controlplane deploy runs through it with
 //! the Kubernetes endpoint overridden for the cluster.
 
-mod support;
+use crate::support;
 
 use flotilla_deploy::kube::{Conn, FIELD_MANAGER, Kube, KubeClient, ObjectRef};
 use std::collections::BTreeSet;

@@ -2,7 +2,7 @@
 //! in-memory fakes for AWS and Kubernetes: ordering, overlap, failure, resume, interrupt,
 //! dry-run, destroy, the secret wiring and readiness timeouts.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -1233,7 +1233,7 @@ fn a_ctrl_c_during_the_apply_question_applies_nothing() {
     let mut a = args("dev");
     a.yes = false;
     let code = deploy(repo.path(), &p, &a, &io, &mut Vec::new()).unwrap();
-    assert_eq!(code, 1);
+    assert_eq!(code, i32::from(flotilla_plan::exit::INTERRUPTED));
     assert_eq!(questions.text().matches("Apply?").count(), 1);
     assert!(!stand.starts().iter().any(|c| c.sub() == "apply"));
     let j = latest(repo.path(), "dev");

@@ -3,7 +3,7 @@
 //! -detailed-exitcode`, `helm diff upgrade`) and the in-process fake API server (server-side
 //! dry run): 0 no changes, 2 changes, an error (exit 1 in xtask) when a tool fails.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -4,7 +4,7 @@
 //! without the bootstrap's local state stops, then goes on, on that answer). The SDK finds moto through `AWS_ENDPOINT_URL`, as it would in any environment,
 //! so the checks run in a child test process with that environment.
 
-mod support;
+use crate::support;
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
