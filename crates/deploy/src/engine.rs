@@ -667,39 +667,66 @@ impl<'a> Engine<'a> {
         ctx: &StepContext<'_>,
         step: &Step,
     ) -> Result<(), StepFailure> {
-        let deadline = Instant::now() + self.timeouts.ready;
-        loop {
-            let mut missing = Vec::new();
-            for s in &release.needs_secrets {
-                let r = ObjectRef {
-                    api_version: "v1".into(),
-                    kind: "Secret".into(),
-                    namespace: Some(s.namespace.clone()),
-                    name: s.name.clone(),
-                };
-                let found = self
-                    .kube
-                    .get(conn, &r)
-                    .map_err(|e| StepFailure::Failed(e.to_string()))?;
-                if found.is_none() {
-                    missing.push(s.to_string());
+        self.poll_until(
+            ctx,
+            Some(step),
+            "waiting for Secret",
+            || {
+                let mut missing = Vec::new();
+                for s in &release.needs_secrets {
+                    let r = ObjectRef {
+                        api_version: "v1".into(),
+                        kind: "Secret".into(),
+                        namespace: Some(s.namespace.clone()),
+                        name: s.name.clone(),
+                    };
+                    let found = self
+                        .kube
+                        .get(conn, &r)
+                        .map_err(|e| StepFailure::Failed(e.to_string()))?;
+                    if found.is_none() {
+                        missing.push(s.to_string());
+                    }
                 }
-            }
-            if missing.is_empty() {
-                return Ok(());
-            }
-            let line = format!("waiting for Secret {}", missing.join(", "));
-            ctx.log.line(&line);
-            ctx.reporter.message(&step.id, &line);
-            if Instant::now() >= deadline {
-                return Err(StepFailure::Failed(format!(
+                Ok(missing)
+            },
+            |missing| {
+                format!(
                     "{}: Secret {} not there after {}s (written by an operator from {}); not installing {}",
                     conn.cluster,
                     missing.join(", "),
                     self.timeouts.ready.as_secs(),
                     release.needs_manifests.join(", "),
                     release.name
-                )));
+                )
+            },
+        )
+    }
+
+    /// The one wait loop of the engine: runs `check` until it returns nothing still pending,
+    /// the ready timeout passes or the run is interrupted, logging (and, for a step, reporting)
+    /// what is pending on each pass; on timeout the step fails with `timed_out(pending)`.
+    fn poll_until(
+        &self,
+        ctx: &StepContext<'_>,
+        step: Option<&Step>,
+        what: &str,
+        mut check: impl FnMut() -> Result<Vec<String>, StepFailure>,
+        timed_out: impl FnOnce(&[String]) -> String,
+    ) -> Result<(), StepFailure> {
+        let deadline = Instant::now() + self.timeouts.ready;
+        loop {
+            let pending = check()?;
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let line = format!("{what} {}", pending.join(", "));
+            ctx.log.line(&line);
+            if let Some(step) = step {
+                ctx.reporter.message(&step.id, &line);
+            }
+            if Instant::now() >= deadline {
+                return Err(StepFailure::Failed(timed_out(&pending)));
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if ctx.cancel.sleep(self.timeouts.poll.min(left)) {
@@ -718,60 +745,55 @@ impl<'a> Engine<'a> {
     ) -> Result<(), StepFailure> {
         let objects = self.objects(files)?;
         let conn = self.conn(cluster)?;
-        let deadline = Instant::now() + self.timeouts.ready;
-        loop {
-            let mut waiting = Vec::new();
-            for ns in namespaces {
-                for kind in ["Deployment", "StatefulSet"] {
-                    let items = self
+        self.poll_until(
+            ctx,
+            Some(step),
+            "waiting for",
+            || {
+                let mut waiting = Vec::new();
+                for ns in namespaces {
+                    for kind in ["Deployment", "StatefulSet"] {
+                        let items = self
+                            .kube
+                            .list(&conn, "apps/v1", kind, Some(ns))
+                            .map_err(|e| StepFailure::Failed(e.to_string()))?;
+                        for item in items {
+                            if let Err(why) = crate::kube::readiness(&item)
+                                && let Some(r) = ObjectRef::of(&item)
+                            {
+                                waiting.push(format!("{r} ({why})"));
+                            }
+                        }
+                    }
+                }
+                for o in &objects {
+                    let r = ObjectRef::of(o).expect("parsed manifests are complete");
+                    if !crate::kube::has_readiness(&r.kind) {
+                        continue;
+                    }
+                    match self
                         .kube
-                        .list(&conn, "apps/v1", kind, Some(ns))
-                        .map_err(|e| StepFailure::Failed(e.to_string()))?;
-                    for item in items {
-                        if let Err(why) = crate::kube::readiness(&item)
-                            && let Some(r) = ObjectRef::of(&item)
-                        {
-                            waiting.push(format!("{r} ({why})"));
+                        .get(&conn, &r)
+                        .map_err(|e| StepFailure::Failed(e.to_string()))?
+                    {
+                        None => waiting.push(format!("{r} (not found)")),
+                        Some(live) => {
+                            if let Err(why) = crate::kube::readiness(&live) {
+                                waiting.push(format!("{r} ({why})"));
+                            }
                         }
                     }
                 }
-            }
-            for o in &objects {
-                let r = ObjectRef::of(o).expect("parsed manifests are complete");
-                if !crate::kube::has_readiness(&r.kind) {
-                    continue;
-                }
-                match self
-                    .kube
-                    .get(&conn, &r)
-                    .map_err(|e| StepFailure::Failed(e.to_string()))?
-                {
-                    None => waiting.push(format!("{r} (not found)")),
-                    Some(live) => {
-                        if let Err(why) = crate::kube::readiness(&live) {
-                            waiting.push(format!("{r} ({why})"));
-                        }
-                    }
-                }
-            }
-            if waiting.is_empty() {
-                return Ok(());
-            }
-            let line = format!("waiting for {}", waiting.join(", "));
-            ctx.log.line(&line);
-            ctx.reporter.message(&step.id, &line);
-            if Instant::now() >= deadline {
-                return Err(StepFailure::Failed(format!(
+                Ok(waiting)
+            },
+            |waiting| {
+                format!(
                     "{cluster}: not ready after {}s: {}",
                     self.timeouts.ready.as_secs(),
                     waiting.join(", ")
-                )));
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if ctx.cancel.sleep(self.timeouts.poll.min(left)) {
-                return Err(StepFailure::Interrupted);
-            }
-        }
+                )
+            },
+        )
     }
 
     fn copy_secrets(
@@ -939,35 +961,32 @@ impl<'a> Engine<'a> {
                 .delete(&conn, r)
                 .map_err(|e| StepFailure::Failed(e.to_string()))?;
         }
-        let deadline = Instant::now() + self.timeouts.ready;
-        loop {
-            let mut left = Vec::new();
-            for r in &refs {
-                if self
-                    .kube
-                    .get(&conn, r)
-                    .map_err(|e| StepFailure::Failed(e.to_string()))?
-                    .is_some()
-                {
-                    left.push(r.to_string());
+        self.poll_until(
+            ctx,
+            None,
+            "waiting for finalizers:",
+            || {
+                let mut left = Vec::new();
+                for r in &refs {
+                    if self
+                        .kube
+                        .get(&conn, r)
+                        .map_err(|e| StepFailure::Failed(e.to_string()))?
+                        .is_some()
+                    {
+                        left.push(r.to_string());
+                    }
                 }
-            }
-            if left.is_empty() {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(StepFailure::Failed(format!(
+                Ok(left)
+            },
+            |left| {
+                format!(
                     "{cluster}: still there after {}s (finalizers): {}",
                     self.timeouts.ready.as_secs(),
                     left.join(", ")
-                )));
-            }
-            ctx.log
-                .line(&format!("waiting for finalizers: {}", left.join(", ")));
-            if ctx.cancel.sleep(self.timeouts.poll) {
-                return Err(StepFailure::Interrupted);
-            }
-        }
+                )
+            },
+        )
     }
 
     fn check_no_peers(
