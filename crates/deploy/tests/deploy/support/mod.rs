@@ -128,7 +128,7 @@ impl StandIns {
         let script = include_str!("standin.sh");
         for tool in ["terraform", "helm", "kubectl"] {
             let p = bin.join(tool);
-            fs::write(&p, &script).unwrap();
+            fs::write(&p, script).unwrap();
             fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
         }
         StandIns { dir: bin, log }
