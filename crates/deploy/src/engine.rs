@@ -268,7 +268,7 @@ impl<'a> Engine<'a> {
         let token = self
             .aws
             .eks_token(&access.eks_name, &access.region)
-            .map_err(|e| StepFailure::Failed(e.to_string()))?;
+            .map_err(StepFailure::error)?;
         Ok(Conn {
             cluster: cluster.to_string(),
             endpoint: access.endpoint,
@@ -287,7 +287,7 @@ impl<'a> Engine<'a> {
     ) -> Result<(), StepFailure> {
         fs::create_dir_all(self.paths.tf_data_dir(module))
             .and_then(|_| fs::create_dir_all(self.paths.run_dir.join("plans")))
-            .map_err(|e| StepFailure::Failed(format!("creating directories: {e}")))?;
+            .map_err(|e| StepFailure::context("creating directories", e))?;
         self.run_ok(&tf_init(&self.paths, dir, module), ctx, false)?;
         if mode == TerraformMode::Verify {
             let f = self.run(&tf_verify(&self.paths, dir, module), ctx, false)?;
@@ -362,7 +362,7 @@ impl<'a> Engine<'a> {
         let exists = self
             .aws
             .bucket_exists(bucket, region)
-            .map_err(|e| StepFailure::Failed(e.to_string()))?;
+            .map_err(StepFailure::error)?;
         if exists {
             let verb = if deploy {
                 "not re-applied"
@@ -399,7 +399,7 @@ impl<'a> Engine<'a> {
             let value = self
                 .aws
                 .service_quota(&q.quota.service, &q.quota.code, region)
-                .map_err(|e| StepFailure::Failed(e.to_string()))?;
+                .map_err(StepFailure::error)?;
             match value {
                 Some(v) if v < q.need as f64 => {
                     ctx.log.line(&format!(
@@ -430,7 +430,7 @@ impl<'a> Engine<'a> {
             let offered = self
                 .aws
                 .addon_versions(&a.addon, &a.kubernetes, region)
-                .map_err(|e| StepFailure::Failed(e.to_string()))?;
+                .map_err(StepFailure::error)?;
             if offered.iter().any(|v| v == &a.version) {
                 ctx.log.line(&format!(
                     "add-on {} {} is offered for Kubernetes {}",
@@ -501,10 +501,10 @@ impl<'a> Engine<'a> {
         ctx: &StepContext<'_>,
     ) -> Result<(), StepFailure> {
         fs::create_dir_all(self.paths.tf_data_dir(cluster))
-            .map_err(|e| StepFailure::Failed(format!("creating directories: {e}")))?;
+            .map_err(|e| StepFailure::context("creating directories", e))?;
         let out = self.run_ok(&tf_output(&self.paths, dir, cluster), ctx, true)?;
         let outputs: Value = serde_json::from_str(&out.stdout)
-            .map_err(|e| StepFailure::Failed(format!("terraform output -json of {dir}: {e}")))?;
+            .map_err(|e| StepFailure::context(format!("terraform output -json of {dir}"), e))?;
         let eks_name = outputs
             .pointer("/cluster_name/value")
             .and_then(Value::as_str)
@@ -520,13 +520,13 @@ impl<'a> Engine<'a> {
         let described = self
             .aws
             .describe_cluster(&eks_name, region)
-            .map_err(|e| StepFailure::Failed(e.to_string()))?;
+            .map_err(StepFailure::error)?;
         let ca_file = self.paths.ca_file(cluster);
         if let Some(d) = ca_file.parent() {
-            fs::create_dir_all(d).map_err(|e| StepFailure::Failed(e.to_string()))?;
+            fs::create_dir_all(d).map_err(StepFailure::error)?;
         }
         fs::write(&ca_file, &described.ca_pem)
-            .map_err(|e| StepFailure::Failed(format!("{}: {e}", ca_file.display())))?;
+            .map_err(|e| StepFailure::context(ca_file.display().to_string(), e))?;
         let endpoint = match self.endpoints.get(cluster) {
             Some(e) => {
                 ctx.log.line(&format!(
@@ -550,10 +550,7 @@ impl<'a> Engine<'a> {
                 },
             );
         let conn = self.conn(cluster)?;
-        let version = self
-            .kube
-            .version(&conn)
-            .map_err(|e| StepFailure::Failed(e.to_string()))?;
+        let version = self.kube.version(&conn).map_err(StepFailure::error)?;
         ctx.log.line(&format!("{cluster}: Kubernetes {version}"));
         Ok(())
     }
@@ -590,7 +587,7 @@ impl<'a> Engine<'a> {
             ctx.log.line(&format!("server-side apply {}", r.path()));
             self.kube
                 .apply(&conn, o, false)
-                .map_err(|e| StepFailure::Failed(e.to_string()))?;
+                .map_err(StepFailure::error)?;
         }
         Ok(())
     }
@@ -606,7 +603,7 @@ impl<'a> Engine<'a> {
             let conn = self.conn(cluster)?;
             let kubeconfig = self.paths.kubeconfig(cluster);
             write_kubeconfig(&kubeconfig, &conn, &self.paths.ca_file(cluster))
-                .map_err(|e| StepFailure::Failed(format!("{}: {e}", kubeconfig.display())))?;
+                .map_err(|e| StepFailure::context(kubeconfig.display().to_string(), e))?;
             let result = (|| -> Result<(), StepFailure> {
                 for b in bundles {
                     self.run_ok(&kubectl_apply_url(&self.paths, cluster, &b.url), ctx, false)?;
@@ -683,7 +680,7 @@ impl<'a> Engine<'a> {
                     let found = self
                         .kube
                         .get(conn, &r)
-                        .map_err(|e| StepFailure::Failed(e.to_string()))?;
+                        .map_err(StepFailure::error)?;
                     if found.is_none() {
                         missing.push(s.to_string());
                     }
@@ -756,7 +753,7 @@ impl<'a> Engine<'a> {
                         let items = self
                             .kube
                             .list(&conn, "apps/v1", kind, Some(ns))
-                            .map_err(|e| StepFailure::Failed(e.to_string()))?;
+                            .map_err(StepFailure::error)?;
                         for item in items {
                             if let Err(why) = crate::kube::readiness(&item)
                                 && let Some(r) = ObjectRef::of(&item)
@@ -771,11 +768,7 @@ impl<'a> Engine<'a> {
                     if !crate::kube::has_readiness(&r.kind) {
                         continue;
                     }
-                    match self
-                        .kube
-                        .get(&conn, &r)
-                        .map_err(|e| StepFailure::Failed(e.to_string()))?
-                    {
+                    match self.kube.get(&conn, &r).map_err(StepFailure::error)? {
                         None => waiting.push(format!("{r} (not found)")),
                         Some(live) => {
                             if let Err(why) = crate::kube::readiness(&live) {
@@ -816,7 +809,7 @@ impl<'a> Engine<'a> {
             let secret = self
                 .kube
                 .get(&src, &oref)
-                .map_err(|e| StepFailure::Failed(e.to_string()))?
+                .map_err(StepFailure::error)?
                 .ok_or_else(|| {
                     StepFailure::Failed(format!(
                         "Secret {}/{} not found on {} (Strimzi writes it once the Kafka and KafkaUser are ready)",
@@ -841,7 +834,7 @@ impl<'a> Engine<'a> {
             let obj = crate::kube::secret(&to.namespace, &to.name, &data, &from.to_string());
             self.kube
                 .apply(&dst, &obj, false)
-                .map_err(|e| StepFailure::Failed(e.to_string()))?;
+                .map_err(StepFailure::error)?;
         }
         Ok(())
     }
@@ -886,7 +879,7 @@ impl<'a> Engine<'a> {
                 .line(&format!("server-side apply Secret {}", s.target));
             self.kube
                 .apply(&conn, &obj, false)
-                .map_err(|e| StepFailure::Failed(e.to_string()))?;
+                .map_err(StepFailure::error)?;
         }
         Ok(())
     }
@@ -898,7 +891,7 @@ impl<'a> Engine<'a> {
         ctx: &StepContext<'_>,
     ) -> Result<(), StepFailure> {
         let conn = self.conn(cluster)?;
-        let fail = |e: crate::kube::KubeError| StepFailure::Failed(e.to_string());
+        let fail = |e: crate::kube::KubeError| StepFailure::error(e);
         let version = self.kube.version(&conn).map_err(fail)?;
         ctx.log.line(&format!("Kubernetes {version}"));
         let nodes = self.kube.list(&conn, "v1", "Node", None).map_err(fail)?;
@@ -957,9 +950,7 @@ impl<'a> Engine<'a> {
         let refs: Vec<ObjectRef> = objects.iter().rev().filter_map(ObjectRef::of).collect();
         for r in &refs {
             ctx.log.line(&format!("delete {}", r.path()));
-            self.kube
-                .delete(&conn, r)
-                .map_err(|e| StepFailure::Failed(e.to_string()))?;
+            self.kube.delete(&conn, r).map_err(StepFailure::error)?;
         }
         self.poll_until(
             ctx,
@@ -971,7 +962,7 @@ impl<'a> Engine<'a> {
                     if self
                         .kube
                         .get(&conn, r)
-                        .map_err(|e| StepFailure::Failed(e.to_string()))?
+                        .map_err(StepFailure::error)?
                         .is_some()
                     {
                         left.push(r.to_string());
@@ -996,8 +987,7 @@ impl<'a> Engine<'a> {
     ) -> Result<(), StepFailure> {
         let mut peers = Vec::new();
         for (name, dir) in workloads {
-            fs::create_dir_all(self.paths.tf_data_dir(name))
-                .map_err(|e| StepFailure::Failed(e.to_string()))?;
+            fs::create_dir_all(self.paths.tf_data_dir(name)).map_err(StepFailure::error)?;
             self.run_ok(&tf_init(&self.paths, dir, name), ctx, false)?;
             let out = self.run_ok(&tf_state_list(&self.paths, dir, name), ctx, true)?;
             let n = out.stdout.lines().filter(|l| !l.trim().is_empty()).count();
@@ -1074,7 +1064,7 @@ impl StepExecutor for Engine<'_> {
                 let deleted = self
                     .aws
                     .delete_log_group(group, region)
-                    .map_err(|e| StepFailure::Failed(e.to_string()))?;
+                    .map_err(StepFailure::error)?;
                 let text = if deleted {
                     format!("deleted log group {group} (EKS had re-created it)")
                 } else {

@@ -14,11 +14,87 @@ pub use crate::step_log::StepLog;
 use flotilla_plan::graph::{Graph, Step, StepId};
 
 /// Why a step failed, in one line (details are in its log).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum StepFailure {
+    /// A failure the step describes itself.
     Failed(String),
+    /// A library error (AWS, Kubernetes, IO), kept with its type and its sources until the
+    /// runner writes the whole chain into the step's log.
+    Error(Arc<dyn std::error::Error + Send + Sync>),
     /// It stopped because the run was interrupted.
     Interrupted,
+}
+
+impl StepFailure {
+    /// Keeps a library error as the step's failure: `map_err(StepFailure::error)`.
+    pub fn error(e: impl std::error::Error + Send + Sync + 'static) -> StepFailure {
+        StepFailure::Error(Arc::new(e))
+    }
+
+    /// A library error with what the step was doing: `"{context}: {error}"`, its sources kept.
+    pub fn context(
+        context: impl Into<String>,
+        e: impl std::error::Error + Send + Sync + 'static,
+    ) -> StepFailure {
+        StepFailure::Error(Arc::new(WithContext {
+            context: context.into(),
+            error: Box::new(e),
+        }))
+    }
+
+    /// The error and every source of it, outermost first.
+    pub fn chain(&self) -> Vec<String> {
+        match self {
+            StepFailure::Failed(m) => vec![m.clone()],
+            StepFailure::Interrupted => vec!["interrupted".into()],
+            StepFailure::Error(e) => {
+                let mut out = vec![e.to_string()];
+                let mut source = e.source();
+                while let Some(s) = source {
+                    out.push(s.to_string());
+                    source = s.source();
+                }
+                out
+            }
+        }
+    }
+}
+
+/// An error and what the step was doing when it happened.
+#[derive(Debug)]
+struct WithContext {
+    context: String,
+    error: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl std::fmt::Display for WithContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.context, self.error)
+    }
+}
+
+impl std::error::Error for WithContext {
+    /// The wrapped error is already in the message; its own sources follow.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
+}
+
+impl std::fmt::Display for StepFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StepFailure::Failed(m) => f.write_str(m),
+            StepFailure::Error(e) => write!(f, "{e}"),
+            StepFailure::Interrupted => f.write_str("interrupted"),
+        }
+    }
+}
+
+impl PartialEq for StepFailure {
+    fn eq(&self, other: &StepFailure) -> bool {
+        self.chain() == other.chain()
+            && matches!(self, StepFailure::Interrupted) == matches!(other, StepFailure::Interrupted)
+    }
 }
 
 impl From<String> for StepFailure {
@@ -353,8 +429,14 @@ pub fn run(
                         .unwrap_or_else(|_| Err(StepFailure::Failed("the step panicked".into())));
                         match &result {
                             Ok(()) => log.line("step succeeded"),
-                            Err(StepFailure::Failed(m)) => log.line(&format!("step failed: {m}")),
                             Err(StepFailure::Interrupted) => log.line("step interrupted"),
+                            Err(failure) => {
+                                let chain = failure.chain();
+                                log.line(&format!("step failed: {}", chain[0]));
+                                for cause in &chain[1..] {
+                                    log.line(&format!("  caused by: {cause}"));
+                                }
+                            }
                         }
                         let _ = tx.send(Event::Done(s.id.clone(), result, start.elapsed()));
                     });
@@ -383,18 +465,18 @@ pub fn run(
                 rec.duration_ms = Some(elapsed.as_millis() as u64);
                 match result {
                     Ok(()) => rec.status = Status::Succeeded,
-                    Err(StepFailure::Failed(m)) => {
+                    Err(StepFailure::Interrupted) => {
+                        rec.status = Status::Interrupted;
+                        rec.message = Some("interrupted".into());
+                    }
+                    Err(failure) => {
                         // A process killed by our forwarded interrupt reports a failure too.
                         rec.status = if cancel.is_cancelled() {
                             Status::Interrupted
                         } else {
                             Status::Failed
                         };
-                        rec.message = Some(m);
-                    }
-                    Err(StepFailure::Interrupted) => {
-                        rec.status = Status::Interrupted;
-                        rec.message = Some("interrupted".into());
+                        rec.message = Some(failure.to_string());
                     }
                 }
                 finished.push(i);

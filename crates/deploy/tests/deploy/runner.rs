@@ -308,3 +308,52 @@ fn cycles_and_unknown_dependencies_are_rejected() {
     assert!(Graph::new(vec![step("a", &["b"]), step("b", &["a"])]).is_err());
     assert!(Graph::new(vec![step("a", &["zz"])]).is_err());
 }
+
+/// A step that fails with a library error keeps it, with its sources: the journal has the
+/// error's message, the step's log the whole chain.
+#[test]
+fn a_failure_keeps_the_error_and_its_sources() {
+    #[derive(Debug)]
+    struct Outer(std::io::Error);
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("reading the kubeconfig")
+        }
+    }
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+    struct Failing;
+    impl StepExecutor for Failing {
+        fn execute(&self, _: &Step, _: &StepContext<'_>) -> Result<(), StepFailure> {
+            Err(StepFailure::context(
+                "access to dev",
+                Outer(std::io::Error::other("permission denied")),
+            ))
+        }
+    }
+    let g = Graph::new(vec![step("a", &[])]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let summary = run(
+        &g,
+        &Failing,
+        &Silent,
+        &Cancel::new(),
+        &options(dir.path(), 1, None),
+    )
+    .unwrap();
+    let rec = summary.journal.step(&StepId("a".into())).unwrap();
+    assert_eq!(rec.status, Status::Failed);
+    assert_eq!(
+        rec.message.as_deref(),
+        Some("access to dev: reading the kubeconfig")
+    );
+    let log = std::fs::read_to_string(dir.path().join(rec.log.as_ref().unwrap())).unwrap();
+    assert!(
+        log.contains("step failed: access to dev: reading the kubeconfig")
+            && log.contains("  caused by: permission denied"),
+        "{log}"
+    );
+}
