@@ -528,7 +528,7 @@ fn terraform_working_file(status_line: &str) -> bool {
     };
     let path = path.trim_matches('"');
     let name = path.rsplit('/').find(|s| !s.is_empty()).unwrap_or(path);
-    path.starts_with("infra/")
+    path.starts_with(&format!("{}/", flotilla_terraform::INFRA_ROOT))
         && (name.ends_with(".tfstate")
             || name.ends_with(".tfstate.backup")
             || name == ".terraform.lock.hcl"

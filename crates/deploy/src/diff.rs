@@ -120,7 +120,7 @@ fn live(
         crate::process::run(&found[&tool].program, inv, root, &log, cancel, capture)
             .map_err(Error::Other)
     };
-    let dir = format!("infra/{cluster}");
+    let dir = flotilla_terraform::module_dir(cluster);
     let mut changes = false;
     writeln!(
         out,

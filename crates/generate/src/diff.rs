@@ -28,12 +28,18 @@ pub struct FileDiff {
 
 /// The generated directories of a cluster (the controlplane also owns the state bootstrap).
 pub fn cluster_prefixes(platform: &Platform, cluster: &str) -> Vec<String> {
-    let mut v = vec![format!("infra/{cluster}/"), format!("helm/{cluster}/")];
+    let mut v = vec![
+        format!("{}/", flotilla_terraform::module_dir(cluster)),
+        format!("helm/{cluster}/"),
+    ];
     if platform
         .cluster(cluster)
         .is_some_and(|c| c.role == Role::Controlplane)
     {
-        v.push("infra/bootstrap/".into());
+        v.push(format!(
+            "{}/",
+            flotilla_terraform::module_dir(flotilla_terraform::BOOTSTRAP_MODULE)
+        ));
     }
     v
 }
@@ -92,7 +98,10 @@ fn pairs(
 
 /// Every file under `infra/` and `helm/` whose committed contents differ from a fresh render.
 pub fn drifted_files(root: &Path, platform: &Platform) -> std::io::Result<Vec<String>> {
-    let prefixes = vec!["infra/".to_string(), "helm/".to_string()];
+    let prefixes: Vec<String> = crate::GENERATED_ROOTS
+        .iter()
+        .map(|r| format!("{r}/"))
+        .collect();
     Ok(pairs(root, platform, &prefixes)
         .into_iter()
         .filter(|(_, (a, b))| a != b)
@@ -185,7 +194,7 @@ pub fn between(platform: &Platform, a: &str, b: &str) -> FileDiff {
             .files
             .iter()
             .filter(|(p, _)| {
-                p.starts_with(&format!("infra/{cluster}/"))
+                p.starts_with(&format!("{}/", flotilla_terraform::module_dir(cluster)))
                     || p.starts_with(&format!("helm/{cluster}/"))
             })
             .map(|(p, t)| (norm(p), norm(t)))

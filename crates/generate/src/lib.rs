@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use flotilla_model::{Artifact, Platform};
 
 /// Directories whose whole contents are generated.
-pub const GENERATED_ROOTS: [&str; 2] = ["infra", "helm"];
+pub const GENERATED_ROOTS: [&str; 2] = [flotilla_terraform::INFRA_ROOT, "helm"];
 
 /// A marked region inside a hand-written file, filled by the generator.
 #[derive(Debug, Clone, PartialEq, Eq)]

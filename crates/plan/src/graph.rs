@@ -574,7 +574,7 @@ fn preflight_steps(platform: &Platform, applied: &[&Cluster], steps: &mut Vec<St
 }
 
 fn infra_dir(module: &str) -> String {
-    format!("infra/{module}")
+    flotilla_terraform::module_dir(module)
 }
 
 fn bootstrap_steps(platform: &Platform, steps: &mut Vec<Step>, deploy: bool) -> StepId {

@@ -25,7 +25,7 @@ impl RootModule {
                     contents.push('\n');
                     contents.push_str(&text);
                 }
-                Artifact::new(format!("infra/{dir}/{name}"), contents)
+                Artifact::new(format!("{}/{name}", crate::module_dir(&dir)), contents)
             })
             .collect()
     }

@@ -17,6 +17,17 @@ use flotilla_model::{Artifact, Platform};
 
 pub use cluster::{state_key, subnets};
 
+/// Where the root modules are, relative to the repository root.
+pub const INFRA_ROOT: &str = "infra";
+/// The root module of the state bucket.
+pub const BOOTSTRAP_MODULE: &str = "bootstrap";
+
+/// The directory of a root module (`infra/<module>`): the contract with the engine and the
+/// file diff, next to [`state_key`].
+pub fn module_dir(module: &str) -> String {
+    format!("{INFRA_ROOT}/{module}")
+}
+
 /// The control plane log group the EKS module creates for a cluster (terraform-aws-eks 21.19.0
 /// main.tf:235, `/aws/eks/<name>/cluster`): `destroy` deletes what EKS re-creates of it.
 pub fn eks_log_group(platform: &Platform, cluster: &flotilla_model::Cluster) -> String {
