@@ -33,7 +33,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
         &platform,
         &diff,
         &io,
-        &mut flotilla_deploy::diff::colored_stdout(),
+        &mut flotilla_deploy::cmd::diff::colored_stdout(),
     )?;
     Ok(ExitCode::from(code as u8))
 }

@@ -1,29 +1,30 @@
-//! The deploy engine. See docs/architecture.md and docs/operations.md.
+//! `flotilla-deploy`: doing what `flotilla-plan` planned. See docs/architecture.md and
+//! docs/operations.md.
 //!
-//! - [`graph`]: the step graph (pure): typed steps with inputs, outputs and dependencies.
-//! - [`runner`]: runs a graph in parallel with a journal, resume and interrupt handling;
-//!   what a step does is behind [`runner::StepExecutor`], so scheduling is tested without IO.
-//! - [`engine`]: the real executor: exact commands (shared with `--dry-run`), AWS, Kubernetes.
-//! - [`aws`], [`kube`], [`process`], [`tools`]: the edges, each behind a trait or a small API.
-//! - [`commands`], [`diff`]: what `cargo xtask deploy|destroy|plan|diff` call.
+//! - [`cmd`]: the commands `cargo xtask deploy|destroy|diff|plan` call: planning inputs (the
+//!   committed files, refused on drift), dry run, execution, summary, exit code; `diff --live`;
+//!   the operator prompt.
+//! - [`run`]: running a graph in parallel with a journal, resume and interrupt handling; what a
+//!   step does is behind [`run::scheduler::StepExecutor`], so scheduling is tested without IO.
+//! - [`exec`]: the real executor: each kind of step, with the exact commands of `flotilla-plan`.
+//! - [`edge`]: processes, the external tools, AWS and Kubernetes, each behind a trait or a
+//!   small API.
+//!
+//! The older flat paths (`flotilla_deploy::runner`, `::journal`, `::kube`, ...) stay as aliases.
 
-pub mod aws;
-pub mod cancel;
-pub mod commands;
-pub mod diff;
-pub mod engine;
-pub mod journal;
-pub mod kube;
-pub mod process;
-pub mod progress;
-pub mod prompt;
-pub mod runner;
-pub mod step_log;
-pub mod tools;
+pub mod cmd;
+pub mod edge;
+pub mod exec;
+pub mod run;
 
-pub use commands::{
+pub use cmd::diff::{DiffArgs, diff};
+pub use cmd::{
     DeployArgs, DestroyArgs, Error, Format, Io, deploy, destroy, endpoints_from_env, plan,
 };
-pub use diff::{DiffArgs, diff};
+pub use edge::{aws, kube, process, tools};
 pub use flotilla_plan::Timeouts;
-pub use prompt::Prompt;
+pub use run::prompt::Prompt;
+pub use run::{cancel, journal, progress, scheduler as runner, step_log};
+
+/// The executor under its earlier name.
+pub use exec as engine;

@@ -65,13 +65,12 @@ pub fn check(
 }
 
 fn check_one(tool: Tool, pinned: &Tools, given: Option<PathBuf>) -> Result<Found, ToolError> {
-    let program =
-        given
-            .or_else(|| crate::process::find_program(tool))
-            .ok_or(ToolError::Missing {
-                tool: tool.name(),
-                hint: tool.install_hint(),
-            })?;
+    let program = given
+        .or_else(|| crate::edge::process::find_program(tool))
+        .ok_or(ToolError::Missing {
+            tool: tool.name(),
+            hint: tool.install_hint(),
+        })?;
     let args = tool.version_args();
     let broken = |detail: String| ToolError::Broken {
         tool: tool.name(),

@@ -27,7 +27,7 @@ impl StepLog {
     /// Appends a timestamped line.
     pub fn line(&self, text: &str) {
         let mut f = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = writeln!(f, "[{}] {text}", crate::journal::timestamp());
+        let _ = writeln!(f, "[{}] {text}", crate::run::journal::timestamp());
     }
 
     /// A handle for a child process's stdout/stderr.

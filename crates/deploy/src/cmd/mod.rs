@@ -2,6 +2,8 @@
 //! root, the loaded platform, its arguments, the outside world ([`Io`]) and where to print, and
 //! returns the process exit code (0 success, 1 failure, 2 changes found).
 
+pub mod diff;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,13 +12,13 @@ use std::sync::Arc;
 
 use flotilla_model::Platform;
 
-use crate::aws::{Aws, SdkAws};
-use crate::engine::{Engine, inputs_hash, manifest_objects};
-use crate::journal::{self, RUNS_DIR};
-use crate::kube::{Kube, KubeClient};
-use crate::prompt::Prompt;
-use crate::runner::{self, Cancel, Reporter, RunOptions, RunSummary};
-use crate::tools::{self, ToolError};
+use crate::edge::aws::{Aws, SdkAws};
+use crate::edge::kube::{Kube, KubeClient};
+use crate::edge::tools::{self, ToolError};
+use crate::exec::{Engine, inputs_hash, manifest_objects};
+use crate::run::journal::{self, RUNS_DIR};
+use crate::run::prompt::Prompt;
+use crate::run::scheduler::{self as runner, Cancel, Reporter, RunOptions, RunSummary};
 use flotilla_plan::graph::{
     DestroyRefused, Graph, GraphError, GraphInputs, GraphOptions, Step, TerraformMode, Work,
     deploy_graph, destroy_graph,
@@ -627,7 +629,7 @@ fn execute(
     let reporter: &dyn Reporter = match &io.reporter {
         Some(r) => r.as_ref(),
         None => {
-            default_reporter = crate::progress::reporter(graph.steps().len());
+            default_reporter = crate::run::progress::reporter(graph.steps().len());
             default_reporter.as_ref()
         }
     };

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::journal::timestamp;
-use crate::journal::{Status, StepRecord};
-use crate::runner::Reporter;
+use crate::run::journal::timestamp;
+use crate::run::journal::{Status, StepRecord};
+use crate::run::scheduler::Reporter;
 use flotilla_plan::graph::StepId;
 
 /// The reporter for this process: bars when stderr is a terminal, lines otherwise.

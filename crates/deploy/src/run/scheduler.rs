@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-pub use crate::cancel::Cancel;
-use crate::journal::{Journal, RunState, Status, StepRecord, timestamp};
-pub use crate::step_log::StepLog;
+pub use crate::run::cancel::Cancel;
+use crate::run::journal::{Journal, RunState, Status, StepRecord, timestamp};
+pub use crate::run::step_log::StepLog;
 use flotilla_plan::graph::{Graph, Step, StepId};
 
 /// Why a step failed, in one line (details are in its log).

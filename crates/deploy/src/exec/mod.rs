@@ -18,17 +18,17 @@ use flotilla_plan::commands::*;
 use flotilla_plan::graph::{AddonPin, Step, TerraformMode, Work};
 use flotilla_plan::{Invocation, Tool, describe};
 
-use crate::aws::Aws;
-use crate::kube::{Conn, Kube, ObjectRef};
-use crate::process::Finished;
-use crate::runner::{StepContext, StepExecutor, StepFailure};
+use crate::edge::aws::Aws;
+use crate::edge::kube::{Conn, Kube, ObjectRef};
+use crate::edge::process::Finished;
+use crate::run::scheduler::{StepContext, StepExecutor, StepFailure};
 
 /// The API paths of a manifest file's objects, read from the repository (`None` when the file
 /// is not there or does not parse): what a step's description lists for a server-side apply.
 pub fn manifest_objects(root: &Path) -> impl Fn(&str) -> Option<Vec<String>> + '_ {
     move |f| {
         let text = fs::read_to_string(root.join(f)).ok()?;
-        let objects = crate::kube::parse_manifests(f, &text).ok()?;
+        let objects = crate::edge::kube::parse_manifests(f, &text).ok()?;
         Some(
             objects
                 .iter()
@@ -167,7 +167,7 @@ pub struct Engine<'a> {
     /// Apply Terraform plans without asking.
     pub yes: bool,
     /// Where to ask before applying (`None`: not interactive).
-    pub prompt: Option<&'a crate::prompt::Prompt>,
+    pub prompt: Option<&'a crate::run::prompt::Prompt>,
     access: Mutex<BTreeMap<String, Access>>,
 }
 
@@ -181,7 +181,7 @@ impl<'a> Engine<'a> {
         timeouts: Timeouts,
         endpoints: BTreeMap<String, String>,
         yes: bool,
-        prompt: Option<&'a crate::prompt::Prompt>,
+        prompt: Option<&'a crate::run::prompt::Prompt>,
     ) -> Engine<'a> {
         Engine {
             paths,
@@ -212,7 +212,7 @@ impl<'a> Engine<'a> {
             return Err(StepFailure::Interrupted);
         }
         let finished =
-            crate::process::run(program, inv, &self.paths.root, ctx.log, ctx.cancel, capture)
+            crate::edge::process::run(program, inv, &self.paths.root, ctx.log, ctx.cancel, capture)
                 .map_err(StepFailure::Failed)?;
         if finished.signal.is_some() && ctx.cancel.is_cancelled() {
             return Err(StepFailure::Interrupted);
@@ -563,7 +563,7 @@ impl<'a> Engine<'a> {
                     "{f}: {e} (run `cargo xtask generate` and commit the output)"
                 ))
             })?;
-            out.extend(crate::kube::parse_manifests(f, &text).map_err(StepFailure::Failed)?);
+            out.extend(crate::edge::kube::parse_manifests(f, &text).map_err(StepFailure::Failed)?);
         }
         Ok(out)
     }
@@ -755,7 +755,7 @@ impl<'a> Engine<'a> {
                             .list(&conn, "apps/v1", kind, Some(ns))
                             .map_err(StepFailure::error)?;
                         for item in items {
-                            if let Err(why) = crate::kube::readiness(&item)
+                            if let Err(why) = crate::edge::kube::readiness(&item)
                                 && let Some(r) = ObjectRef::of(&item)
                             {
                                 waiting.push(format!("{r} ({why})"));
@@ -765,13 +765,13 @@ impl<'a> Engine<'a> {
                 }
                 for o in &objects {
                     let r = ObjectRef::of(o).expect("parsed manifests are complete");
-                    if !crate::kube::has_readiness(&r.kind) {
+                    if !crate::edge::kube::has_readiness(&r.kind) {
                         continue;
                     }
                     match self.kube.get(&conn, &r).map_err(StepFailure::error)? {
                         None => waiting.push(format!("{r} (not found)")),
                         Some(live) => {
-                            if let Err(why) = crate::kube::readiness(&live) {
+                            if let Err(why) = crate::edge::kube::readiness(&live) {
                                 waiting.push(format!("{r} ({why})"));
                             }
                         }
@@ -831,7 +831,7 @@ impl<'a> Engine<'a> {
             ));
             // The namespace is the namespaces step's (a need of this step): applying a bare
             // Namespace here, under the same field manager, would remove its labels.
-            let obj = crate::kube::secret(&to.namespace, &to.name, &data, &from.to_string());
+            let obj = crate::edge::kube::secret(&to.namespace, &to.name, &data, &from.to_string());
             self.kube
                 .apply(&dst, &obj, false)
                 .map_err(StepFailure::error)?;
@@ -869,7 +869,7 @@ impl<'a> Engine<'a> {
                 base64::engine::general_purpose::STANDARD.encode(value.as_bytes()),
             )]);
             // The namespace is the namespaces step's, as above.
-            let obj = crate::kube::secret(
+            let obj = crate::edge::kube::secret(
                 &s.target.namespace,
                 &s.target.name,
                 &data,
@@ -891,7 +891,7 @@ impl<'a> Engine<'a> {
         ctx: &StepContext<'_>,
     ) -> Result<(), StepFailure> {
         let conn = self.conn(cluster)?;
-        let fail = |e: crate::kube::KubeError| StepFailure::error(e);
+        let fail = |e: crate::edge::kube::KubeError| StepFailure::error(e);
         let version = self.kube.version(&conn).map_err(fail)?;
         ctx.log.line(&format!("Kubernetes {version}"));
         let nodes = self.kube.list(&conn, "v1", "Node", None).map_err(fail)?;
@@ -901,7 +901,7 @@ impl<'a> Engine<'a> {
         let mut problems: Vec<String> = nodes
             .iter()
             .filter_map(|n| {
-                crate::kube::readiness(n).err().map(|why| {
+                crate::edge::kube::readiness(n).err().map(|why| {
                     format!(
                         "Node {} ({why})",
                         n.pointer("/metadata/name")
@@ -913,13 +913,13 @@ impl<'a> Engine<'a> {
             .collect();
         for o in self.objects(files)? {
             let r = ObjectRef::of(&o).expect("parsed manifests are complete");
-            if !crate::kube::has_readiness(&r.kind) {
+            if !crate::edge::kube::has_readiness(&r.kind) {
                 continue;
             }
             match self.kube.get(&conn, &r).map_err(fail)? {
                 None => problems.push(format!("{r} (not found)")),
                 Some(live) => {
-                    if let Err(why) = crate::kube::readiness(&live) {
+                    if let Err(why) = crate::edge::kube::readiness(&live) {
                         problems.push(format!("{r} ({why})"));
                     }
                 }

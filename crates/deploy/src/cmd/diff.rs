@@ -17,11 +17,11 @@ use flotilla_generate::diff::{BOLD, RESET};
 use flotilla_model::Platform;
 use serde_json::Value;
 
-use crate::commands::{Error, Io};
-use crate::journal::RUNS_DIR;
-use crate::kube::{Conn, ObjectRef};
-use crate::runner::StepLog;
-use crate::tools;
+use crate::cmd::{Error, Io};
+use crate::edge::kube::{Conn, ObjectRef};
+use crate::edge::tools;
+use crate::run::journal::RUNS_DIR;
+use crate::run::scheduler::StepLog;
 use flotilla_plan::commands::{self as engine, Paths};
 use flotilla_plan::{Invocation, Target, Tool};
 
@@ -102,7 +102,7 @@ fn live(
     let versions = flotilla_model::Versions::embedded();
     let found = tools::check(&[Tool::Terraform, Tool::Helm], &versions.tools, &io.tools)
         .map_err(Error::Tools)?;
-    let run_id = crate::journal::new_run_id("diff", cluster);
+    let run_id = crate::run::journal::new_run_id("diff", cluster);
     let paths = Paths {
         root: root.to_path_buf(),
         run_dir: root.join(RUNS_DIR).join(run_id),
@@ -117,7 +117,7 @@ fn live(
         .to_string();
     let cancel = &io.cancel;
     let run = |tool: Tool, inv: &Invocation, capture: bool| {
-        crate::process::run(&found[&tool].program, inv, root, &log, cancel, capture)
+        crate::edge::process::run(&found[&tool].program, inv, root, &log, cancel, capture)
             .map_err(Error::Other)
     };
     let dir = flotilla_terraform::module_dir(cluster);
@@ -218,7 +218,7 @@ fn live(
         .map_err(|e| Error::Other(e.to_string()))?;
     // The live comparison is of what is committed (it runs after the file diff, which shows
     // any drift from platform.toml).
-    let inputs = crate::commands::planning_inputs(root, platform, true)?;
+    let inputs = crate::cmd::planning_inputs(root, platform, true)?;
     for r in inputs.releases.get(cluster).into_iter().flatten() {
         let mut inv = engine::helm_diff(&paths, cluster, &endpoint, r);
         inv.secret_env
@@ -257,7 +257,7 @@ fn live(
     {
         for f in files {
             let text = fs::read_to_string(root.join(f))?;
-            for o in crate::kube::parse_manifests(f, &text).map_err(Error::Other)? {
+            for o in crate::edge::kube::parse_manifests(f, &text).map_err(Error::Other)? {
                 if server_dry_run(io, &conn, &o, out)? {
                     changes = true;
                 }

@@ -1,13 +1,13 @@
 //! Running external tools: argument lists (never a shell string), output into the step's log,
-//! each child in its own process group so that only [`crate::cancel::Cancel`] interrupts it.
+//! each child in its own process group so that only [`crate::run::cancel::Cancel`] interrupts it.
 
 use std::io::Read as _;
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::cancel::Cancel;
-use crate::step_log::StepLog;
+use crate::run::cancel::Cancel;
+use crate::run::step_log::StepLog;
 use flotilla_plan::{Invocation, Tool};
 
 /// How a process ended.
