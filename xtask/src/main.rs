@@ -11,6 +11,7 @@ mod bench;
 mod deploy;
 mod destroy;
 mod diff;
+mod drift;
 mod generate;
 mod graph;
 mod plan;
@@ -39,6 +40,9 @@ enum Command {
     Generate(generate::Args),
     /// Show what would change: generated files against the committed ones, live with --live.
     Diff(diff::Args),
+    /// Report what changed in the live platform outside the committed output (Terraform
+    /// refresh-only plan, helm diff, server-side dry run), per cluster.
+    Drift(drift::Args),
     /// Run the deploy step graph for an environment, `controlplane` or `all`.
     Deploy(deploy::Args),
     /// Tear an environment down in reverse order (Helm releases first, then Terraform).
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
         Command::Graph => graph::run(&ctx),
         Command::Bench(args) => bench::run(&ctx, &args),
         Command::Diff(args) => diff::run(&ctx, &args),
+        Command::Drift(args) => drift::run(&ctx, &args),
         Command::Deploy(args) => deploy::run(&ctx, &args),
         Command::Destroy(args) => destroy::run(&ctx, &args),
         Command::Plan(args) => plan::run(&ctx, &args),

@@ -289,3 +289,27 @@ fn every_exit_code_means_what_the_table_says() {
         );
     }
 }
+
+/// `drift --dry-run` needs no credentials or tools and lists each cluster's inspection.
+#[test]
+fn drift_dry_run_lists_every_clusters_inspection() {
+    let o = xtask(&["drift", "all", "--dry-run"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.starts_with("drift all --dry-run: 4 cluster(s); nothing is run"),
+        "{out}"
+    );
+    for c in ["controlplane", "production", "staging", "testing"] {
+        assert!(out.contains(&format!("\n{c}:\n")), "{c}: {out}");
+        assert!(
+            out.contains(&format!("terraform -chdir=infra/{c} plan -refresh-only")),
+            "{c}: {out}"
+        );
+    }
+    assert!(out.contains("helm diff upgrade fluent-bit"), "{out}");
+    assert_eq!(
+        xtask(&["drift", "nowhere", "--dry-run"]).status.code(),
+        Some(i32::from(flotilla_plan::exit::USAGE))
+    );
+}

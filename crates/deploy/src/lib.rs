@@ -18,6 +18,7 @@ pub mod exec;
 pub mod run;
 
 pub use cmd::diff::{DiffArgs, diff};
+pub use cmd::drift::{DriftArgs, DriftFormat, drift};
 pub use cmd::{
     DeployArgs, DestroyArgs, Error, Format, Io, deploy, destroy, endpoints_from_env, plan,
 };

@@ -107,6 +107,24 @@ pub fn tf_apply(paths: &Paths, dir: &str, module: &str) -> Invocation {
 }
 
 /// `plan -detailed-exitcode`: 0 nothing to do, 2 changes pending, 1 error.
+/// `terraform plan -refresh-only`: what changed in the account outside Terraform (drift),
+/// exit 2 when anything did.
+pub fn tf_refresh_only(paths: &Paths, dir: &str, module: &str) -> Invocation {
+    tf(
+        paths,
+        dir,
+        module,
+        &[
+            "plan",
+            "-refresh-only",
+            "-input=false",
+            "-no-color",
+            "-lock=false",
+            "-detailed-exitcode",
+        ],
+    )
+}
+
 pub fn tf_verify(paths: &Paths, dir: &str, module: &str) -> Invocation {
     tf(
         paths,

@@ -90,8 +90,135 @@ fn cluster_of(platform: &Platform, env: &str) -> Result<String, Error> {
     }
 }
 
-/// The live part: Terraform plan, helm diff, server-side dry-run. Returns whether anything
-/// would change.
+/// How a cluster's Terraform state compares with the account (and the committed module).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum TerraformDrift {
+    InSync,
+    /// The plan's summary lines (`Plan: 1 to add, ...`, or what a refresh-only plan found).
+    Changed {
+        summary: Vec<String>,
+    },
+}
+
+/// One release or object and, when it differs, how.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ItemDrift {
+    pub name: String,
+    /// `None`: as committed. Otherwise the diff (helm diff's output, or a unified diff of the
+    /// live object against what a server-side apply would make of it).
+    pub diff: Option<String>,
+}
+
+/// What the live side of one cluster differs in from the committed output.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ClusterDrift {
+    pub cluster: String,
+    pub environment: String,
+    pub terraform: TerraformDrift,
+    /// `false`: the cluster does not exist yet (no `cluster_name` output), so Helm and the
+    /// manifests were not compared.
+    pub deployed: bool,
+    pub releases: Vec<ItemDrift>,
+    pub objects: Vec<ItemDrift>,
+    /// The log of every command run, relative to the repository root.
+    pub log: String,
+}
+
+impl ClusterDrift {
+    /// Whether anything differs.
+    pub fn drifted(&self) -> bool {
+        self.terraform != TerraformDrift::InSync
+            || !self.deployed
+            || self.releases.iter().any(|r| r.diff.is_some())
+            || self.objects.iter().any(|o| o.diff.is_some())
+    }
+
+    /// One line: what drifted, counted.
+    pub fn summary(&self) -> String {
+        if !self.drifted() {
+            return format!("{}: in sync", self.cluster);
+        }
+        let mut parts = Vec::new();
+        if let TerraformDrift::Changed { summary } = &self.terraform {
+            parts.push(format!(
+                "terraform ({})",
+                if summary.is_empty() {
+                    "changes".to_string()
+                } else {
+                    summary.join("; ")
+                }
+            ));
+        }
+        if !self.deployed {
+            parts.push("no cluster yet".into());
+        }
+        let releases: Vec<&str> = self
+            .releases
+            .iter()
+            .filter(|r| r.diff.is_some())
+            .map(|r| r.name.as_str())
+            .collect();
+        if !releases.is_empty() {
+            parts.push(format!("releases {}", releases.join(", ")));
+        }
+        let objects: Vec<&str> = self
+            .objects
+            .iter()
+            .filter(|o| o.diff.is_some())
+            .map(|o| o.name.as_str())
+            .collect();
+        if !objects.is_empty() {
+            parts.push(format!("objects {}", objects.join(", ")));
+        }
+        format!("{}: drifted: {}", self.cluster, parts.join("; "))
+    }
+
+    /// The report as `diff --live` prints it.
+    fn write(&self, dir: &str, what: &str, out: &mut dyn Write) -> std::io::Result<()> {
+        writeln!(out, "\n{BOLD}{what} of {dir}{RESET} (log: {})", self.log)?;
+        match &self.terraform {
+            TerraformDrift::InSync => writeln!(out, "  no changes")?,
+            TerraformDrift::Changed { summary } if summary.is_empty() => {
+                writeln!(out, "  changes pending (details in the log)")?
+            }
+            TerraformDrift::Changed { summary } => {
+                for l in summary {
+                    writeln!(out, "  {l}")?;
+                }
+            }
+        }
+        if !self.deployed {
+            writeln!(
+                out,
+                "  {} has no cluster yet (no `cluster_name` output): Helm and manifests would all be new",
+                self.cluster
+            )?;
+            return Ok(());
+        }
+        for r in &self.releases {
+            match &r.diff {
+                None => writeln!(out, "{BOLD}helm diff {}{RESET}: no changes", r.name)?,
+                Some(d) => writeln!(out, "{BOLD}helm diff {}{RESET}:\n{}", r.name, d.trim_end())?,
+            }
+        }
+        for o in self.objects.iter().filter_map(|o| o.diff.as_ref()) {
+            write!(out, "{o}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a live inspection asks Terraform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TerraformCheck {
+    /// `plan -detailed-exitcode`: would an apply of the committed module change anything.
+    Plan,
+    /// `plan -refresh-only -detailed-exitcode`: did anything change outside Terraform.
+    RefreshOnly,
+}
+
+/// The live part of `diff --live`: printed.
 fn live(
     root: &Path,
     platform: &Platform,
@@ -99,6 +226,24 @@ fn live(
     io: &Io,
     out: &mut dyn Write,
 ) -> Result<bool, Error> {
+    let report = inspect(root, platform, cluster, io, TerraformCheck::Plan)?;
+    report.write(
+        &flotilla_terraform::module_dir(cluster),
+        "terraform plan",
+        out,
+    )?;
+    Ok(report.drifted())
+}
+
+/// Compares one cluster's live state with the committed output: Terraform (as `check` says),
+/// `helm diff upgrade` of every release, a server-side dry run of every manifest object.
+pub fn inspect(
+    root: &Path,
+    platform: &Platform,
+    cluster: &str,
+    io: &Io,
+    check: TerraformCheck,
+) -> Result<ClusterDrift, Error> {
     let versions = flotilla_model::Versions::embedded();
     let found = tools::check(&[Tool::Terraform, Tool::Helm], &versions.tools, &io.tools)
         .map_err(Error::Tools)?;
@@ -121,12 +266,16 @@ fn live(
             .map_err(Error::Other)
     };
     let dir = flotilla_terraform::module_dir(cluster);
-    let mut changes = false;
-    writeln!(
-        out,
-        "\n{BOLD}terraform plan of {dir}{RESET} (log: {})",
-        log_name
-    )?;
+    let c = platform.cluster(cluster).expect("cluster exists");
+    let mut report = ClusterDrift {
+        cluster: cluster.to_string(),
+        environment: c.environment.clone(),
+        terraform: TerraformDrift::InSync,
+        deployed: true,
+        releases: vec![],
+        objects: vec![],
+        log: log_name.clone(),
+    };
     fs::create_dir_all(root.join(".flotilla/terraform").join(cluster))?;
     let init = run(
         Tool::Terraform,
@@ -139,16 +288,16 @@ fn live(
             log_name
         )));
     }
-    let plan = run(
-        Tool::Terraform,
-        &engine::tf_verify(&paths, &dir, cluster),
-        true,
-    )?;
-    // The whole plan goes to the log; its summary lines are shown here.
+    let plan_inv = match check {
+        TerraformCheck::Plan => engine::tf_verify(&paths, &dir, cluster),
+        TerraformCheck::RefreshOnly => engine::tf_refresh_only(&paths, &dir, cluster),
+    };
+    let plan = run(Tool::Terraform, &plan_inv, true)?;
+    // The whole plan goes to the log; its summary lines go in the report.
     for l in plan.stdout.lines() {
         log.line(l);
     }
-    let summary: Vec<&str> = plan
+    let summary: Vec<String> = plan
         .stdout
         .lines()
         .map(str::trim)
@@ -156,19 +305,13 @@ fn live(
             l.starts_with("Plan:")
                 || l.starts_with("No changes.")
                 || l.starts_with("Changes to Outputs")
+                || l.starts_with("Note: Objects have changed outside of Terraform")
         })
+        .map(str::to_string)
         .collect();
     match plan.code {
-        Some(0) => writeln!(out, "  no changes")?,
-        Some(2) => {
-            changes = true;
-            if summary.is_empty() {
-                writeln!(out, "  changes pending (details in the log)")?;
-            }
-            for l in &summary {
-                writeln!(out, "  {l}")?;
-            }
-        }
+        Some(0) => {}
+        Some(2) => report.terraform = TerraformDrift::Changed { summary },
         _ => {
             return Err(Error::Other(format!(
                 "terraform plan of {dir} failed; see {}",
@@ -190,13 +333,9 @@ fn live(
                 .map(str::to_string)
         });
     let Some(eks_name) = eks_name else {
-        writeln!(
-            out,
-            "  {cluster} has no cluster yet (no `cluster_name` output): Helm and manifests would all be new"
-        )?;
-        return Ok(true);
+        report.deployed = false;
+        return Ok(report);
     };
-    let c = platform.cluster(cluster).expect("cluster exists");
     let described = io
         .aws
         .describe_cluster(&eks_name, &c.region)
@@ -216,32 +355,28 @@ fn live(
         .aws
         .eks_token(&eks_name, &c.region)
         .map_err(|e| Error::Other(e.to_string()))?;
-    // The live comparison is of what is committed (it runs after the file diff, which shows
-    // any drift from platform.toml).
+    // The live comparison is of what is committed (the file diff shows any drift from
+    // platform.toml).
     let inputs = crate::cmd::planning_inputs(root, platform, true)?;
     for r in inputs.releases.get(cluster).into_iter().flatten() {
         let mut inv = engine::helm_diff(&paths, cluster, &endpoint, r);
         inv.secret_env
             .push(("HELM_KUBETOKEN".into(), token.clone()));
         let f = run(Tool::Helm, &inv, true)?;
-        match f.code {
-            Some(0) => writeln!(out, "{BOLD}helm diff {}{RESET}: no changes", r.name)?,
-            Some(2) => {
-                changes = true;
-                writeln!(
-                    out,
-                    "{BOLD}helm diff {}{RESET}:\n{}",
-                    r.name,
-                    f.stdout.trim_end()
-                )?;
-            }
+        let diff = match f.code {
+            Some(0) => None,
+            Some(2) => Some(f.stdout.trim_end().to_string()),
             _ => {
                 return Err(Error::Other(format!(
                     "helm diff of {} failed (is the helm-diff plugin installed? `helm plugin install https://github.com/databus23/helm-diff --version v{}`); see {}",
                     r.name, versions.tools.helm_diff, log_name
                 )));
             }
-        }
+        };
+        report.releases.push(ItemDrift {
+            name: r.name.clone(),
+            diff,
+        });
     }
     let conn = Conn {
         cluster: cluster.to_string(),
@@ -258,23 +393,20 @@ fn live(
         for f in files {
             let text = fs::read_to_string(root.join(f))?;
             for o in crate::edge::kube::parse_manifests(f, &text).map_err(Error::Other)? {
-                if server_dry_run(io, &conn, &o, out)? {
-                    changes = true;
-                }
+                let r = ObjectRef::of(&o).expect("parsed manifests are complete");
+                report.objects.push(ItemDrift {
+                    name: r.to_string(),
+                    diff: server_dry_run(io, &conn, &o)?,
+                });
             }
         }
     }
-    Ok(changes)
+    Ok(report)
 }
 
 /// Server-side apply with dryRun=All, compared with the live object (status and server-owned
-/// metadata left out). Prints a diff when they differ.
-fn server_dry_run(
-    io: &Io,
-    conn: &Conn,
-    object: &Value,
-    out: &mut dyn Write,
-) -> Result<bool, Error> {
+/// metadata left out): the diff when they differ.
+fn server_dry_run(io: &Io, conn: &Conn, object: &Value) -> Result<Option<String>, Error> {
     let r = ObjectRef::of(object).expect("parsed manifests are complete");
     let live = io
         .kube
@@ -305,19 +437,14 @@ fn server_dry_run(
     let before = live.as_ref().map(clean).unwrap_or_default();
     let after = clean(&would);
     if before == after {
-        return Ok(false);
+        return Ok(None);
     }
-    write!(
-        out,
-        "{}",
-        flotilla_generate::diff::unified(
-            &format!("live {r}"),
-            &format!("applied {r}"),
-            &before,
-            &after
-        )
-    )?;
-    Ok(true)
+    Ok(Some(flotilla_generate::diff::unified(
+        &format!("live {r}"),
+        &format!("applied {r}"),
+        &before,
+        &after,
+    )))
 }
 
 /// Stdout that keeps the diff's colors on a terminal and strips them otherwise.

@@ -3,6 +3,7 @@
 //! returns the process exit code (0 success, 1 failure, 2 changes found).
 
 pub mod diff;
+pub mod drift;
 
 use std::collections::BTreeMap;
 use std::io::Write;

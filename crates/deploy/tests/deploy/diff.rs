@@ -352,3 +352,120 @@ fn live_diff_is_an_error_when_a_tool_fails() {
     // Nothing was applied by a failed diff.
     assert!(api.state.lock().unwrap().objects.is_empty());
 }
+
+fn drift_of(root: &Path, p: &Platform, target: &str, json: bool, io: &Io) -> (i32, String) {
+    let args = flotilla_deploy::DriftArgs {
+        target: target.into(),
+        format: if json {
+            flotilla_deploy::DriftFormat::Json
+        } else {
+            flotilla_deploy::DriftFormat::Text
+        },
+        dry_run: false,
+    };
+    let mut out = Vec::new();
+    let code = flotilla_deploy::drift(root, p, &args, io, &mut out)
+        .unwrap_or_else(|e| panic!("{e}\n{}", plain(&out)));
+    (code, plain(&out))
+}
+
+/// `drift`: a refresh-only Terraform plan, helm diff and server-side dry runs per cluster,
+/// summarized, as JSON for a scheduled job, exit 2 on drift and 0 in sync; an object edited on
+/// the cluster is reported alone.
+#[test]
+fn drift_reports_what_changed_outside_the_committed_output() {
+    let p = support::two_envs();
+    let repo = support::scratch_repo(&p);
+    let root = repo.path();
+    let api = FakeApi::start();
+    // Terraform finds changes made outside it, one release differs, no object exists yet.
+    let stand = StandIns::new(
+        &root.join("drifted"),
+        &Behaviour {
+            verify_exit: 2,
+            helm_changes: vec!["fluent-bit".into()],
+            ..Behaviour::default()
+        },
+    );
+    let io = live_io(&stand, &api);
+    let (code, out) = drift_of(root, &p, "dev", false, &io);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("dev: drifted: terraform (Plan: 1 to add, 1 to change, 0 to destroy.); releases fluent-bit; objects "),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("drift dev: 1 of 1 cluster(s) drifted\n"),
+        "{out}"
+    );
+    let plans: Vec<_> = stand
+        .starts()
+        .into_iter()
+        .filter(|c| c.tool == "terraform" && c.sub() == "plan")
+        .collect();
+    assert_eq!(plans.len(), 1);
+    assert!(
+        plans[0].args.contains("-refresh-only") && plans[0].args.contains("-detailed-exitcode")
+    );
+    // Nothing was written to the cluster.
+    assert!(api.state.lock().unwrap().objects.is_empty());
+
+    // Deployed and current: in sync, exit 0, in text and JSON.
+    let kube = KubeClient::new().unwrap();
+    let conn = Conn {
+        cluster: "dev".into(),
+        endpoint: api.endpoint(),
+        ca_pem: None,
+        token: "t".into(),
+    };
+    let objects = dev_objects(root, &p);
+    for o in &objects {
+        kube.apply(&conn, o, false).unwrap();
+    }
+    let stand = StandIns::new(&root.join("current"), &Behaviour::default());
+    let io = live_io(&stand, &api);
+    let (code, out) = drift_of(root, &p, "dev", false, &io);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("dev: in sync\n"), "{out}");
+
+    // An object edited by hand: reported alone, with its diff, in the JSON document.
+    let edited = objects
+        .iter()
+        .find(|o| o["kind"] == "Namespace")
+        .map(|o| ObjectRef::of(o).unwrap())
+        .unwrap();
+    api.state
+        .lock()
+        .unwrap()
+        .objects
+        .get_mut(&edited.path())
+        .unwrap()["metadata"]["labels"]["edited-by"] = serde_json::json!("hand");
+    let (code, out) = drift_of(root, &p, "dev", true, &io);
+    assert_eq!(code, 2, "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["drifted"], true);
+    assert_eq!(report["target"], "dev");
+    let cluster = &report["clusters"][0];
+    assert_eq!(cluster["cluster"], "dev");
+    assert_eq!(cluster["terraform"]["state"], "in_sync");
+    let drifted: Vec<&serde_json::Value> = cluster["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| !o["diff"].is_null())
+        .collect();
+    assert_eq!(drifted.len(), 1, "{report:#}");
+    assert_eq!(drifted[0]["name"], edited.to_string().as_str());
+    assert!(
+        drifted[0]["diff"]
+            .as_str()
+            .unwrap()
+            .contains("-    edited-by: hand")
+    );
+    assert!(
+        report["generated_files_out_of_date"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
