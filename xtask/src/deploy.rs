@@ -27,6 +27,9 @@ pub struct Args {
     /// Deploy protected clusters from a git tree with uncommitted changes (prints a loud warning).
     #[arg(long)]
     pub allow_dirty_protected: bool,
+    /// Let the deploy prune protected namespaces the model removed (repeat the target).
+    #[arg(long, value_name = "TARGET")]
+    pub confirm_prune: Option<String>,
     /// `helm --timeout` of each release, in seconds.
     #[arg(long, default_value_t = flotilla_plan::Timeouts::HELM_SECONDS, value_name = "SECONDS")]
     pub helm_timeout: u64,
@@ -46,6 +49,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
     deploy.jobs = args.jobs;
     deploy.resume = args.resume;
     deploy.allow_dirty_protected = args.allow_dirty_protected;
+    deploy.confirm_prune = args.confirm_prune.clone();
     deploy.timeouts.helm = Duration::from_secs(args.helm_timeout);
     deploy.timeouts.ready = Duration::from_secs(args.ready_timeout);
     let code = flotilla_deploy::deploy(

@@ -24,7 +24,9 @@ pub mod names;
 mod yaml;
 
 pub use alerts::{AlertmanagerConfig, alert_expr, alertmanager_config, rule_groups};
+pub use apps::DELETE_CONFIRMED;
 pub use elastic::index_template;
+pub use names::PROTECTED_LABEL;
 
 /// The validity and renewal periods (days) of the Kafka cluster and clients CAs, as the rendered
 /// `Kafka` states them (see `kafka::CA_VALIDITY_DAYS`).

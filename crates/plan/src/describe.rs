@@ -268,6 +268,30 @@ pub fn describe(
                 ]
             })
             .collect(),
+        Work::Prune {
+            cluster,
+            files,
+            protected,
+        } => {
+            let e = endpoint_for(endpoints, cluster);
+            let (ns, name) = crate::graph::INVENTORY;
+            let mut v = vec![
+                format!("kube GET {e}/api/v1/namespaces/{ns}/configmaps/{name}: the objects Flotilla applied before"),
+                format!(
+                    "kube DELETE {e} each of them the committed manifests no longer have, namespaces last{}",
+                    if *protected {
+                        " (a protected namespace only with --confirm-prune: annotated flotilla.io/delete-confirmed=<name> first)"
+                    } else {
+                        ""
+                    }
+                ),
+            ];
+            v.push(format!(
+                "kube PATCH (apply, fieldManager={FIELD_MANAGER}, force) {e}/api/v1/namespaces/{ns}/configmaps/{name}: the objects of {}",
+                files.join(", ")
+            ));
+            v
+        }
         Work::Smoke { cluster, files } => {
             let e = endpoint_for(endpoints, cluster);
             let mut v = vec![

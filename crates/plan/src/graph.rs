@@ -131,6 +131,15 @@ pub enum Work {
         region: String,
         secrets: Vec<ReceiverSecret>,
     },
+    /// Delete what Flotilla applied to the cluster before and the committed manifests no longer
+    /// have: the cluster's inventory (the ConfigMap [`INVENTORY`]) less the objects of `files`;
+    /// then record `files`' objects as the new inventory. Nothing outside the inventory is ever
+    /// deleted. A protected namespace goes only when the deploy was confirmed for pruning.
+    Prune {
+        cluster: String,
+        files: Vec<String>,
+        protected: bool,
+    },
     /// Smoke checks: API reachable, every node Ready, custom resources still ready.
     Smoke {
         cluster: String,
@@ -172,6 +181,7 @@ impl Work {
             | Work::Readiness { cluster, .. }
             | Work::ReceiverCredentials { cluster, .. }
             | Work::Smoke { cluster, .. }
+            | Work::Prune { cluster, .. }
             | Work::DeleteObjects { cluster, .. } => Some(cluster),
             Work::CopySecrets { copies } => copies.first().map(|(_, to)| to.cluster.as_str()),
         }
@@ -802,18 +812,40 @@ fn cluster_steps(
         outputs: vec![format!("{name} ready")],
         volatile: true,
     });
+    let mut all_files: Vec<String> = [Phase::Crds, Phase::Namespaces, Phase::CustomResources]
+        .iter()
+        .flat_map(|p| inputs.files(name, *p))
+        .collect();
+    all_files.sort();
+    let prune = id(&["prune", name]);
+    steps.push(Step {
+        id: prune.clone(),
+        work: Work::Prune {
+            cluster: name.to_string(),
+            files: all_files.clone(),
+            protected: cluster.protected,
+        },
+        needs: vec![ready],
+        inputs: all_files,
+        outputs: vec![format!("{name}: nothing applied before and removed since")],
+        volatile: false,
+    });
     steps.push(Step {
         id: id(&["smoke", name]),
         work: Work::Smoke {
             cluster: name.to_string(),
             files: cr_files,
         },
-        needs: vec![ready],
+        needs: vec![prune],
         inputs: vec![],
         outputs: vec![],
         volatile: true,
     });
 }
+
+/// Where a cluster keeps the inventory of what Flotilla applied (namespace, ConfigMap name):
+/// pruning deletes only what is listed there.
+pub const INVENTORY: (&str, &str) = ("kube-system", "flotilla-applied");
 
 /// Why a destroy is refused before anything runs.
 #[derive(Debug, Clone, thiserror::Error)]

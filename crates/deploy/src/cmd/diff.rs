@@ -121,6 +121,9 @@ pub struct ClusterDrift {
     pub deployed: bool,
     pub releases: Vec<ItemDrift>,
     pub objects: Vec<ItemDrift>,
+    /// Objects Flotilla applied before (the cluster's inventory) that the committed manifests
+    /// no longer have: the next deploy prunes them.
+    pub prune: Vec<String>,
     /// The log of every command run, relative to the repository root.
     pub log: String,
 }
@@ -132,6 +135,7 @@ impl ClusterDrift {
             || !self.deployed
             || self.releases.iter().any(|r| r.diff.is_some())
             || self.objects.iter().any(|o| o.diff.is_some())
+            || !self.prune.is_empty()
     }
 
     /// One line: what drifted, counted.
@@ -171,6 +175,9 @@ impl ClusterDrift {
         if !objects.is_empty() {
             parts.push(format!("objects {}", objects.join(", ")));
         }
+        if !self.prune.is_empty() {
+            parts.push(format!("to prune {}", self.prune.join(", ")));
+        }
         format!("{}: drifted: {}", self.cluster, parts.join("; "))
     }
 
@@ -204,6 +211,12 @@ impl ClusterDrift {
         }
         for o in self.objects.iter().filter_map(|o| o.diff.as_ref()) {
             write!(out, "{o}")?;
+        }
+        for p in &self.prune {
+            writeln!(
+                out,
+                "{BOLD}prune{RESET}: {p} (applied before, no longer in the manifests)"
+            )?;
         }
         Ok(())
     }
@@ -274,6 +287,7 @@ pub fn inspect(
         deployed: true,
         releases: vec![],
         objects: vec![],
+        prune: vec![],
         log: log_name.clone(),
     };
     fs::create_dir_all(root.join(".flotilla/terraform").join(cluster))?;
@@ -384,6 +398,7 @@ pub fn inspect(
         ca_pem: Some(described.ca_pem),
         token,
     };
+    let mut current = Vec::new();
     for files in inputs
         .manifests
         .iter()
@@ -398,9 +413,16 @@ pub fn inspect(
                     name: r.to_string(),
                     diff: server_dry_run(io, &conn, &o)?,
                 });
+                current.push(r);
             }
         }
     }
+    let previous = crate::exec::read_inventory(io.kube.as_ref(), &conn)
+        .map_err(|e| Error::Other(e.to_string()))?;
+    report.prune = crate::exec::stale_objects(&previous, &current)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     Ok(report)
 }
 

@@ -164,6 +164,8 @@ pub struct DeployArgs {
     pub resume: bool,
     pub allow_dirty_protected: bool,
     pub timeouts: Timeouts,
+    /// Confirms pruning protected namespaces of this target (must repeat the target).
+    pub confirm_prune: Option<String>,
 }
 
 impl DeployArgs {
@@ -177,6 +179,7 @@ impl DeployArgs {
             resume: false,
             allow_dirty_protected: false,
             timeouts: Timeouts::default(),
+            confirm_prune: None,
         }
     }
 }
@@ -245,6 +248,7 @@ pub fn deploy(
             target: target_name,
         });
     }
+    let prune_confirmed = args.confirm_prune.as_deref() == Some(args.target.as_str());
     execute(
         root,
         "deploy",
@@ -253,6 +257,7 @@ pub fn deploy(
         args.jobs,
         args.resume,
         args.yes,
+        prune_confirmed,
         &args.timeouts,
         io,
         out,
@@ -335,6 +340,7 @@ pub fn destroy(
         args.jobs,
         args.resume,
         args.yes,
+        false,
         &args.timeouts,
         io,
         out,
@@ -446,6 +452,7 @@ fn mutates(w: &Work) -> bool {
         | Work::CopySecrets { .. }
         | Work::ReceiverCredentials { .. }
         | Work::DeleteObjects { .. }
+        | Work::Prune { .. }
         | Work::DeleteLogGroup { .. } => true,
         Work::ClusterAccess { .. }
         | Work::Readiness { .. }
@@ -567,6 +574,7 @@ fn execute(
     jobs: usize,
     resume: bool,
     yes: bool,
+    prune_confirmed: bool,
     timeouts: &Timeouts,
     io: &Io,
     out: &mut dyn Write,
@@ -613,7 +621,7 @@ fn execute(
             (s.id.clone(), inputs_hash(s, &d, root))
         })
         .collect();
-    let engine = Engine::new(
+    let mut engine = Engine::new(
         Paths {
             root: root.to_path_buf(),
             run_dir: run_dir.clone(),
@@ -626,6 +634,7 @@ fn execute(
         yes,
         io.prompt.as_ref(),
     );
+    engine.prune_confirmed = prune_confirmed;
     let default_reporter;
     let reporter: &dyn Reporter = match &io.reporter {
         Some(r) => r.as_ref(),

@@ -168,6 +168,8 @@ pub struct Engine<'a> {
     pub yes: bool,
     /// Where to ask before applying (`None`: not interactive).
     pub prompt: Option<&'a crate::run::prompt::Prompt>,
+    /// The run was confirmed for pruning protected namespaces (`--confirm-prune <target>`).
+    pub prune_confirmed: bool,
     access: Mutex<BTreeMap<String, Access>>,
 }
 
@@ -192,6 +194,7 @@ impl<'a> Engine<'a> {
             endpoints,
             yes,
             prompt,
+            prune_confirmed: false,
             access: Mutex::new(BTreeMap::new()),
         }
     }
@@ -552,6 +555,78 @@ impl<'a> Engine<'a> {
         let conn = self.conn(cluster)?;
         let version = self.kube.version(&conn).map_err(StepFailure::error)?;
         ctx.log.line(&format!("{cluster}: Kubernetes {version}"));
+        Ok(())
+    }
+
+    /// Deletes what the cluster's inventory lists and the committed manifests no longer have,
+    /// then records the manifests' objects as the inventory (see [`Work::Prune`]).
+    fn prune(
+        &self,
+        cluster: &str,
+        files: &[String],
+        protected: bool,
+        ctx: &StepContext<'_>,
+    ) -> Result<(), StepFailure> {
+        let conn = self.conn(cluster)?;
+        let current: Vec<ObjectRef> = self
+            .objects(files)?
+            .iter()
+            .filter_map(ObjectRef::of)
+            .collect();
+        let previous = read_inventory(self.kube, &conn).map_err(StepFailure::error)?;
+        let stale = stale_objects(&previous, &current);
+        // A protected namespace needs the model change and a confirmation, as destroy does.
+        let mut refused = Vec::new();
+        for r in stale.iter().filter(|r| r.kind == "Namespace") {
+            let live = self.kube.get(&conn, r).map_err(StepFailure::error)?;
+            let is_protected = live
+                .as_ref()
+                .is_some_and(|l| l["metadata"]["labels"][flotilla_helm::PROTECTED_LABEL] == "true");
+            if protected && is_protected && !self.prune_confirmed {
+                refused.push(r.name.clone());
+            }
+        }
+        if !refused.is_empty() {
+            return Err(StepFailure::Failed(format!(
+                "{cluster} is protected: pruning would delete namespace {}; confirm with `--confirm-prune <target>` (after reviewing the dry run), or put the application back in platform.toml",
+                refused.join(", ")
+            )));
+        }
+        for r in &stale {
+            if r.kind == "Namespace" {
+                // The deletion guard admits a delete the namespace itself confirms.
+                let confirm = serde_json::json!({
+                    "apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": r.name, "annotations": {flotilla_helm::DELETE_CONFIRMED: r.name}},
+                });
+                if self
+                    .kube
+                    .get(&conn, r)
+                    .map_err(StepFailure::error)?
+                    .is_some()
+                {
+                    self.kube
+                        .apply(&conn, &confirm, false)
+                        .map_err(StepFailure::error)?;
+                }
+            }
+            ctx.log.line(&format!("prune: delete {r}"));
+            self.kube.delete(&conn, r).map_err(StepFailure::error)?;
+        }
+        if !stale.is_empty() {
+            ctx.reporter.message(
+                &flotilla_plan::StepId(format!("prune:{cluster}")),
+                &format!(
+                    "pruned {}",
+                    stale
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
+        write_inventory(self.kube, &conn, &current).map_err(StepFailure::error)?;
         Ok(())
     }
 
@@ -1058,6 +1133,11 @@ impl StepExecutor for Engine<'_> {
                 secrets,
             } => self.receiver_credentials(cluster, region, secrets, ctx),
             Work::Smoke { cluster, files } => self.smoke(cluster, files, ctx),
+            Work::Prune {
+                cluster,
+                files,
+                protected,
+            } => self.prune(cluster, files, *protected, ctx),
             Work::DeleteObjects { cluster, files } => self.delete_objects(cluster, files, ctx),
             Work::CheckNoPeers { workloads } => self.check_no_peers(workloads, ctx),
             Work::DeleteLogGroup { region, group, .. } => {
@@ -1104,6 +1184,94 @@ fn write_kubeconfig(path: &Path, conn: &Conn, ca_file: &Path) -> std::io::Result
         .mode(0o600)
         .open(path)?;
     f.write_all(serde_json::to_string_pretty(&config)?.as_bytes())
+}
+
+/// The inventory ConfigMap's reference.
+fn inventory_ref() -> ObjectRef {
+    let (namespace, name) = flotilla_plan::graph::INVENTORY;
+    ObjectRef {
+        api_version: "v1".into(),
+        kind: "ConfigMap".into(),
+        namespace: Some(namespace.into()),
+        name: name.into(),
+    }
+}
+
+/// What Flotilla applied to a cluster before (empty before the first pruning deploy).
+pub fn read_inventory(
+    kube: &dyn Kube,
+    conn: &Conn,
+) -> Result<Vec<ObjectRef>, crate::edge::kube::KubeError> {
+    let Some(cm) = kube.get(conn, &inventory_ref())? else {
+        return Ok(vec![]);
+    };
+    let text = cm["data"]["objects.json"].as_str().unwrap_or("[]");
+    let entries: Vec<Value> = serde_json::from_str(text).unwrap_or_default();
+    Ok(entries
+        .iter()
+        .filter_map(|e| {
+            Some(ObjectRef {
+                api_version: e["apiVersion"].as_str()?.to_string(),
+                kind: e["kind"].as_str()?.to_string(),
+                namespace: e["namespace"].as_str().map(str::to_string),
+                name: e["name"].as_str()?.to_string(),
+            })
+        })
+        .collect())
+}
+
+fn write_inventory(
+    kube: &dyn Kube,
+    conn: &Conn,
+    objects: &[ObjectRef],
+) -> Result<(), crate::edge::kube::KubeError> {
+    let entries: Vec<Value> = objects
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "apiVersion": r.api_version, "kind": r.kind, "namespace": r.namespace, "name": r.name,
+            })
+        })
+        .collect();
+    let r = inventory_ref();
+    let cm = serde_json::json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {
+            "name": r.name, "namespace": r.namespace,
+            "labels": {flotilla_model::reserved::MANAGED_BY_LABEL: flotilla_model::reserved::MANAGED_BY},
+        },
+        "data": {"objects.json": serde_json::to_string(&entries).unwrap_or_default()},
+    });
+    kube.apply(conn, &cm, false).map(|_| ())
+}
+
+/// The inventory's objects the committed manifests no longer have, in delete order: objects in
+/// a namespace before the namespace, and never the inventory itself.
+pub fn stale_objects(previous: &[ObjectRef], current: &[ObjectRef]) -> Vec<ObjectRef> {
+    let key = |r: &ObjectRef| {
+        (
+            r.api_version.clone(),
+            r.kind.clone(),
+            r.namespace.clone(),
+            r.name.clone(),
+        )
+    };
+    let now: std::collections::BTreeSet<_> = current.iter().map(key).collect();
+    let inventory = key(&inventory_ref());
+    let mut stale: Vec<ObjectRef> = previous
+        .iter()
+        .filter(|r| !now.contains(&key(r)) && key(r) != inventory)
+        .cloned()
+        .collect();
+    stale.sort_by_key(|r| {
+        (
+            r.kind == "Namespace",
+            r.namespace.clone(),
+            r.kind.clone(),
+            r.name.clone(),
+        )
+    });
+    stale
 }
 
 #[cfg(test)]

@@ -301,3 +301,248 @@ fn a_deploy_keeps_every_rendered_label_and_a_second_changes_nothing() {
         );
     }
 }
+
+/// Two applications in dev, or only the first.
+fn with_apps(apps: &[&str]) -> flotilla_model::Platform {
+    with_apps_in(apps, false)
+}
+
+/// The applications in dev, a protected cluster when `protected`.
+fn with_apps_in(apps: &[&str], protected: bool) -> flotilla_model::Platform {
+    let mut text = std::fs::read_to_string(
+        flotilla_testkit::repo_root().join("crates/testkit/fixtures/two-envs.toml"),
+    )
+    .unwrap();
+    if protected {
+        let dev = "environment = \"dev\"\nvpc_cidr = \"10.1.0.0/16\"\navailability_zones = 2";
+        assert!(text.contains(dev));
+        text = text.replacen(
+            dev,
+            "environment = \"dev\"\nvpc_cidr = \"10.1.0.0/16\"\navailability_zones = 3\nprotected = true",
+            1,
+        );
+    }
+    for app in apps {
+        text.push_str(&format!(
+            "\n[[applications]]\nname = \"{app}\"\nteam = \"arn:aws:iam::111122223333:role/team-{app}\"\n[applications.environments]\ndev = {{ cpu = \"2\", memory = \"4Gi\", pods = 20 }}\n\n[[routes]]\napplication = \"{app}\"\nhost = \"{app}\"\npath = \"/\"\nservice = \"{app}\"\nport = 8080\n"
+        ));
+    }
+    flotilla_model::load(
+        "two-envs+apps.toml",
+        &text,
+        &flotilla_model::Versions::embedded(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Prune: an application removed from the model goes from the cluster with everything Flotilla
+/// applied for it (its namespace, quota, limits, policies, binding, route), and nothing else:
+/// an object Flotilla never applied stays, even with Flotilla's labels, and the inventory then
+/// lists exactly the committed objects.
+#[test]
+fn a_deploy_prunes_what_the_model_removed_and_nothing_else() {
+    let before = with_apps(&["shop", "blog"]);
+    let after = with_apps(&["shop"]);
+    let controlplane = FakeApi::start();
+    let dev = FakeApi::start();
+    let deploy = |p: &flotilla_model::Platform, repo: &std::path::Path| {
+        deploy_both(p, repo, &controlplane, &dev, None, 0);
+    };
+    let repo = support::scratch_repo(&before);
+    deploy(&before, repo.path());
+    let has = |path: &str| dev.state.lock().unwrap().objects.contains_key(path);
+    let blog_objects: Vec<String> =
+        flotilla_helm::manifests(&before, before.cluster("dev").unwrap())
+            .iter()
+            .flat_map(|m| m.objects.iter())
+            .filter(|o| {
+                o["metadata"]["namespace"] == "blog"
+                    || (o["kind"] == "Namespace" && o["metadata"]["name"] == "blog")
+            })
+            .map(|o| ObjectRef::of(o).unwrap().path())
+            .collect();
+    assert!(blog_objects.len() >= 5, "{blog_objects:?}");
+    assert!(blog_objects.iter().all(|p| has(p)), "deployed first");
+    // Someone else's object with Flotilla's labels, in a namespace that stays.
+    let foreign = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "notes", "namespace": "shop",
+            "labels": {"app.kubernetes.io/managed-by": "flotilla", "flotilla.io/platform": "duo"}}});
+    let conn = Conn {
+        cluster: "dev".into(),
+        endpoint: dev.endpoint(),
+        ca_pem: None,
+        token: "t".into(),
+    };
+    KubeClient::new()
+        .unwrap()
+        .apply(&conn, &foreign, false)
+        .unwrap();
+
+    let repo = support::scratch_repo(&after);
+    // Before the deploy, drift (and diff --live) already say what it will prune.
+    let (_stand, io) = io_for(repo.path(), &controlplane, &dev);
+    let args = flotilla_deploy::DriftArgs {
+        target: "dev".into(),
+        format: flotilla_deploy::DriftFormat::Json,
+        dry_run: false,
+    };
+    let mut out = Vec::new();
+    let code = flotilla_deploy::drift(repo.path(), &after, &args, &io, &mut out).unwrap();
+    let report: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(code, 2, "{report:#}");
+    let to_prune: Vec<&str> = report["clusters"][0]["prune"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(to_prune.len(), blog_objects.len(), "{to_prune:?}");
+    assert_eq!(
+        *to_prune.last().unwrap(),
+        "Namespace blog",
+        "namespaces last"
+    );
+    deploy(&after, repo.path());
+    for p in &blog_objects {
+        assert!(!has(p), "{p} was not pruned");
+    }
+    assert!(
+        has("/api/v1/namespaces/shop/configmaps/notes"),
+        "an object Flotilla never applied was touched"
+    );
+    let shop: Vec<String> = flotilla_helm::manifests(&after, after.cluster("dev").unwrap())
+        .iter()
+        .flat_map(|m| m.objects.iter())
+        .map(|o| ObjectRef::of(o).unwrap().path())
+        .collect();
+    assert!(
+        shop.iter().all(|p| has(p)),
+        "what the model still has stays"
+    );
+    let inventory = dev.state.lock().unwrap().objects["/api/v1/namespaces/kube-system/configmaps/flotilla-applied"].clone();
+    let listed: Vec<Value> =
+        serde_json::from_str(inventory["data"]["objects.json"].as_str().unwrap()).unwrap();
+    assert_eq!(listed.len(), shop.len());
+    // The deletion requests went only to the pruned objects.
+    let deletes: Vec<String> = dev
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "DELETE")
+        .map(|r| r.path)
+        .collect();
+    let mut expected = blog_objects.clone();
+    expected.sort();
+    let mut got = deletes.clone();
+    got.sort();
+    assert_eq!(got, expected);
+}
+
+/// Stand-ins in `repo`, fake AWS, the real kube client against the two fake API servers.
+fn io_for(
+    repo: &std::path::Path,
+    controlplane: &FakeApi,
+    dev: &FakeApi,
+) -> (support::StandIns, flotilla_deploy::Io) {
+    let stand = support::StandIns::new(repo, &support::Behaviour::default());
+    let io = flotilla_deploy::Io {
+        aws: Box::new(support::FakeAws {
+            secrets: [("duo/smtp".to_string(), "pw".to_string())].into(),
+            ..support::FakeAws::default()
+        }),
+        kube: Box::new(KubeClient::new().unwrap()),
+        cancel: flotilla_deploy::runner::Cancel::new(),
+        reporter: Some(Box::new(flotilla_deploy::runner::Silent)),
+        prompt: None,
+        endpoints: [
+            ("controlplane".to_string(), controlplane.endpoint()),
+            ("dev".to_string(), dev.endpoint()),
+        ]
+        .into(),
+        tools: stand.tools(),
+    };
+    (stand, io)
+}
+
+/// Deploys the controlplane, then dev; dev's deploy confirmed for pruning when `confirm`.
+fn deploy_both(
+    p: &flotilla_model::Platform,
+    repo: &std::path::Path,
+    controlplane: &FakeApi,
+    dev: &FakeApi,
+    confirm: Option<&str>,
+    dev_code: i32,
+) -> String {
+    let (_stand, io) = io_for(repo, controlplane, dev);
+    let mut dev_out = String::new();
+    for env in ["controlplane", "dev"] {
+        let mut args = flotilla_deploy::DeployArgs::new(env);
+        args.yes = true;
+        args.timeouts = support::quick();
+        args.allow_dirty_protected = true;
+        if env == "dev" {
+            args.confirm_prune = confirm.map(str::to_string);
+        }
+        let mut out = Vec::new();
+        let code = flotilla_deploy::deploy(repo, p, &args, &io, &mut out).unwrap();
+        let out = String::from_utf8_lossy(&out).into_owned();
+        let want = if env == "dev" { dev_code } else { 0 };
+        assert_eq!(code, want, "{env}: {out}");
+        if env == "dev" {
+            dev_out = out;
+        }
+    }
+    dev_out
+}
+
+/// On a protected cluster a namespace the model removed is pruned only with the confirmation,
+/// and then through the deletion guard's door: annotated with its own name, then deleted.
+#[test]
+fn pruning_a_protected_namespace_needs_the_confirmation() {
+    let controlplane = FakeApi::start();
+    let dev = FakeApi::start();
+    let before = with_apps_in(&["shop", "blog"], true);
+    let after = with_apps_in(&["shop"], true);
+    let repo = support::scratch_repo(&before);
+    deploy_both(&before, repo.path(), &controlplane, &dev, None, 0);
+    let ns = "/api/v1/namespaces/blog";
+    assert!(dev.state.lock().unwrap().objects.contains_key(ns));
+    let repo = support::scratch_repo(&after);
+    // Without the confirmation: the prune step fails, naming the namespace; nothing deleted.
+    let out = deploy_both(&after, repo.path(), &controlplane, &dev, None, 1);
+    assert!(out.contains("prune:dev"), "{out}");
+    assert!(dev.state.lock().unwrap().objects.contains_key(ns));
+    let journal = flotilla_deploy::journal::latest(repo.path(), "deploy", "dev")
+        .unwrap()
+        .unwrap()
+        .1;
+    let prune = journal
+        .step(&flotilla_plan::StepId("prune:dev".into()))
+        .unwrap();
+    assert!(
+        prune.message.as_deref().unwrap_or("").contains(
+            "pruning would delete namespace blog; confirm with `--confirm-prune <target>`"
+        ),
+        "{prune:?}"
+    );
+    // A confirmation for another target is no confirmation.
+    deploy_both(&after, repo.path(), &controlplane, &dev, Some("qa"), 1);
+    assert!(dev.state.lock().unwrap().objects.contains_key(ns));
+    // Confirmed: annotated with its own name (what the guard admits), then deleted.
+    deploy_both(&after, repo.path(), &controlplane, &dev, Some("dev"), 0);
+    assert!(!dev.state.lock().unwrap().objects.contains_key(ns));
+    let requests = dev.requests();
+    let annotate = requests
+        .iter()
+        .position(|r| {
+            r.method == "PATCH"
+                && r.path == ns
+                && r.body.contains("flotilla.io/delete-confirmed")
+                && r.body.contains("blog")
+        })
+        .expect("the namespace was annotated");
+    let delete = requests
+        .iter()
+        .position(|r| r.method == "DELETE" && r.path == ns)
+        .expect("the namespace was deleted");
+    assert!(annotate < delete);
+}
