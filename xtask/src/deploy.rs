@@ -50,6 +50,18 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
     deploy.resume = args.resume;
     deploy.allow_dirty_protected = args.allow_dirty_protected;
     deploy.confirm_prune = args.confirm_prune.clone();
+    if args.dry_run {
+        // The dry run also shows the upgrade from the committed platform (HEAD).
+        let rel = ctx
+            .platform_file
+            .strip_prefix(&ctx.root)
+            .unwrap_or(&ctx.platform_file)
+            .to_string_lossy()
+            .into_owned();
+        if let Ok(base) = flotilla_deploy::cmd::baseline::baseline(&ctx.root, &rel, "HEAD") {
+            deploy.baseline = Some(("HEAD".into(), base));
+        }
+    }
     deploy.timeouts.helm = Duration::from_secs(args.helm_timeout);
     deploy.timeouts.ready = Duration::from_secs(args.ready_timeout);
     let code = flotilla_deploy::deploy(

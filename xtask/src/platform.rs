@@ -88,7 +88,7 @@ impl Context {
 
     /// The platform file's name as diagnostics show it: relative to the current directory
     /// when possible, so that `file:line:col` is clickable in a terminal.
-    fn display_name(&self) -> String {
+    pub fn display_name(&self) -> String {
         let cwd = std::env::current_dir().unwrap_or_default();
         self.platform_file
             .strip_prefix(&cwd)

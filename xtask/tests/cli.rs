@@ -313,3 +313,71 @@ fn drift_dry_run_lists_every_clusters_inspection() {
         Some(i32::from(flotilla_plan::exit::USAGE))
     );
 }
+
+/// `plan <env> --from <ref>`: the upgrade plan from the platform a git ref has; a jump EKS
+/// refuses is an error located at the cluster's `kubernetes_version`, exit 3.
+#[test]
+fn plan_shows_the_upgrade_from_a_git_ref_and_refuses_a_skipped_minor() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path();
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+            .args(args)
+            .current_dir(repo)
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    std::fs::copy(root().join("versions.toml"), repo.join("versions.toml")).unwrap();
+    let seed = std::fs::read_to_string(root().join("platform.toml")).unwrap();
+    let staging = "name = \"staging\"\nrole = \"workload\"\nenvironment = \"staging\"\nvpc_cidr = \"10.20.0.0/16\"\navailability_zones = 2\nkubernetes_version = \"1.34\"";
+    assert!(seed.contains(staging), "the seed's staging block moved");
+    let with = |v: &str| seed.replace(staging, &staging.replace("\"1.34\"", &format!("\"{v}\"")));
+    git(&["init", "-q"]);
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(args)
+            .current_dir(repo)
+            .env("FLOTILLA_ROOT", repo)
+            .output()
+            .expect("xtask runs")
+    };
+    // Committed at 1.33, working copy at 1.34: one minor up, planned.
+    std::fs::write(repo.join("platform.toml"), with("1.33")).unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "base"]);
+    std::fs::write(repo.join("platform.toml"), &seed).unwrap();
+    let o = run(&["plan", "staging"]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(out.contains("staging: Kubernetes 1.33 -> 1.34, from HEAD:\n  1. control plane 1.33 -> 1.34 (terraform:staging"), "{out}");
+    assert!(!out.contains("problem:"), "{out}");
+    // Committed at 1.32: 1.34 skips a minor, located error, exit 3.
+    std::fs::write(repo.join("platform.toml"), with("1.32")).unwrap();
+    git(&["commit", "-q", "-am", "older"]);
+    std::fs::write(repo.join("platform.toml"), &seed).unwrap();
+    let o = run(&["plan", "staging"]);
+    let err = text(&o.stderr);
+    assert_eq!(
+        o.status.code(),
+        Some(i32::from(flotilla_plan::exit::INVALID_PLATFORM)),
+        "{err}"
+    );
+    let line = seed
+        .lines()
+        .position(|l| l == "name = \"staging\"")
+        .unwrap()
+        + 6;
+    assert!(
+        err.contains(&format!("platform.toml:{line}:22: error: kubernetes_version 1.34 skips a minor version from 1.32")),
+        "{err}"
+    );
+    // Another ref: the same file against HEAD~1 (1.33) plans again.
+    assert_eq!(
+        run(&["plan", "staging", "--from", "HEAD~1"]).status.code(),
+        Some(0)
+    );
+}

@@ -465,3 +465,25 @@ fn node_exporter_relabelings_are_what_prometheus_accepts() {
     }
     assert!(checked >= 6);
 }
+
+/// Every chart's `kube_version` in versions.toml is its Chart.yaml `kubeVersion` at the pinned
+/// version (and absent where the chart has none): the upgrade plan checks targets against them.
+#[test]
+fn every_charts_kube_version_is_the_pinned_charts() {
+    let Some(reference) = flotilla_testkit::reference_dir() else {
+        return;
+    };
+    let versions = flotilla_model::Versions::embedded();
+    for (name, chart) in &versions.charts {
+        let path = reference
+            .join("charts")
+            .join(name)
+            .join(&chart.version)
+            .join("Chart.yaml");
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let meta: Value = serde_norway::from_str(&text).unwrap();
+        let upstream = meta["kubeVersion"].as_str().map(str::to_string);
+        assert_eq!(chart.kube_version, upstream, "{name} {}", chart.version);
+    }
+}

@@ -10,6 +10,7 @@ pub mod aws_data;
 pub mod capacity;
 pub mod cost;
 mod diagnostic;
+pub mod kubernetes;
 mod names;
 pub mod quotas;
 mod raw;
@@ -30,6 +31,7 @@ pub mod checks {
     pub use crate::names::looks_like_secret;
 }
 use serde::Serialize;
+pub use validate::kubernetes_version_span;
 pub use versions::Versions;
 
 /// Parses and validates a platform description.

@@ -73,6 +73,10 @@ pub struct Chart {
     /// `oci://...` registry path or an HTTPS chart repository.
     pub repository: String,
     pub version: String,
+    /// The chart's `kubeVersion` constraint at this version (its Chart.yaml), when it has one:
+    /// an upgrade plan checks the target Kubernetes version against it.
+    #[serde(default)]
+    pub kube_version: Option<String>,
 }
 
 impl Chart {

@@ -22,6 +22,7 @@ pub mod graph;
 pub mod invocation;
 pub mod report;
 pub mod target;
+pub mod upgrade;
 pub mod wiring;
 
 pub use commands::{BOOTSTRAP_STATE, Paths, Timeouts};

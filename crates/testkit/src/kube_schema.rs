@@ -118,6 +118,48 @@ impl KubeSchemas {
         })
     }
 
+    /// Every `(apiVersion, kind)` the version serves, from the kind schemas'
+    /// `x-kubernetes-group-version-kind`.
+    pub fn served(&self) -> Result<std::collections::BTreeSet<(String, String)>, ReferenceError> {
+        let mut out = std::collections::BTreeSet::new();
+        let entries = std::fs::read_dir(&self.dir).map_err(|e| ReferenceError::Read {
+            path: self.dir.clone(),
+            message: e.to_string(),
+        })?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            if name.starts_with('_') || !name.ends_with(".json") {
+                continue;
+            }
+            let schema = read_json(&path)?;
+            for gvk in schema["x-kubernetes-group-version-kind"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let (Some(group), Some(version), Some(kind)) = (
+                    gvk["group"].as_str(),
+                    gvk["version"].as_str(),
+                    gvk["kind"].as_str(),
+                ) else {
+                    continue;
+                };
+                let api = if group.is_empty() {
+                    version.to_string()
+                } else {
+                    format!("{group}/{version}")
+                };
+                out.insert((api, kind.to_string()));
+            }
+        }
+        Ok(out)
+    }
+
     /// Whether the version has a schema for this built-in kind.
     pub fn knows(&self, api_version: &str, kind: &str) -> bool {
         self.ensure(&file_stem(api_version, kind)).unwrap_or(false)

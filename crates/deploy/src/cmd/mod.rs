@@ -2,6 +2,7 @@
 //! root, the loaded platform, its arguments, the outside world ([`Io`]) and where to print, and
 //! returns the process exit code (0 success, 1 failure, 2 changes found).
 
+pub mod baseline;
 pub mod diff;
 pub mod drift;
 
@@ -166,6 +167,8 @@ pub struct DeployArgs {
     pub timeouts: Timeouts,
     /// Confirms pruning protected namespaces of this target (must repeat the target).
     pub confirm_prune: Option<String>,
+    /// What the dry run plans an upgrade from (the platform at a git ref), with its name.
+    pub baseline: Option<(String, Platform)>,
 }
 
 impl DeployArgs {
@@ -180,6 +183,7 @@ impl DeployArgs {
             allow_dirty_protected: false,
             timeouts: Timeouts::default(),
             confirm_prune: None,
+            baseline: None,
         }
     }
 }
@@ -238,6 +242,7 @@ pub fn deploy(
             &graph,
             &args.timeouts,
             io,
+            args.baseline.as_ref(),
             out,
         )?;
         return Ok(0);
@@ -316,6 +321,7 @@ pub fn destroy(
             &graph,
             &args.timeouts,
             io,
+            None,
             out,
         )?;
         return Ok(0);
@@ -373,6 +379,7 @@ fn print_dry_run(
     graph: &Graph,
     timeouts: &Timeouts,
     io: &Io,
+    baseline: Option<&(String, Platform)>,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
     let paths = Paths {
@@ -401,6 +408,22 @@ fn print_dry_run(
             "generated output differs from platform.toml in {} files (run `cargo xtask generate`): {}{more}",
             drift.len(),
             drift[..drift.len().min(8)].join(", ")
+        )?;
+    }
+    if let Some((name, base)) = baseline {
+        let clusters: std::collections::BTreeSet<&str> = graph
+            .steps()
+            .iter()
+            .filter_map(|s| s.work.cluster())
+            .collect();
+        let upgrades: Vec<_> = flotilla_plan::upgrade::upgrades(base, platform)
+            .into_iter()
+            .filter(|u| clusters.contains(u.cluster.as_str()))
+            .collect();
+        write!(
+            out,
+            "upgrade: {}",
+            flotilla_plan::upgrade::to_text(&upgrades, name)
         )?;
     }
     writeln!(out)?;

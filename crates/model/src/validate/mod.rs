@@ -216,3 +216,14 @@ fn known<'a, T: AsRef<str> + 'a>(what: &str, items: impl IntoIterator<Item = T>)
         format!("known {what}: {}", list.join(", "))
     }
 }
+
+/// The byte range of a cluster's `kubernetes_version` value in a platform file that loads (for
+/// errors found after loading, such as an upgrade that skips a version); `None` when the file
+/// does not parse or the cluster is not there.
+pub fn kubernetes_version_span(source: &str, cluster: &str) -> Option<Range<usize>> {
+    let file: raw::File = toml::from_str(source).ok()?;
+    file.clusters
+        .iter()
+        .find(|c| c.get_ref().name.get_ref() == cluster)
+        .map(|c| c.get_ref().kubernetes_version.span())
+}
