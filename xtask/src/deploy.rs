@@ -18,9 +18,10 @@ pub struct Args {
     /// Deploy the state bootstrap and the controlplane too, instead of checking they are current.
     #[arg(long)]
     pub with_dependencies: bool,
-    /// How many independent steps may run at once.
-    #[arg(long, default_value_t = flotilla_plan::DEFAULT_JOBS, value_name = "N")]
-    pub jobs: usize,
+    /// How many independent steps may run at once (default: two per cluster, 4 to 32; Terraform
+    /// runs are held to 8 at once per account and region whatever this says).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
     /// Continue the last run of this target: only what failed, did not run, or changed.
     #[arg(long)]
     pub resume: bool,
@@ -46,7 +47,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
     deploy.dry_run = args.dry_run;
     deploy.yes = args.yes;
     deploy.with_dependencies = args.with_dependencies;
-    deploy.jobs = args.jobs;
+    deploy.jobs = args.jobs.unwrap_or_else(|| flotilla_plan::default_jobs(&platform));
     deploy.resume = args.resume;
     deploy.allow_dirty_protected = args.allow_dirty_protected;
     deploy.confirm_prune = args.confirm_prune.clone();

@@ -19,9 +19,10 @@ pub struct Args {
     /// Apply the Terraform destroy plan without asking (required when not on a terminal).
     #[arg(long)]
     pub yes: bool,
-    /// How many independent steps may run at once.
-    #[arg(long, default_value_t = flotilla_plan::DEFAULT_JOBS, value_name = "N")]
-    pub jobs: usize,
+    /// How many independent steps may run at once (default: two per cluster, 4 to 32; Terraform
+    /// runs are held to 8 at once per account and region whatever this says).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
     /// Continue the last destroy of this environment.
     #[arg(long)]
     pub resume: bool,
@@ -37,7 +38,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
     let mut destroy = flotilla_deploy::DestroyArgs::new(&args.env, args.confirm.as_deref());
     destroy.dry_run = args.dry_run;
     destroy.yes = args.yes;
-    destroy.jobs = args.jobs;
+    destroy.jobs = args.jobs.unwrap_or_else(|| flotilla_plan::default_jobs(&platform));
     destroy.resume = args.resume;
     destroy.timeouts.helm = Duration::from_secs(args.timeout);
     destroy.timeouts.ready = Duration::from_secs(args.timeout);

@@ -34,8 +34,45 @@ pub use graph::{
 pub use invocation::{Invocation, Tool};
 pub use target::{Target, UnknownTarget};
 
-/// How many independent steps a run starts at once unless told otherwise (`--jobs`).
+/// How many independent steps a run starts at once unless told otherwise (`--jobs`), for
+/// small platforms; [`default_jobs`] grows it with the platform.
 pub const DEFAULT_JOBS: usize = 4;
+
+/// At most this many Terraform runs at once against one account and region: EKS, EC2 and IAM
+/// throttle their control-plane APIs per account and region, and 20 to 30 clusters applied at
+/// once fail on rate limits.
+pub const TERRAFORM_RUNS_PER_REGION: usize = 8;
+
+/// `--jobs` when none is given: two steps per cluster (a Terraform run and a release or wait
+/// beside it), at least [`DEFAULT_JOBS`], at most 32 (the scheduler's threads each hold a step
+/// log and a child process).
+pub fn default_jobs(platform: &flotilla_model::Platform) -> usize {
+    (platform.clusters.len() * 2).clamp(DEFAULT_JOBS, 32)
+}
+
+/// The throttling group of every step that calls an account's control-plane APIs in bulk (its
+/// Terraform runs): `terraform:<account>:<region>`.
+pub fn throttle_groups(
+    platform: &flotilla_model::Platform,
+    graph: &Graph,
+) -> std::collections::BTreeMap<StepId, String> {
+    graph
+        .steps()
+        .iter()
+        .filter_map(|s| {
+            let module = match &s.work {
+                Work::Terraform { module, .. } => module.as_str(),
+                Work::Bootstrap { .. } => "bootstrap",
+                _ => return None,
+            };
+            let (account, region) = match platform.cluster(module) {
+                Some(c) => (c.account_id.clone(), c.region.clone()),
+                None => (platform.account_id.clone(), platform.region.clone()),
+            };
+            Some((s.id.clone(), format!("terraform:{account}:{region}")))
+        })
+        .collect()
+}
 
 /// The field manager of every server-side apply Flotilla makes.
 pub const FIELD_MANAGER: &str = "flotilla";

@@ -241,3 +241,37 @@ fn release_files_read_back_give_the_same_inputs() {
         .unwrap_err();
     assert!(err.starts_with("helm/x/releases.yaml: "), "{err}");
 }
+
+/// `--jobs` grows with the platform, and every Terraform step is throttled by the account and
+/// region it runs against.
+#[test]
+fn jobs_follow_the_platform_and_terraform_is_grouped_by_account_and_region() {
+    let seed = support::seed();
+    assert_eq!(flotilla_plan::default_jobs(&seed), 8);
+    let big = flotilla_model::load(
+        "synth.toml",
+        &flotilla_testkit::synthetic::platform(30, 1),
+        &flotilla_model::Versions::embedded(),
+    )
+    .unwrap();
+    assert_eq!(flotilla_plan::default_jobs(&big), 32);
+    let inputs = GraphInputs::from_platform(&seed);
+    let g = deploy_graph(&seed, &inputs, &Target::All, GraphOptions::default()).unwrap();
+    let groups = flotilla_plan::throttle_groups(&seed, &g);
+    let terraform: Vec<&StepId> = g
+        .steps()
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.work,
+                flotilla_plan::Work::Terraform { .. } | flotilla_plan::Work::Bootstrap { .. }
+            )
+        })
+        .map(|s| &s.id)
+        .collect();
+    assert_eq!(terraform.len(), 5, "bootstrap and four clusters");
+    for id in terraform {
+        assert_eq!(groups[id], "terraform:123456789012:eu-west-1", "{id}");
+    }
+    assert_eq!(groups.len(), 5, "nothing else is throttled");
+}

@@ -263,6 +263,7 @@ pub fn deploy(
         args.resume,
         args.yes,
         prune_confirmed,
+        flotilla_plan::throttle_groups(platform, &graph),
         &args.timeouts,
         io,
         out,
@@ -347,6 +348,7 @@ pub fn destroy(
         args.resume,
         args.yes,
         false,
+        flotilla_plan::throttle_groups(platform, &graph),
         &args.timeouts,
         io,
         out,
@@ -598,6 +600,7 @@ fn execute(
     resume: bool,
     yes: bool,
     prune_confirmed: bool,
+    groups: BTreeMap<flotilla_plan::StepId, String>,
     timeouts: &Timeouts,
     io: &Io,
     out: &mut dyn Write,
@@ -686,6 +689,8 @@ fn execute(
             target: target.to_string(),
             previous,
             hashes,
+            groups,
+            group_limit: flotilla_plan::TERRAFORM_RUNS_PER_REGION,
         },
     )?;
     write_summary(out, &summary, command, target)?;

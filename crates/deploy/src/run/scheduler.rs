@@ -153,6 +153,11 @@ pub struct RunOptions {
     pub previous: Option<Journal>,
     /// Inputs hash of every step.
     pub hashes: BTreeMap<StepId, String>,
+    /// Steps that share a limit (Terraform runs against one account and region), by group.
+    pub groups: BTreeMap<StepId, String>,
+    /// How many steps of one group run at once (AWS throttles the control-plane APIs of an
+    /// account and region; 20 to 30 clusters applied together fail on rate limits).
+    pub group_limit: usize,
 }
 
 /// The outcome of a run.
@@ -335,6 +340,11 @@ pub fn run(
         .into_iter()
         .map(|a| a.into_iter().collect())
         .collect();
+    let group_of: Vec<Option<&str>> = steps
+        .iter()
+        .map(|s| options.groups.get(&s.id).map(String::as_str))
+        .collect();
+    let group_limit = options.group_limit.max(1);
     let logs: Mutex<BTreeMap<StepId, Arc<StepLog>>> = Mutex::new(BTreeMap::new());
     let (tx, rx) = mpsc::channel::<Event>();
     std::thread::scope(|scope| -> std::io::Result<()> {
@@ -376,6 +386,15 @@ pub fn run(
             changed |= !skipped.is_empty();
             if !cancel.is_cancelled() {
                 let mut starting = Vec::new();
+                // Running steps per group, counted once a pass.
+                let mut in_group: BTreeMap<&str, usize> = BTreeMap::new();
+                for (j, g) in group_of.iter().enumerate() {
+                    if let Some(g) = g
+                        && journal.steps[j].status == Status::Running
+                    {
+                        *in_group.entry(g).or_insert(0) += 1;
+                    }
+                }
                 for i in 0..steps.len() {
                     if running + starting.len() >= jobs {
                         break;
@@ -392,6 +411,14 @@ pub fn run(
                         });
                     if !ready {
                         continue;
+                    }
+                    // A group at its limit starts nothing more of its own.
+                    if let Some(g) = group_of[i] {
+                        let busy = in_group.entry(g).or_insert(0);
+                        if *busy >= group_limit {
+                            continue;
+                        }
+                        *busy += 1;
                     }
                     let s = &steps[i];
                     let log_path = options

@@ -82,6 +82,8 @@ fn options(dir: &std::path::Path, jobs: usize, previous: Option<Journal>) -> Run
             .iter()
             .map(|s| (s.id.clone(), format!("hash-{}", s.id)))
             .collect(),
+        groups: BTreeMap::new(),
+        group_limit: 1,
     }
 }
 
@@ -356,4 +358,61 @@ fn a_failure_keeps_the_error_and_its_sources() {
             && log.contains("  caused by: permission denied"),
         "{log}"
     );
+}
+
+/// Steps of one throttling group (Terraform against one account and region) run at most
+/// `group_limit` at a time, however many jobs are free; steps outside it are not held back.
+#[test]
+fn a_group_never_runs_more_than_its_limit_at_once() {
+    let ids: Vec<String> = (0..6).map(|i| format!("t{i}")).collect();
+    let mut steps: Vec<Step> = ids.iter().map(|id| step(id, &[])).collect();
+    steps.push(step("free", &[]));
+    let g = Graph::new(steps).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(dir.path(), 8, None);
+    opts.hashes = g
+        .steps()
+        .iter()
+        .map(|s| (s.id.clone(), format!("hash-{}", s.id)))
+        .collect();
+    opts.groups = ids
+        .iter()
+        .map(|id| {
+            (
+                StepId(id.clone()),
+                "terraform:111122223333:eu-west-1".to_string(),
+            )
+        })
+        .collect();
+    opts.group_limit = 2;
+    let fake = Fake {
+        sleep: Duration::from_millis(120),
+        ..Fake::default()
+    };
+    let s = run(&g, &fake, &Silent, &Cancel::new(), &opts).unwrap();
+    assert!(s.success());
+    let spans = fake.spans.lock().unwrap();
+    // At every start of a group step, at most two group steps are running.
+    for id in &ids {
+        let t = spans[id].0;
+        let overlapping = ids
+            .iter()
+            .filter(|other| spans[*other].0 <= t && t < spans[*other].1)
+            .count();
+        assert!(overlapping <= 2, "{id}: {overlapping} group steps at once");
+    }
+    // The free step started with the first ones, not after the group.
+    let first_end = ids.iter().map(|id| spans[id].1).min().unwrap();
+    assert!(spans["free"].0 < first_end);
+    // And the group did overlap (the limit is 2, not 1).
+    let max_overlap = ids
+        .iter()
+        .map(|id| {
+            ids.iter()
+                .filter(|o| spans[*o].0 <= spans[id].0 && spans[id].0 < spans[*o].1)
+                .count()
+        })
+        .max()
+        .unwrap();
+    assert_eq!(max_overlap, 2);
 }
