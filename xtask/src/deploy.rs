@@ -47,7 +47,9 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
     deploy.dry_run = args.dry_run;
     deploy.yes = args.yes;
     deploy.with_dependencies = args.with_dependencies;
-    deploy.jobs = args.jobs.unwrap_or_else(|| flotilla_plan::default_jobs(&platform));
+    deploy.jobs = args
+        .jobs
+        .unwrap_or_else(|| flotilla_plan::default_jobs(&platform));
     deploy.resume = args.resume;
     deploy.allow_dirty_protected = args.allow_dirty_protected;
     deploy.confirm_prune = args.confirm_prune.clone();

@@ -38,7 +38,9 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
     let mut destroy = flotilla_deploy::DestroyArgs::new(&args.env, args.confirm.as_deref());
     destroy.dry_run = args.dry_run;
     destroy.yes = args.yes;
-    destroy.jobs = args.jobs.unwrap_or_else(|| flotilla_plan::default_jobs(&platform));
+    destroy.jobs = args
+        .jobs
+        .unwrap_or_else(|| flotilla_plan::default_jobs(&platform));
     destroy.resume = args.resume;
     destroy.timeouts.helm = Duration::from_secs(args.timeout);
     destroy.timeouts.ready = Duration::from_secs(args.timeout);

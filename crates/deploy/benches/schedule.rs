@@ -175,9 +175,10 @@ fn main() -> ExitCode {
         }
         let graph = graph_of(s);
         let steps = graph.steps().len();
-        // Enough jobs that only the graph bounds parallelism; the default 4; sequential.
+        // Enough jobs that only the graph bounds parallelism; the default for the platform;
+        // sequential. Terraform stays at most 8 at once per account and region in all three.
         let mut by_jobs = Vec::new();
-        for jobs in [steps, 4, 1] {
+        for jobs in [steps, flotilla_plan::default_jobs(&s.platform), 1] {
             let runs: Vec<Run> = (0..options.runs)
                 .map(|_| measure(s, &graph, jobs, options.ms_per_minute))
                 .collect();

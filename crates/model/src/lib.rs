@@ -42,6 +42,24 @@ pub fn load(file: &str, source: &str, versions: &Versions) -> Result<Platform, L
     validate::load(file, source, versions)
 }
 
+/// How workload VPCs reach the controlplane VPC (and through it Kafka, Alertmanager, the
+/// private zone's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkHub {
+    /// One VPC peering per workload VPC (AWS allows at most 125 active peerings per VPC, 50
+    /// by default: quota L-7E9ECCDB).
+    #[default]
+    Peering,
+    /// One Transit Gateway in the controlplane's account and region, one attachment per VPC
+    /// (5,000 attachments per transit gateway by default).
+    TransitGateway,
+}
+
+/// At most this many workload VPCs can peer with the controlplane's: the adjustable maximum of
+/// AWS's "Active VPC peering connections per VPC" (L-7E9ECCDB).
+pub const MAX_PEERINGS_PER_VPC: usize = 125;
+
 /// The whole platform: clusters, applications, observability and sizing.
 #[derive(Debug, Clone, Serialize)]
 pub struct Platform {
@@ -52,6 +70,8 @@ pub struct Platform {
     pub internal_domain: String,
     /// S3 bucket that holds every cluster's Terraform state.
     pub state_bucket: String,
+    /// How every workload VPC reaches the controlplane's.
+    pub network_hub: NetworkHub,
     /// In file order; exactly one has [`Role::Controlplane`].
     pub clusters: Vec<Cluster>,
     pub applications: Vec<Application>,

@@ -220,7 +220,7 @@ fn region_needs(platform: &Platform, clusters: &[&Cluster]) -> Vec<QuotaNeed> {
         add("nat-gateways-per-az", 1, who);
         add("network-load-balancers", load_balancers(platform, c), who);
         add("gp3-tib", gp3_gib(platform, c), who);
-        if c.role == Role::Controlplane {
+        if c.role == Role::Controlplane && platform.network_hub == crate::NetworkHub::Peering {
             add(
                 "peerings-per-vpc",
                 platform.workload_clusters().count() as u64,

@@ -34,6 +34,9 @@ pub struct PlatformMeta {
     pub internal_domain: S<String>,
     #[serde(default)]
     pub state_bucket: Option<S<String>>,
+    /// How workload VPCs reach the controlplane's: `peering` or `transit_gateway`.
+    #[serde(default)]
+    pub network_hub: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -17,7 +17,13 @@ pub fn platform(clusters: usize, apps: usize) -> String {
         "# Synthetic platform: {clusters} workload clusters, {apps} applications each.\n\
          # Written by `cargo xtask bench synth --clusters {clusters} --apps {apps}`.\n\n\
          [platform]\nname = \"synth\"\nregion = \"eu-west-1\"\naccount_id = \"{account}\"\n\
-         internal_domain = \"synth.internal\"\n"
+         internal_domain = \"synth.internal\"\n{}",
+        // Past what VPC peering allows, the synthetic platform uses the Transit Gateway hub.
+        if clusters > flotilla_model::MAX_PEERINGS_PER_VPC {
+            "network_hub = \"transit_gateway\"\n"
+        } else {
+            ""
+        }
     );
     // /20 networks from 10.0.0.0/8: index i is 10.(i / 16).((i % 16) * 16).0/20.
     let cidr = |i: usize| format!("10.{}.{}.0/20", i / 16, (i % 16) * 16);

@@ -31,6 +31,19 @@ impl Cx {
             ),
         };
 
+        let network_hub = match meta.network_hub.as_ref().map(|h| (h, h.get_ref().as_str())) {
+            None | Some((_, "peering")) => NetworkHub::Peering,
+            Some((_, "transit_gateway")) => NetworkHub::TransitGateway,
+            Some((h, other)) => {
+                self.err_help(
+                    span(h),
+                    format!("unknown network_hub \"{other}\""),
+                    "network_hub is \"peering\" (one VPC peering per workload VPC) or \"transit_gateway\"",
+                );
+                NetworkHub::Peering
+            }
+        };
+
         // Clusters.
         if f.clusters.is_empty() {
             self.err_help(
@@ -240,6 +253,44 @@ impl Cx {
             }
         }
 
+        // Every workload VPC peers with the controlplane's: AWS stops at 125 peerings per VPC.
+        if network_hub == NetworkHub::Peering {
+            let workloads: Vec<&S<raw::Cluster>> = f
+                .clusters
+                .iter()
+                .filter(|c| c.get_ref().role.get_ref() != "controlplane")
+                .collect();
+            if let Some(first_too_many) = workloads.get(MAX_PEERINGS_PER_VPC) {
+                self.err_help(
+                    span(&first_too_many.get_ref().name),
+                    format!(
+                        "cluster \"{}\" is workload VPC number {} to peer with the controlplane's, and AWS allows at most {MAX_PEERINGS_PER_VPC} active peerings per VPC (quota L-7E9ECCDB, 50 by default)",
+                        first_too_many.get_ref().name.get_ref(),
+                        MAX_PEERINGS_PER_VPC + 1
+                    ),
+                    "set network_hub = \"transit_gateway\" in [platform]: one Transit Gateway, one attachment per VPC",
+                );
+            }
+        }
+
+        // A Transit Gateway attaches VPCs of its own region only.
+        if network_hub == NetworkHub::TransitGateway
+            && let Some(cp) = clusters.iter().find(|c| c.role == Role::Controlplane)
+        {
+            for (raw, c) in f.clusters.iter().zip(&clusters) {
+                if c.role == Role::Workload && c.region != cp.region {
+                    self.err_help(
+                        raw.get_ref().region.as_ref().map_or(span(&raw.get_ref().name), span),
+                        format!(
+                            "cluster \"{}\" is in {} but the Transit Gateway hub is in the controlplane's region {}",
+                            c.name, c.region, cp.region
+                        ),
+                        "a Transit Gateway attaches VPCs of its own region: keep the cluster in the controlplane's region, or use network_hub = \"peering\"",
+                    );
+                }
+            }
+        }
+
         // Routes.
         self.routes(&f.routes, &f.applications, &mut applications, &clusters);
 
@@ -256,6 +307,7 @@ impl Cx {
             account_id: meta.account_id.get_ref().clone(),
             internal_domain: meta.internal_domain.get_ref().clone(),
             state_bucket,
+            network_hub,
             clusters,
             applications,
             observability,

@@ -222,6 +222,19 @@ impl Cx<'_> {
                 "ARN of the private zone.",
                 Expr::raw("aws_route53_zone.internal.arn"),
             ));
+            if self.platform.network_hub == flotilla_model::NetworkHub::TransitGateway {
+                blocks.push(out(
+                    "transit_gateway_id",
+                    "Transit Gateway every workload VPC attaches to.",
+                    Expr::raw("aws_ec2_transit_gateway.hub.id"),
+                ));
+            }
+        } else if self.platform.network_hub == flotilla_model::NetworkHub::TransitGateway {
+            blocks.push(out(
+                "controlplane_attachment_id",
+                "Transit Gateway attachment of this VPC.",
+                Expr::raw("aws_ec2_transit_gateway_vpc_attachment.controlplane.id"),
+            ));
         } else {
             blocks.push(out(
                 "controlplane_peering_id",

@@ -186,6 +186,9 @@ impl<'a> Cx<'a> {
         }
         if self.is_controlplane() {
             blocks.push(self.internal_zone());
+            if self.platform.network_hub == flotilla_model::NetworkHub::TransitGateway {
+                blocks.extend(self.transit_gateway_hub());
+            }
         } else {
             blocks.extend(self.controlplane_link());
         }

@@ -142,6 +142,11 @@ impl Cx<'_> {
 
         let name_tag =
             Expr::string_map([("Name", format!("{}-{}", self.eks_name(), cp.name).as_str())]);
+        if platform.network_hub == flotilla_model::NetworkHub::TransitGateway {
+            blocks.extend(self.hub_attachment(name_tag));
+            blocks.extend(self.zone_association(reach));
+            return blocks;
+        }
         let mut peering = Body::new()
             .attr("vpc_id", Expr::raw("module.vpc.vpc_id"))
             .attr("peer_vpc_id", Expr::raw("local.controlplane.vpc_id"));
@@ -217,6 +222,14 @@ impl Cx<'_> {
             ),
         ));
 
+        blocks.extend(self.zone_association(reach));
+        blocks
+    }
+
+    /// The private zone of the controlplane, associated with this workload VPC (authorized
+    /// from the controlplane's side when it is another account's).
+    fn zone_association(&self, reach: Reach) -> Vec<Block> {
+        let mut blocks = Vec::new();
         let (zone_id, vpc_id) = if reach == Reach::OtherAccount {
             blocks.push(Block::new(
                 "resource",
@@ -245,6 +258,118 @@ impl Cx<'_> {
         ));
         blocks
     }
+}
+
+impl Cx<'_> {
+    /// A workload VPC on the controlplane's Transit Gateway: its attachment (private subnets)
+    /// and a route to the controlplane VPC from each private route table. The controlplane's
+    /// routes back are its own (`transit_gateway_hub`); the attachment is accepted by the
+    /// gateway itself (same account: validation refuses others).
+    fn hub_attachment(&self, name_tag: Expr) -> Vec<Block> {
+        vec![
+            Block::new(
+                "resource",
+                &["aws_ec2_transit_gateway_vpc_attachment", "controlplane"],
+                Body::new()
+                    .attr(
+                        "transit_gateway_id",
+                        Expr::raw("local.controlplane.transit_gateway_id"),
+                    )
+                    .attr("vpc_id", Expr::raw("module.vpc.vpc_id"))
+                    .attr("subnet_ids", Expr::raw("module.vpc.private_subnets"))
+                    .blank()
+                    .attr("tags", name_tag),
+            ),
+            Block::new(
+                "resource",
+                &["aws_route", "to_controlplane"],
+                Body::new()
+                    .attr(
+                        "for_each",
+                        Expr::raw(
+                            "{ for i, id in module.vpc.private_route_table_ids : \"private-${i}\" => id }",
+                        ),
+                    )
+                    .blank()
+                    .attr("route_table_id", Expr::raw("each.value"))
+                    .attr("destination_cidr_block", self.controlplane.vpc_cidr.to_string())
+                    .attr(
+                        "transit_gateway_id",
+                        Expr::raw("local.controlplane.transit_gateway_id"),
+                    )
+                    .blank()
+                    .attr(
+                        "depends_on",
+                        Expr::raw("[aws_ec2_transit_gateway_vpc_attachment.controlplane]"),
+                    ),
+            ),
+        ]
+    }
+
+    /// The controlplane's side of a Transit Gateway hub: the gateway (attachments accepted and
+    /// propagated to its default route table), the controlplane VPC's attachment, and a route
+    /// to every workload VPC from each of its private route tables.
+    pub(super) fn transit_gateway_hub(&self) -> Vec<Block> {
+        let workloads: Vec<String> = self
+            .platform
+            .workload_clusters()
+            .map(|c| c.vpc_cidr.to_string())
+            .collect();
+        vec![
+            Block::new(
+                "resource",
+                &["aws_ec2_transit_gateway", "hub"],
+                Body::new()
+                    .attr(
+                        "description",
+                        format!("{}: every workload VPC to the controlplane", self.platform.name),
+                    )
+                    .attr("auto_accept_shared_attachments", "disable")
+                    .attr("default_route_table_association", "enable")
+                    .attr("default_route_table_propagation", "enable")
+                    .attr("dns_support", "enable")
+                    .blank()
+                    .attr("tags", Expr::string_map([("Name", self.eks_name().as_str())])),
+            ),
+            Block::new(
+                "resource",
+                &["aws_ec2_transit_gateway_vpc_attachment", "controlplane"],
+                Body::new()
+                    .attr("transit_gateway_id", Expr::raw("aws_ec2_transit_gateway.hub.id"))
+                    .attr("vpc_id", Expr::raw("module.vpc.vpc_id"))
+                    .attr("subnet_ids", Expr::raw("module.vpc.private_subnets"))
+                    .blank()
+                    .attr("tags", Expr::string_map([("Name", self.eks_name().as_str())])),
+            ),
+            Block::new(
+                "resource",
+                &["aws_route", "to_workloads"],
+                Body::new()
+                    .attr(
+                        "for_each",
+                        Expr::raw(format!(
+                            "{{ for pair in setproduct(range(length(module.vpc.private_route_table_ids)), {}) : \"private-${{pair[0]}}-${{replace(pair[1], \"/\", \"-\")}}\" => {{ table = module.vpc.private_route_table_ids[pair[0]], cidr = pair[1] }} }}",
+                            hcl_list(&workloads)
+                        )),
+                    )
+                    .blank()
+                    .attr("route_table_id", Expr::raw("each.value.table"))
+                    .attr("destination_cidr_block", Expr::raw("each.value.cidr"))
+                    .attr("transit_gateway_id", Expr::raw("aws_ec2_transit_gateway.hub.id"))
+                    .blank()
+                    .attr(
+                        "depends_on",
+                        Expr::raw("[aws_ec2_transit_gateway_vpc_attachment.controlplane]"),
+                    ),
+            ),
+        ]
+    }
+}
+
+/// `["10.10.0.0/16", ...]` as HCL.
+fn hcl_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| format!("\"{i}\"")).collect();
+    format!("[{}]", quoted.join(", "))
 }
 
 /// `security_group_additional_rules` of the cluster security group: HTTPS to the API from
