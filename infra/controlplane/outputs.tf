@@ -42,7 +42,7 @@ output "private_subnet_ids" {
 }
 
 output "private_route_table_ids" {
-  description = "Route tables of the private subnets (the controlplane's are read by the workload modules)."
+  description = "Route tables of the private subnets (read by the link modules)."
   value       = module.vpc.private_route_table_ids
 }
 

@@ -4,8 +4,6 @@
 locals {
   cluster_name = "flotilla-testing"
   azs          = slice(data.aws_availability_zones.available.names, 0, 2)
-
-  controlplane = data.terraform_remote_state.controlplane.outputs
 }
 
 data "aws_partition" "current" {}
@@ -334,26 +332,9 @@ module "external_dns_pod_identity" {
   ]
 
   # The gateway's public zone is not in the model; external-dns is held to the gateway domain by its domain filter.
+  # In the private zone its link module (link/main.tf) denies it every name but its own.
   attach_external_dns_policy    = true
   external_dns_hosted_zone_arns = ["arn:${data.aws_partition.current.partition}:route53:::hostedzone/*"]
-
-  # In the platform's private zone only this cluster's own name (and its TXT ownership
-  # records): never Kafka's, Alertmanager's or another cluster's.
-  policy_statements = [
-    {
-      sid       = "OnlyOwnRecordsInThePrivateZone"
-      effect    = "Deny"
-      actions   = ["route53:ChangeResourceRecordSets"]
-      resources = [local.controlplane.internal_zone_arn]
-      condition = [
-        {
-          test     = "ForAnyValue:StringNotLike"
-          variable = "route53:ChangeResourceRecordSetsNormalizedRecordNames"
-          values   = ["prometheus.testing.flotilla.internal", "*-prometheus.testing.flotilla.internal"]
-        },
-      ]
-    },
-  ]
 
   associations = {
     this = {
@@ -362,44 +343,4 @@ module "external_dns_pod_identity" {
       service_account = "external-dns"
     }
   }
-}
-
-data "terraform_remote_state" "controlplane" {
-  backend = "s3"
-  config = {
-    bucket = "flotilla-123456789012-tfstate"
-    key    = "controlplane/terraform.tfstate"
-    region = "eu-west-1"
-  }
-}
-
-resource "aws_vpc_peering_connection" "controlplane" {
-  vpc_id      = module.vpc.vpc_id
-  peer_vpc_id = local.controlplane.vpc_id
-  auto_accept = true
-
-  tags = {
-    Name = "flotilla-testing-controlplane"
-  }
-}
-
-resource "aws_route" "to_controlplane" {
-  for_each = { for i, id in module.vpc.private_route_table_ids : "private-${i}" => id }
-
-  route_table_id            = each.value
-  destination_cidr_block    = "10.0.0.0/16"
-  vpc_peering_connection_id = aws_vpc_peering_connection.controlplane.id
-}
-
-resource "aws_route" "from_controlplane" {
-  for_each = { for i, id in local.controlplane.private_route_table_ids : "private-${i}" => id }
-
-  route_table_id            = each.value
-  destination_cidr_block    = "10.30.0.0/16"
-  vpc_peering_connection_id = aws_vpc_peering_connection.controlplane.id
-}
-
-resource "aws_route53_zone_association" "internal" {
-  zone_id = local.controlplane.internal_zone_id
-  vpc_id  = module.vpc.vpc_id
 }

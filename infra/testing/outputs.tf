@@ -42,7 +42,7 @@ output "private_subnet_ids" {
 }
 
 output "private_route_table_ids" {
-  description = "Route tables of the private subnets (the controlplane's are read by the workload modules)."
+  description = "Route tables of the private subnets (read by the link modules)."
   value       = module.vpc.private_route_table_ids
 }
 
@@ -56,7 +56,7 @@ output "kms_key_arn" {
   value       = aws_kms_key.cluster.arn
 }
 
-output "controlplane_peering_id" {
-  description = "VPC peering connection to the controlplane."
-  value       = aws_vpc_peering_connection.controlplane.id
+output "external_dns_role_name" {
+  description = "IAM role of external-dns (its link module denies it the private zone's other names)."
+  value       = module.external_dns_pod_identity.iam_role_name
 }

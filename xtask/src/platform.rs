@@ -98,12 +98,12 @@ impl Context {
     }
 
     pub fn load(&self) -> Result<Platform, Error> {
-        let source =
-            std::fs::read_to_string(&self.platform_file).map_err(|source| Error::Read {
-                path: self.platform_file.clone(),
-                source,
-            })?;
-        flotilla_model::load(&self.display_name(), &source, &Versions::embedded())
+        let bytes = std::fs::read(&self.platform_file).map_err(|source| Error::Read {
+            path: self.platform_file.clone(),
+            source,
+        })?;
+        // Not UTF-8 is a located error too, at the first bad byte.
+        flotilla_model::load_bytes(&self.display_name(), &bytes, &Versions::embedded())
             .map_err(|e| Error::Invalid(Box::new(e)))
     }
 }

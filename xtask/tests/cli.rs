@@ -90,6 +90,52 @@ fn generate_out_writes_a_tree_that_then_checks_clean_and_detects_drift() {
     assert_eq!(o.status.code(), Some(0));
 }
 
+/// A platform file saved in another encoding is a located error at its first bad byte, naming
+/// the encoding it looks like; nothing is written.
+#[test]
+fn a_platform_that_is_not_utf8_is_located_at_its_first_bad_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("latin1.toml");
+    // "é" in Latin-1 (0xE9) in a comment on line 3.
+    let mut bytes = b"# Flotilla\n\n# caf".to_vec();
+    bytes.push(0xE9);
+    bytes.extend_from_slice(b"\n");
+    bytes.extend_from_slice(&std::fs::read(root().join("platform.toml")).unwrap());
+    std::fs::write(&bad, &bytes).unwrap();
+    let out = dir.path().join("out");
+    let o = xtask(&[
+        "--platform",
+        bad.to_str().unwrap(),
+        "generate",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "exit::INVALID_PLATFORM");
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("latin1.toml:3:6: error: byte 0xE9 is not valid UTF-8"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Latin-1 or Windows-1252, where 0xE9 is 'é'"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    // UTF-16 says so.
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(
+            "name = \"x\"\n"
+                .encode_utf16()
+                .flat_map(|u| u.to_le_bytes()),
+        )
+        .collect();
+    std::fs::write(&bad, utf16).unwrap();
+    let o = xtask(&["--platform", bad.to_str().unwrap(), "generate", "--check"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(text(&o.stderr).contains("UTF-16"), "{}", text(&o.stderr));
+}
+
 #[test]
 fn an_invalid_platform_is_reported_with_locations_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();
@@ -380,4 +426,100 @@ fn plan_shows_the_upgrade_from_a_git_ref_and_refuses_a_skipped_minor() {
         run(&["plan", "staging", "--from", "HEAD~1"]).status.code(),
         Some(0)
     );
+}
+
+/// A documented line against a printed one: equal, where `[...]` inside the line stands for
+/// any text.
+fn line_matches(want: &str, actual: &str) -> bool {
+    let parts: Vec<&str> = want.split("[...]").collect();
+    if parts.len() == 1 {
+        return want == actual;
+    }
+    let mut rest = match actual.strip_prefix(parts[0]) {
+        Some(r) => r,
+        None => return false,
+    };
+    for (i, part) in parts.iter().enumerate().skip(1) {
+        if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        }
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// The `$ cargo xtask ...` excerpts of docs/operations.md that run offline (plan, graph, diff
+/// between environments, dry runs; without a `#` note saying the platform was changed first)
+/// and the README's dry run are what those commands print on the repository's
+/// platform: every line but the `[...]`/`...` elisions appears in the output, in order (the
+/// checkout's path written as the docs' `/home/ops/flotilla`).
+#[test]
+fn the_documented_output_is_what_the_commands_print() {
+    let root_text = root().display().to_string();
+    let mut checked = 0;
+    let mut excerpts: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
+    let ops = std::fs::read_to_string(root().join("docs/operations.md")).unwrap();
+    let mut lines = ops.lines().peekable();
+    while let Some(l) = lines.next() {
+        let Some(cmd) = l.strip_prefix("$ cargo xtask ") else {
+            continue;
+        };
+        let mut expected = Vec::new();
+        while let Some(next) = lines.peek() {
+            if next.starts_with("$ ") || next.starts_with("```") {
+                break;
+            }
+            expected.push(lines.next().unwrap().to_string());
+        }
+        let args: Vec<String> = cmd.split_whitespace().map(str::to_string).collect();
+        // Only what runs offline on the repository's platform as written: a `#` note says the
+        // platform or the account was changed first, a redirection is the shell's.
+        let offline = args[0] == "plan"
+            || args[0] == "graph"
+            || args.iter().any(|a| a == "--dry-run")
+            || (args[0] == "diff" && !args.iter().any(|a| a == "--live"));
+        if cmd.contains('#') || cmd.contains('<') || cmd.contains('|') || !offline {
+            continue;
+        }
+        excerpts.push((format!("docs/operations.md: {l}"), args, expected));
+    }
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme
+        .find("```text\ndeploy production --dry-run:")
+        .expect("the README shows the dry run");
+    let block: Vec<String> = readme[start + "```text\n".len()..]
+        .lines()
+        .take_while(|l| !l.starts_with("```"))
+        .map(str::to_string)
+        .collect();
+    excerpts.push((
+        "README.md: the dry run".into(),
+        vec!["deploy".into(), "production".into(), "--dry-run".into()],
+        block,
+    ));
+    for (at, args, expected) in excerpts {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = xtask(&args);
+        let actual = format!("{}{}", text(&o.stdout), text(&o.stderr))
+            .replace(&root_text, "/home/ops/flotilla");
+        let actual: Vec<&str> = actual.lines().map(str::trim_end).collect();
+        let mut from = 0;
+        for want in expected.iter().map(|l| l.trim_end()) {
+            if want == "[...]" || want.trim() == "..." {
+                continue;
+            }
+            match actual[from..].iter().position(|a| line_matches(want, a)) {
+                Some(i) => from += i + 1,
+                None => panic!(
+                    "{at}: the docs show a line the command does not print (or not here):\n{want}\n\nafter line {from} of the output:\n{}",
+                    actual.join("\n")
+                ),
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 5, "excerpts checked: {checked}");
 }

@@ -42,6 +42,44 @@ pub fn load(file: &str, source: &str, versions: &Versions) -> Result<Platform, L
     validate::load(file, source, versions)
 }
 
+/// [`load`] of a file's bytes: a file that is not UTF-8 is a located error at its first bad
+/// byte, saying what encoding the bytes look like.
+pub fn load_bytes(file: &str, bytes: &[u8], versions: &Versions) -> Result<Platform, LoadError> {
+    match std::str::from_utf8(bytes) {
+        Ok(source) => load(file, source, versions),
+        Err(e) => Err(not_utf8(file, bytes, e.valid_up_to())),
+    }
+}
+
+fn not_utf8(file: &str, bytes: &[u8], at: usize) -> LoadError {
+    // Up to the first bad byte the text is as written; the rest is shown with U+FFFD.
+    let source_text = String::from_utf8_lossy(bytes).into_owned();
+    let bad = bytes[at];
+    let guess = if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        "it starts with a UTF-16 byte order mark: the file is UTF-16".to_string()
+    } else if bytes.iter().filter(|b| **b == 0).count() * 4 > bytes.len() {
+        "a quarter of its bytes are zero: it looks like UTF-16 or UTF-32".to_string()
+    } else if bad >= 0xA0 {
+        format!(
+            "it looks like Latin-1 or Windows-1252, where 0x{bad:02X} is '{}'",
+            char::from(bad)
+        )
+    } else {
+        "it is neither UTF-8 nor a text encoding Flotilla recognizes".to_string()
+    };
+    LoadError {
+        file: file.to_string(),
+        diagnostics: vec![
+            Diagnostic::error(
+                at..at + char::REPLACEMENT_CHARACTER.len_utf8(),
+                format!("byte 0x{bad:02X} is not valid UTF-8 (platform.toml is read as UTF-8)"),
+            )
+            .with_help(format!("{guess}; save the file as UTF-8")),
+        ],
+        source_text,
+    }
+}
+
 /// How workload VPCs reach the controlplane VPC (and through it Kafka, Alertmanager, the
 /// private zone's names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -306,6 +344,21 @@ pub struct PrivateAccess {
 impl PrivateAccess {
     pub fn is_empty(&self) -> bool {
         self.cidrs.is_empty() && self.security_groups.is_empty()
+    }
+}
+
+impl Cluster {
+    /// Whether the deploy reaches this cluster's API only through its link to the controlplane:
+    /// a private-only endpoint whose access path is a network inside the controlplane's VPC (a
+    /// runner there), which the peering or hub routes carry.
+    pub fn api_reached_through(&self, controlplane: &Cluster) -> bool {
+        self.role == Role::Workload
+            && self.endpoint == EndpointAccess::Private
+            && self
+                .private_access
+                .cidrs
+                .iter()
+                .any(|c| names::overlaps(c, &controlplane.vpc_cidr))
     }
 }
 

@@ -230,34 +230,60 @@ fn decimal(s: &str) -> bool {
         && s.bytes().any(|b| b != b'0' && b != b'.')
 }
 
-/// A Prometheus duration (`30s`, `5m`, `1h30m`) to seconds.
+/// A Prometheus duration to seconds, by Prometheus' own grammar (prometheus/common
+/// `model.ParseDuration`, and the pattern of the pinned PrometheusRule CRD): `0`, or numbers
+/// with the units `y`, `w`, `d`, `h`, `m`, `s`, `ms`, each at most once and from the largest
+/// to the smallest (`1h30m`, not `30m1h`), within what a 64-bit count of nanoseconds holds
+/// (about 292 years). Milliseconds count towards the total and are rounded down to seconds.
 pub fn prom_duration(s: &str) -> Result<u64, String> {
-    let help = "write a duration such as \"30s\", \"5m\" or \"1h30m\"";
-    let mut total: u64 = 0;
-    let mut num = String::new();
-    let mut seen = false;
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86400,
-            'w' => 604_800,
-            _ => return Err(help.into()),
-        };
-        let n: u64 = num.parse().map_err(|_| help.to_string())?;
-        total = total.saturating_add(n.saturating_mul(unit));
-        num.clear();
-        seen = true;
+    let help = "write a duration such as \"30s\", \"5m\" or \"1h30m\": units y, w, d, h, m, s, ms, each once, largest first";
+    if s == "0" {
+        return Ok(0);
     }
-    if !num.is_empty() || !seen {
+    if s.is_empty() {
         return Err(help.into());
     }
-    Ok(total)
+    // Nanoseconds per unit, in Prometheus' order.
+    const UNITS: [(&str, u128); 7] = [
+        ("y", 365 * 86_400 * 1_000_000_000),
+        ("w", 7 * 86_400 * 1_000_000_000),
+        ("d", 86_400 * 1_000_000_000),
+        ("h", 3_600 * 1_000_000_000),
+        ("m", 60 * 1_000_000_000),
+        ("s", 1_000_000_000),
+        ("ms", 1_000_000),
+    ];
+    let mut rest = s;
+    let mut next_unit = 0;
+    let mut total: u128 = 0;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(help.into());
+        }
+        let n: u128 = rest[..digits].parse().map_err(|_| {
+            "the number is too large: Prometheus holds durations to about 292 years".to_string()
+        })?;
+        rest = &rest[digits..];
+        let unit_len = rest.bytes().take_while(|b| !b.is_ascii_digit()).count();
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let Some(pos) = UNITS.iter().position(|(u, _)| *u == unit) else {
+            return Err(help.into());
+        };
+        if pos < next_unit {
+            return Err(format!(
+                "the units go from the largest to the smallest, each once (\"1h30m\", not \"30m1h\"); {help}"
+            ));
+        }
+        next_unit = pos + 1;
+        total = n
+            .checked_mul(UNITS[pos].1)
+            .and_then(|v| total.checked_add(v))
+            .filter(|t| *t <= i64::MAX as u128)
+            .ok_or("the duration is too long: Prometheus holds durations to about 292 years")?;
+    }
+    Ok((total / 1_000_000_000) as u64)
 }
 
 /// A Prometheus alert name: `[a-zA-Z_][a-zA-Z0-9_]*`.
@@ -453,6 +479,34 @@ pub fn looks_like_secret(s: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Prometheus' duration grammar: units largest first, each once, `ms` included, `0` alone,
+    /// and nothing past 64-bit nanoseconds (the pinned PrometheusRule CRD's pattern and
+    /// prometheus/common `model.ParseDuration`).
+    #[test]
+    fn prometheus_durations_follow_prometheus_grammar() {
+        assert_eq!(prom_duration("0"), Ok(0));
+        assert_eq!(prom_duration("5m"), Ok(300));
+        assert_eq!(prom_duration("1h30m"), Ok(5400));
+        assert_eq!(
+            prom_duration("1y2w3d4h5m6s7ms"),
+            Ok(31_536_000 + 1_209_600 + 259_200 + 14_400 + 306)
+        );
+        assert_eq!(prom_duration("1500ms"), Ok(1));
+        for bad in [
+            "", "30m1h", "1m1m", "1s5m", "5", "m", "5x", "1.5h", "-5m", "5 m", "5M", "1h-1m",
+        ] {
+            assert!(prom_duration(bad).is_err(), "{bad:?}");
+        }
+        assert!(
+            prom_duration("30m1h")
+                .unwrap_err()
+                .contains("largest to the smallest")
+        );
+        assert!(prom_duration("292y").is_ok());
+        assert!(prom_duration("293y").unwrap_err().contains("292 years"));
+        assert!(prom_duration("999999999999999999999999999999999999999999y").is_err());
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -322,7 +322,7 @@ pub fn describe(
                 v.push(cmd(tf_init(paths, dir, name)));
                 v.push(cmd(tf_state_list(paths, dir, name)));
             }
-            v.push("refuse while any workload module still has resources (its VPC peers with the controlplane)".into());
+            v.push("refuse while any workload's link module still has resources (its VPC is joined to the controlplane's)".into());
             v
         }
     }

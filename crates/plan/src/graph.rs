@@ -150,7 +150,8 @@ pub enum Work {
         cluster: String,
         files: Vec<String>,
     },
-    /// Refuse while any of these workload modules still has resources in its state.
+    /// Refuse while any of these workload link modules (module key, directory) still has
+    /// resources in its state.
     CheckNoPeers {
         workloads: Vec<(String, String)>,
     },
@@ -195,7 +196,8 @@ pub struct Step {
     pub work: Work,
     /// Steps that must succeed first.
     pub needs: Vec<StepId>,
-    /// Files (relative to the repository root; a directory means every file under it) whose
+    /// Files (relative to the repository root; a directory means the files directly in it, as
+    /// a Terraform root module's are) whose
     /// contents, with the step's commands, make its inputs hash.
     pub inputs: Vec<String>,
     /// What the step establishes for its dependents.
@@ -497,14 +499,16 @@ pub fn deploy_graph(
     } else {
         cp_terraform_id.clone().expect("verify step exists")
     };
-    let cp_tf = if deploy_cp {
-        id(&["terraform", &cp.name])
+    let (cp_tf, cp_verified) = if deploy_cp {
+        (id(&["terraform", &cp.name]), None)
     } else {
-        cp_terraform_id.expect("verify step exists")
+        let v = cp_terraform_id.expect("verify step exists");
+        (v.clone(), Some(v))
     };
     for w in workloads {
         let wiring = WorkloadWiring {
             controlplane_terraform: cp_tf.clone(),
+            controlplane_verified: cp_verified.clone(),
             controlplane_ready: cp_ready.clone(),
             controlplane_access: id(&["access", &cp.name]),
             kafka_copies: wiring::kafka_secrets(platform, w),
@@ -523,6 +527,10 @@ pub fn deploy_graph(
 
 struct WorkloadWiring {
     controlplane_terraform: StepId,
+    /// The check that the controlplane is deployed and current, when this deploy does not apply
+    /// it: a precondition of creating anything, so that a stale controlplane stops the deploy
+    /// before a workload cluster is half made.
+    controlplane_verified: Option<StepId>,
     controlplane_ready: StepId,
     controlplane_access: StepId,
     kafka_copies: Vec<(SecretRef, SecretRef)>,
@@ -643,11 +651,9 @@ fn cluster_steps(
 ) {
     let name = cluster.name.as_str();
     let tf = id(&["terraform", name]);
+    // A cluster module reads no other state: every cluster's VPC and EKS are created at once.
     let mut tf_needs = vec![bootstrap.clone(), preflight_id(&cluster.region)];
-    if let Some(w) = workload {
-        // The workload VPC peers with the controlplane's: its module reads the controlplane state.
-        tf_needs.push(w.controlplane_terraform.clone());
-    }
+    tf_needs.extend(workload.and_then(|w| w.controlplane_verified.clone()));
     steps.push(Step {
         id: tf.clone(),
         work: Work::Terraform {
@@ -660,8 +666,38 @@ fn cluster_steps(
         outputs: vec![format!("EKS cluster and VPC of {name}")],
         volatile: false,
     });
+    // A workload's link to the controlplane, once both cluster modules are applied.
+    let link = workload.map(|w| {
+        let link = id(&["link", name]);
+        let module = flotilla_terraform::link_module(name);
+        steps.push(Step {
+            id: link.clone(),
+            work: Work::Terraform {
+                dir: flotilla_terraform::module_key_dir(&module),
+                module,
+                mode: TerraformMode::Apply,
+            },
+            needs: vec![tf.clone(), w.controlplane_terraform.clone()],
+            inputs: vec![flotilla_terraform::module_key_dir(
+                &flotilla_terraform::link_module(name),
+            )],
+            outputs: vec![format!(
+                "{name} joined to {}: routes both ways, the private zone, external-dns held to its names",
+                platform.controlplane().name
+            )],
+            volatile: false,
+        });
+        link
+    });
     let access = id(&["access", name]);
-    steps.push(access_step(cluster, vec![tf.clone()]));
+    let mut access_needs = vec![tf.clone()];
+    if let Some(l) = &link
+        && cluster.api_reached_through(platform.controlplane())
+    {
+        // The deploy reaches this API from inside the controlplane's VPC: through the link.
+        access_needs.push(l.clone());
+    }
+    steps.push(access_step(cluster, access_needs));
 
     let crds_files = inputs.files(name, Phase::Crds);
     let crds = id(&["crds", name]);
@@ -692,8 +728,12 @@ fn cluster_steps(
         volatile: false,
     });
 
-    // Secrets the releases mount must exist before `helm --wait` can succeed.
+    // Secrets the releases mount must exist before `helm --wait` can succeed; a workload's
+    // releases talk to the controlplane (Kafka, Alertmanager, the private zone) over the link.
     let mut before_releases = vec![namespaces.clone()];
+    before_releases.extend(link.clone());
+    // The copies' target namespaces: only releases there wait for the copy.
+    let mut copy_step: Option<(StepId, Vec<String>)> = None;
     if let Some(w) = workload {
         let copy = id(&["kafka-credentials", name]);
         steps.push(Step {
@@ -714,7 +754,13 @@ fn cluster_steps(
             inputs: vec![],
             volatile: false,
         });
-        before_releases.push(copy);
+        let mut targets: Vec<String> = w
+            .kafka_copies
+            .iter()
+            .map(|(_, to)| to.namespace.clone())
+            .collect();
+        targets.dedup();
+        copy_step = Some((copy, targets));
     } else {
         let secrets: Vec<ReceiverSecret> = platform
             .observability
@@ -776,6 +822,11 @@ fn cluster_steps(
     for r in releases {
         let rid = id(&["helm", name, &r.name]);
         let mut needs = before_releases.clone();
+        if let Some((copy, targets)) = &copy_step
+            && targets.contains(&r.namespace)
+        {
+            needs.push(copy.clone());
+        }
         needs.extend(r.needs.iter().map(|n| id(&["helm", name, n])));
         needs.extend(r.needs_manifests.iter().map(|f| resources_id(f)));
         steps.push(Step {
@@ -805,6 +856,9 @@ fn cluster_steps(
         },
         needs: if release_ids.is_empty() && resource_ids.is_empty() {
             before_releases
+                .into_iter()
+                .chain(copy_step.map(|(c, _)| c))
+                .collect()
         } else {
             release_ids.into_iter().chain(resource_ids).collect()
         },
@@ -861,8 +915,9 @@ pub enum DestroyRefused {
 }
 
 /// The reverse graph of one cluster: custom resources (finalizers awaited), Helm releases in
-/// reverse dependency order, then Terraform. Refuses protected clusters. For the controlplane
-/// a first step refuses while any workload module still has resources (its VPC peers).
+/// reverse dependency order, then Terraform (a workload's link before its cluster module).
+/// Refuses protected clusters. For the controlplane a first step refuses while any workload's
+/// link module still has resources (its VPC is joined to the controlplane's).
 pub fn destroy_graph(
     platform: &Platform,
     inputs: &GraphInputs,
@@ -890,7 +945,11 @@ pub fn destroy_graph(
             work: Work::CheckNoPeers {
                 workloads: platform
                     .workload_clusters()
-                    .map(|w| (w.name.clone(), infra_dir(&w.name)))
+                    .map(|w| {
+                        let module = flotilla_terraform::link_module(&w.name);
+                        (flotilla_terraform::module_key_dir(&module), module)
+                    })
+                    .map(|(dir, module)| (module, dir))
                     .collect(),
             },
             needs: vec![],
@@ -979,11 +1038,32 @@ pub fn destroy_graph(
         });
         release_ids.push(rid);
     }
-    let tf_needs = if release_ids.is_empty() {
+    let mut tf_needs = if release_ids.is_empty() {
         vec![delete_cr]
     } else {
         release_ids
     };
+    if cluster.role == Role::Workload {
+        // The link goes first (its peering or attachment holds the VPC), after the releases
+        // that used it.
+        let module = flotilla_terraform::link_module(name);
+        let link = id(&["link-destroy", name]);
+        steps.push(Step {
+            id: link.clone(),
+            work: Work::Terraform {
+                dir: flotilla_terraform::module_key_dir(&module),
+                module,
+                mode: TerraformMode::Destroy,
+            },
+            needs: tf_needs,
+            inputs: vec![flotilla_terraform::module_key_dir(
+                &flotilla_terraform::link_module(name),
+            )],
+            outputs: vec![format!("{name} no longer joined to the controlplane")],
+            volatile: false,
+        });
+        tf_needs = vec![link];
+    }
     let destroyed = id(&["terraform-destroy", name]);
     steps.push(Step {
         id: destroyed.clone(),

@@ -65,10 +65,11 @@ pub fn throttle_groups(
                 Work::Bootstrap { .. } => "bootstrap",
                 _ => return None,
             };
-            let (account, region) = match platform.cluster(module) {
-                Some(c) => (c.account_id.clone(), c.region.clone()),
-                None => (platform.account_id.clone(), platform.region.clone()),
-            };
+            let (account, region) =
+                match platform.cluster(flotilla_terraform::cluster_of_module(module)) {
+                    Some(c) => (c.account_id.clone(), c.region.clone()),
+                    None => (platform.account_id.clone(), platform.region.clone()),
+                };
             Some((s.id.clone(), format!("terraform:{account}:{region}")))
         })
         .collect()

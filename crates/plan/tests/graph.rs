@@ -95,19 +95,59 @@ fn two_envs_destroy_dev() {
     insta::assert_snapshot!(render(&g));
 }
 
+/// Every cluster module is created at once: a workload's waits for no other cluster; its link
+/// waits for both cluster modules, and its releases for the link. Only the releases in the
+/// namespace the Kafka credentials are copied into wait for the controlplane to be ready.
 #[test]
-fn controlplane_terraform_comes_before_every_workload_cluster() {
+fn every_cluster_is_created_at_once_and_linked_after() {
     let g = deploy(&support::seed(), "all", false);
-    let cp = pos(&g, "terraform:controlplane");
     for env in ["production", "staging", "testing"] {
-        assert!(cp < pos(&g, &format!("terraform:{env}")));
-        // Kafka credentials come from the controlplane once it is ready.
-        assert!(pos(&g, "readiness:controlplane") < pos(&g, &format!("kafka-credentials:{env}")));
-        assert!(
-            pos(&g, &format!("kafka-credentials:{env}"))
-                < pos(&g, &format!("helm:{env}:fluent-bit"))
-        );
+        let tf = format!("terraform:{env}");
+        let link = format!("link:{env}");
+        assert!(!before(&g, "terraform:controlplane", &tf), "{env}");
+        assert!(before(&g, "terraform:controlplane", &link), "{env}");
+        assert!(before(&g, &tf, &link), "{env}");
+        for r in ["kube-prometheus-stack", "external-dns", "fluent-bit"] {
+            assert!(before(&g, &link, &format!("helm:{env}:{r}")), "{env} {r}");
+        }
+        // Kafka credentials come from the controlplane once it is ready, for Fluent Bit only.
+        assert!(before(
+            &g,
+            "readiness:controlplane",
+            &format!("kafka-credentials:{env}")
+        ));
+        assert!(before(
+            &g,
+            &format!("kafka-credentials:{env}"),
+            &format!("helm:{env}:fluent-bit")
+        ));
+        assert!(!before(
+            &g,
+            "readiness:controlplane",
+            &format!("helm:{env}:kube-prometheus-stack")
+        ));
+        // The API is reached without the link (the runner is not in the controlplane's VPC).
+        assert!(!before(&g, &link, &format!("access:{env}")));
     }
+    // A workload deploy that only verifies the controlplane creates nothing until it is
+    // verified: a stale controlplane stops the deploy before a cluster is half made.
+    let g = deploy(&support::seed(), "staging", false);
+    assert!(before(&g, "verify:controlplane", "terraform:staging"));
+    assert!(before(&g, "verify:controlplane", "link:staging"));
+}
+
+/// A private API reached from a network inside the controlplane's VPC (a runner there) is
+/// reached through the link: the workload's access waits for it.
+#[test]
+fn an_api_reached_from_the_controlplanes_vpc_waits_for_the_link() {
+    let mut p = support::seed();
+    let cp_cidr = p.controlplane().vpc_cidr;
+    let staging = p.clusters.iter_mut().find(|c| c.name == "staging").unwrap();
+    staging.endpoint = flotilla_model::EndpointAccess::Private;
+    staging.private_access.cidrs = vec![cp_cidr];
+    let g = deploy(&p, "all", false);
+    assert!(before(&g, "link:staging", "access:staging"));
+    assert!(!before(&g, "link:production", "access:production"));
 }
 
 /// `a` comes before `b` by a path of dependencies, not only by the order of the list.
@@ -269,9 +309,13 @@ fn jobs_follow_the_platform_and_terraform_is_grouped_by_account_and_region() {
         })
         .map(|s| &s.id)
         .collect();
-    assert_eq!(terraform.len(), 5, "bootstrap and four clusters");
+    assert_eq!(
+        terraform.len(),
+        8,
+        "bootstrap, four clusters and three links"
+    );
     for id in terraform {
         assert_eq!(groups[id], "terraform:123456789012:eu-west-1", "{id}");
     }
-    assert_eq!(groups.len(), 5, "nothing else is throttled");
+    assert_eq!(groups.len(), 8, "nothing else is throttled");
 }

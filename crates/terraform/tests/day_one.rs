@@ -307,44 +307,59 @@ fn t10_t11_pod_identity_is_held_to_the_cluster_and_its_records() {
                     && values.contains("${local.cluster_name}"),
                 "{at}: {module}: {values} (locals name the cluster {eks_name})"
             );
-            let deny = attr(m, "policy_statements");
-            if component != flotilla_model::AwsComponent::ExternalDns
-                || c.role == flotilla_model::Role::Controlplane
-            {
-                assert!(deny.is_none(), "{at}: {module}");
-                continue;
-            }
-            let Some(Expression::Array(statements)) = deny else {
-                panic!(
-                    "{at}: the workload's external-dns may write any record of the private zone"
-                );
-            };
-            let s = &statements[0];
-            assert_eq!(
-                field(s, "effect").map(text).as_deref(),
-                Some("\"Deny\""),
-                "{at}"
-            );
-            assert_eq!(
-                field(s, "resources").map(text).as_deref(),
-                Some("[local.controlplane.internal_zone_arn]"),
-                "{at}"
-            );
-            let host = platform.prometheus_host(&c);
-            let Some(Expression::Array(conds)) = field(s, "condition") else {
-                panic!("{at}: the Deny has no condition");
-            };
-            assert_eq!(
-                field(&conds[0], "test").map(text).as_deref(),
-                Some("\"ForAnyValue:StringNotLike\""),
-                "{at}"
-            );
-            assert_eq!(
-                field(&conds[0], "values").map(text),
-                Some(format!("[\"{host}\", \"*-{host}\"]")),
-                "{at}"
-            );
+            // The Deny needs the zone's ARN: it is the link module's, on the role's name.
+            assert!(attr(m, "policy_statements").is_none(), "{at}: {module}");
         }
+        if c.role == flotilla_model::Role::Controlplane {
+            continue;
+        }
+        let outputs = parse(&platform, &format!("infra/{}/outputs.tf", c.name));
+        let role = block(&outputs, "output", &["external_dns_role_name"])
+            .unwrap_or_else(|| panic!("{at}: no external_dns_role_name output"));
+        assert_eq!(
+            attr(role.body(), "value").map(text).as_deref(),
+            Some("module.external_dns_pod_identity.iam_role_name"),
+            "{at}"
+        );
+        let link = parse(&platform, &format!("infra/{}/link/main.tf", c.name));
+        let Some(policy) = block(
+            &link,
+            "resource",
+            &["aws_iam_role_policy", "external_dns_private_zone"],
+        ) else {
+            panic!("{at}: the workload's external-dns may write any record of the private zone");
+        };
+        assert_eq!(
+            attr(policy.body(), "role").map(text).as_deref(),
+            Some("local.cluster.external_dns_role_name"),
+            "{at}"
+        );
+        let Some(Expression::FuncCall(call)) = attr(policy.body(), "policy") else {
+            panic!("{at}: policy is not jsonencode(...)");
+        };
+        let Some(Expression::Array(statements)) = field(&call.args[0], "Statement") else {
+            panic!("{at}: no Statement");
+        };
+        let s = &statements[0];
+        assert_eq!(
+            field(s, "Effect").map(text).as_deref(),
+            Some("\"Deny\""),
+            "{at}"
+        );
+        assert_eq!(
+            field(s, "Resource").map(text).as_deref(),
+            Some("[local.controlplane.internal_zone_arn]"),
+            "{at}"
+        );
+        let host = platform.prometheus_host(&c);
+        let names = field(s, "Condition")
+            .and_then(|c| field(c, "ForAnyValue:StringNotLike"))
+            .and_then(|c| field(c, "route53:ChangeResourceRecordSetsNormalizedRecordNames"));
+        assert_eq!(
+            names.map(text),
+            Some(format!("[\"{host}\", \"*-{host}\"]")),
+            "{at}"
+        );
     }
 }
 

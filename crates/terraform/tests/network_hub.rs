@@ -43,7 +43,7 @@ fn peering_past_the_per_vpc_maximum_is_refused_and_the_hub_takes_it() {
 }
 
 /// On the hub the controlplane owns the gateway, its attachment and a route to every workload
-/// VPC; each workload attaches its VPC and routes to the controlplane, with no peering.
+/// VPC; each workload's link attaches its VPC and routes to the controlplane, with no peering.
 #[test]
 fn the_hub_renders_attachments_and_routes_instead_of_peerings() {
     let platform = common::fixtures()
@@ -70,9 +70,10 @@ fn the_hub_renders_attachments_and_routes_instead_of_peerings() {
         assert!(cp.contains(want), "controlplane: {want}");
     }
     assert!(file("infra/controlplane/outputs.tf").contains("output \"transit_gateway_id\""));
-    let dev = file("infra/dev/main.tf");
+    let dev = file("infra/dev/link/main.tf");
     assert!(dev.contains("resource \"aws_ec2_transit_gateway_vpc_attachment\" \"controlplane\""));
     assert!(dev.contains("transit_gateway_id = local.controlplane.transit_gateway_id"));
+    assert!(dev.contains("subnet_ids         = local.cluster.private_subnet_ids"));
     assert!(
         dev.contains("resource \"aws_route53_zone_association\" \"internal\""),
         "names still resolve"
@@ -85,6 +86,7 @@ fn the_hub_renders_attachments_and_routes_instead_of_peerings() {
         !dev.contains("from_controlplane"),
         "the controlplane routes back itself"
     );
+    assert!(file("infra/dev/link/outputs.tf").contains("output \"controlplane_attachment_id\""));
 }
 
 /// A Transit Gateway attaches VPCs of its own region: a workload elsewhere is refused, located.

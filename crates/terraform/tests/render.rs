@@ -38,6 +38,12 @@ fn every_cluster_gets_a_complete_root_module() {
                 expected.push(format!("infra/{dir}/{f}"));
             }
         }
+        // Each workload's link to the controlplane, in a root module of its own.
+        for w in platform.workload_clusters() {
+            for f in FILES {
+                expected.push(format!("infra/{}/link/{f}", w.name));
+            }
+        }
         // moved.tf only where something keyed by a name of this module was renamed.
         let workload_renamed = platform
             .workload_clusters()

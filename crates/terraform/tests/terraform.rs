@@ -294,25 +294,28 @@ fn terraform_validate_harness_rejects_wrong_names() {
     let (_, platform) = common::fixtures().remove(0);
     let artifacts = flotilla_terraform::render(&platform);
     let modules = by_module(&artifacts);
-    let files = &modules["infra/production"];
     let cases = [
         (
+            "infra/production",
             "module \"eks\" {\n",
             "module \"eks\" {\n  cluster_name = \"renamed-in-v21\"\n",
             "An argument named \"cluster_name\" is not expected here",
         ),
         (
+            "infra/production",
             "module \"eks\" {\n",
             "moved {\n  from = module.eks.module.eks_managed_node_group[\"a\"]\n  to   = aws_route.to_controlplane\n}\n\nmodule \"eks\" {\n",
             "Invalid \"moved\" addresses",
         ),
         (
+            "infra/production/link",
             "resource \"aws_route53_zone_association\" \"internal\" {\n",
             "resource \"aws_route53_zone_association\" \"internal\" {\n  zone_name = \"x\"\n",
             "An argument named \"zone_name\" is not expected here",
         ),
     ];
-    for (anchor, replacement, expected) in cases {
+    for (module, anchor, replacement, expected) in cases {
+        let files = &modules[module];
         let tmp = tempfile::tempdir().unwrap();
         prepare(files, &platform, &h.reference, tmp.path());
         let main = tmp.path().join("main.tf");

@@ -116,6 +116,8 @@ pub struct ClusterDrift {
     pub cluster: String,
     pub environment: String,
     pub terraform: TerraformDrift,
+    /// The workload's link module (`infra/<cluster>/link`); `None` for the controlplane.
+    pub link: Option<TerraformDrift>,
     /// `false`: the cluster does not exist yet (no `cluster_name` output), so Helm and the
     /// manifests were not compared.
     pub deployed: bool,
@@ -132,6 +134,10 @@ impl ClusterDrift {
     /// Whether anything differs.
     pub fn drifted(&self) -> bool {
         self.terraform != TerraformDrift::InSync
+            || self
+                .link
+                .as_ref()
+                .is_some_and(|l| *l != TerraformDrift::InSync)
             || !self.deployed
             || self.releases.iter().any(|r| r.diff.is_some())
             || self.objects.iter().any(|o| o.diff.is_some())
@@ -144,16 +150,19 @@ impl ClusterDrift {
             return format!("{}: in sync", self.cluster);
         }
         let mut parts = Vec::new();
-        if let TerraformDrift::Changed { summary } = &self.terraform {
-            parts.push(format!(
-                "terraform ({})",
+        let changed = |what: &str, t: &TerraformDrift| match t {
+            TerraformDrift::InSync => None,
+            TerraformDrift::Changed { summary } => Some(format!(
+                "{what} ({})",
                 if summary.is_empty() {
                     "changes".to_string()
                 } else {
                     summary.join("; ")
                 }
-            ));
-        }
+            )),
+        };
+        parts.extend(changed("terraform", &self.terraform));
+        parts.extend(self.link.as_ref().and_then(|l| changed("link", l)));
         if !self.deployed {
             parts.push("no cluster yet".into());
         }
@@ -183,17 +192,29 @@ impl ClusterDrift {
 
     /// The report as `diff --live` prints it.
     fn write(&self, dir: &str, what: &str, out: &mut dyn Write) -> std::io::Result<()> {
-        writeln!(out, "\n{BOLD}{what} of {dir}{RESET} (log: {})", self.log)?;
-        match &self.terraform {
-            TerraformDrift::InSync => writeln!(out, "  no changes")?,
-            TerraformDrift::Changed { summary } if summary.is_empty() => {
-                writeln!(out, "  changes pending (details in the log)")?
-            }
-            TerraformDrift::Changed { summary } => {
-                for l in summary {
-                    writeln!(out, "  {l}")?;
+        let terraform = |t: &TerraformDrift, out: &mut dyn Write| -> std::io::Result<()> {
+            match t {
+                TerraformDrift::InSync => writeln!(out, "  no changes"),
+                TerraformDrift::Changed { summary } if summary.is_empty() => {
+                    writeln!(out, "  changes pending (details in the log)")
+                }
+                TerraformDrift::Changed { summary } => {
+                    for l in summary {
+                        writeln!(out, "  {l}")?;
+                    }
+                    Ok(())
                 }
             }
+        };
+        writeln!(out, "\n{BOLD}{what} of {dir}{RESET} (log: {})", self.log)?;
+        terraform(&self.terraform, out)?;
+        if let Some(link) = &self.link {
+            writeln!(
+                out,
+                "{BOLD}{what} of {dir}/{}{RESET}",
+                flotilla_terraform::LINK_DIR
+            )?;
+            terraform(link, out)?;
         }
         if !self.deployed {
             writeln!(
@@ -284,54 +305,62 @@ pub fn inspect(
         cluster: cluster.to_string(),
         environment: c.environment.clone(),
         terraform: TerraformDrift::InSync,
+        link: None,
         deployed: true,
         releases: vec![],
         objects: vec![],
         prune: vec![],
         log: log_name.clone(),
     };
-    fs::create_dir_all(root.join(".flotilla/terraform").join(cluster))?;
-    let init = run(
-        Tool::Terraform,
-        &engine::tf_init(&paths, &dir, cluster),
-        false,
-    )?;
-    if !init.success() {
-        return Err(Error::Other(format!(
-            "terraform init of {dir} failed; see {}",
-            log_name
-        )));
-    }
-    let plan_inv = match check {
-        TerraformCheck::Plan => engine::tf_verify(&paths, &dir, cluster),
-        TerraformCheck::RefreshOnly => engine::tf_refresh_only(&paths, &dir, cluster),
-    };
-    let plan = run(Tool::Terraform, &plan_inv, true)?;
-    // The whole plan goes to the log; its summary lines go in the report.
-    for l in plan.stdout.lines() {
-        log.line(l);
-    }
-    let summary: Vec<String> = plan
-        .stdout
-        .lines()
-        .map(str::trim)
-        .filter(|l| {
-            l.starts_with("Plan:")
-                || l.starts_with("No changes.")
-                || l.starts_with("Changes to Outputs")
-                || l.starts_with("Note: Objects have changed outside of Terraform")
-        })
-        .map(str::to_string)
-        .collect();
-    match plan.code {
-        Some(0) => {}
-        Some(2) => report.terraform = TerraformDrift::Changed { summary },
-        _ => {
+    // One Terraform check of a root module: init, then the plan `check` asks for.
+    let terraform = |dir: &str, module: &str| -> Result<TerraformDrift, Error> {
+        fs::create_dir_all(paths.tf_data_dir(module))?;
+        let init = run(
+            Tool::Terraform,
+            &engine::tf_init(&paths, dir, module),
+            false,
+        )?;
+        if !init.success() {
             return Err(Error::Other(format!(
-                "terraform plan of {dir} failed; see {}",
-                log_name
+                "terraform init of {dir} failed; see {log_name}"
             )));
         }
+        let plan_inv = match check {
+            TerraformCheck::Plan => engine::tf_verify(&paths, dir, module),
+            TerraformCheck::RefreshOnly => engine::tf_refresh_only(&paths, dir, module),
+        };
+        let plan = run(Tool::Terraform, &plan_inv, true)?;
+        // The whole plan goes to the log; its summary lines go in the report.
+        for l in plan.stdout.lines() {
+            log.line(l);
+        }
+        let summary: Vec<String> = plan
+            .stdout
+            .lines()
+            .map(str::trim)
+            .filter(|l| {
+                l.starts_with("Plan:")
+                    || l.starts_with("No changes.")
+                    || l.starts_with("Changes to Outputs")
+                    || l.starts_with("Note: Objects have changed outside of Terraform")
+            })
+            .map(str::to_string)
+            .collect();
+        match plan.code {
+            Some(0) => Ok(TerraformDrift::InSync),
+            Some(2) => Ok(TerraformDrift::Changed { summary }),
+            _ => Err(Error::Other(format!(
+                "terraform plan of {dir} failed; see {log_name}"
+            ))),
+        }
+    };
+    report.terraform = terraform(&dir, cluster)?;
+    if c.role == flotilla_model::Role::Workload {
+        let module = flotilla_terraform::link_module(cluster);
+        report.link = Some(terraform(
+            &flotilla_terraform::module_key_dir(&module),
+            &module,
+        )?);
     }
     // Cluster access: name from Terraform outputs, endpoint and CA from EKS.
     let outputs = run(

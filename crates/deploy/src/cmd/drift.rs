@@ -143,11 +143,19 @@ fn write_text(report: &DriftReport, out: &mut dyn Write) -> std::io::Result<()> 
     }
     for c in &report.clusters {
         writeln!(out, "{}", c.summary())?;
-        if let crate::cmd::diff::TerraformDrift::Changed { summary } = &c.terraform {
-            for l in summary {
-                writeln!(out, "  terraform: {l}")?;
+        for (what, t) in
+            std::iter::once(("terraform", &c.terraform)).chain(c.link.as_ref().map(|l| ("link", l)))
+        {
+            if let crate::cmd::diff::TerraformDrift::Changed { summary } = t {
+                for l in summary {
+                    writeln!(out, "  {what}: {l}")?;
+                }
+                writeln!(
+                    out,
+                    "  {what}: terraform plan -refresh-only: details in {}",
+                    c.log
+                )?;
             }
-            writeln!(out, "  terraform plan -refresh-only: details in {}", c.log)?;
         }
         for r in c.releases.iter().filter(|r| r.diff.is_some()) {
             writeln!(out, "  helm diff {}:", r.name)?;
@@ -204,11 +212,18 @@ fn write_dry_run(
         let dir = flotilla_terraform::module_dir(&name);
         let endpoint = format!("<endpoint of {name} from DescribeCluster>");
         writeln!(out, "\n{name}:")?;
-        for inv in [
+        let mut invocations = vec![
             tf_init(&paths, &dir, &name),
             tf_refresh_only(&paths, &dir, &name),
-            tf_output(&paths, &dir, &name),
-        ] {
+        ];
+        if c.role == flotilla_model::Role::Workload {
+            let link = flotilla_terraform::link_module(&name);
+            let link_dir = flotilla_terraform::module_key_dir(&link);
+            invocations.push(tf_init(&paths, &link_dir, &link));
+            invocations.push(tf_refresh_only(&paths, &link_dir, &link));
+        }
+        invocations.push(tf_output(&paths, &dir, &name));
+        for inv in invocations {
             writeln!(out, "  $ {inv}")?;
         }
         writeln!(

@@ -501,7 +501,7 @@ fn check_protected(
         .iter()
         .filter(|s| mutates(&s.work))
         .filter_map(|s| match &s.work {
-            Work::Terraform { module, .. } => Some(module.as_str()),
+            Work::Terraform { module, .. } => Some(flotilla_terraform::cluster_of_module(module)),
             w => w.cluster(),
         })
         .filter(|c| platform.cluster(c).is_some_and(|c| c.protected))

@@ -126,6 +126,8 @@ pub fn inputs_hash(step: &Step, description: &[String], root: &Path) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A file, or the files directly in a directory: a Terraform root module is the files of its
+/// directory, and a workload's link module (`infra/<cluster>/link`) is not its cluster's input.
 fn collect_files(path: &Path, out: &mut Vec<PathBuf>) {
     if path.is_file() {
         out.push(path.to_path_buf());
@@ -141,7 +143,9 @@ fn collect_files(path: &Path, out: &mut Vec<PathBuf>) {
             {
                 continue;
             }
-            collect_files(&e.path(), out);
+            if e.path().is_file() {
+                out.push(e.path());
+            }
         }
     }
 }
@@ -1068,14 +1072,17 @@ impl<'a> Engine<'a> {
             let n = out.stdout.lines().filter(|l| !l.trim().is_empty()).count();
             ctx.log.line(&format!("{dir}: {n} resources in state"));
             if n > 0 {
-                peers.push(format!("{name} ({n} resources)"));
+                peers.push(format!(
+                    "{} ({n} resources in {dir})",
+                    flotilla_terraform::cluster_of_module(name)
+                ));
             }
         }
         if peers.is_empty() {
             Ok(())
         } else {
             Err(StepFailure::Failed(format!(
-                "refusing to destroy the controlplane while workload clusters still peer with it: {}; destroy them first",
+                "refusing to destroy the controlplane while workload clusters are still joined to it: {}; destroy them first",
                 peers.join(", ")
             )))
         }
@@ -1277,6 +1284,40 @@ pub fn stale_objects(previous: &[ObjectRef], current: &[ObjectRef]) -> Vec<Objec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn step(inputs: &[&str]) -> Step {
+        Step {
+            id: flotilla_plan::graph::StepId("terraform:dev".into()),
+            work: Work::CheckNoPeers { workloads: vec![] },
+            needs: vec![],
+            inputs: inputs.iter().map(|s| s.to_string()).collect(),
+            outputs: vec![],
+            volatile: false,
+        }
+    }
+
+    /// A module's hash covers the files of its directory, not a module below it, nor
+    /// Terraform's own working files.
+    #[test]
+    fn a_directory_input_is_the_files_directly_in_it() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("infra/dev");
+        fs::create_dir_all(dir.join("link")).unwrap();
+        fs::write(dir.join("main.tf"), "a").unwrap();
+        fs::write(dir.join("link/main.tf"), "b").unwrap();
+        let cluster = step(&["infra/dev"]);
+        let link = step(&["infra/dev/link"]);
+        let (c0, l0) = (
+            inputs_hash(&cluster, &[], root.path()),
+            inputs_hash(&link, &[], root.path()),
+        );
+        fs::write(dir.join("link/main.tf"), "changed").unwrap();
+        fs::write(dir.join("terraform.tfstate"), "state").unwrap();
+        assert_eq!(inputs_hash(&cluster, &[], root.path()), c0);
+        assert_ne!(inputs_hash(&link, &[], root.path()), l0);
+        fs::write(dir.join("main.tf"), "changed").unwrap();
+        assert_ne!(inputs_hash(&cluster, &[], root.path()), c0);
+    }
 
     #[test]
     fn change_counts_from_a_saved_plan() {

@@ -146,13 +146,13 @@ fn diff_between_two_environments_shows_only_what_differs_beyond_the_name() {
     }
     assert!(!out.contains("-          device_name"), "{out}");
     assert!(
-        out.ends_with("dev vs qa: 2 file(s) differ beyond the environment name\n"),
+        out.ends_with("dev vs qa: 3 file(s) differ beyond the environment name\n"),
         "{out}"
     );
     // The other way round shows the same files.
     let (code, back) = run(repo.path(), &p, "qa", Some("dev"), false, &io);
     assert_eq!(code, 2);
-    assert!(back.ends_with("qa vs dev: 2 file(s) differ beyond the environment name\n"));
+    assert!(back.ends_with("qa vs dev: 3 file(s) differ beyond the environment name\n"));
 }
 
 /// An [`Io`] for `--live`: stand-ins, fake AWS, the real `kube` client against the fake API
@@ -391,7 +391,7 @@ fn drift_reports_what_changed_outside_the_committed_output() {
     let (code, out) = drift_of(root, &p, "dev", false, &io);
     assert_eq!(code, 2, "{out}");
     assert!(
-        out.contains("dev: drifted: terraform (Plan: 1 to add, 1 to change, 0 to destroy.); releases fluent-bit; objects "),
+        out.contains("dev: drifted: terraform (Plan: 1 to add, 1 to change, 0 to destroy.); link (Plan: 1 to add, 1 to change, 0 to destroy.); releases fluent-bit; objects "),
         "{out}"
     );
     assert!(
@@ -403,10 +403,13 @@ fn drift_reports_what_changed_outside_the_committed_output() {
         .into_iter()
         .filter(|c| c.tool == "terraform" && c.sub() == "plan")
         .collect();
-    assert_eq!(plans.len(), 1);
-    assert!(
-        plans[0].args.contains("-refresh-only") && plans[0].args.contains("-detailed-exitcode")
-    );
+    // The cluster module, then its link.
+    assert_eq!(plans.len(), 2);
+    assert_eq!(plans[0].module().as_deref(), Some("dev"));
+    assert_eq!(plans[1].module().as_deref(), Some("dev/link"));
+    for plan in &plans {
+        assert!(plan.args.contains("-refresh-only") && plan.args.contains("-detailed-exitcode"));
+    }
     // Nothing was written to the cluster.
     assert!(api.state.lock().unwrap().objects.is_empty());
 

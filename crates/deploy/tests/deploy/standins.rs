@@ -81,7 +81,14 @@ fn deploy_all_runs_in_dependency_order_with_overlap_and_wires_secrets() {
             .all(|c| std::path::Path::new(&c.cwd_or_code) == root)
     );
     // Terraform per module: init, plan -out, show -json, apply of exactly that plan.
-    for m in ["bootstrap", "controlplane", "dev", "qa"] {
+    for m in [
+        "bootstrap",
+        "controlplane",
+        "dev",
+        "qa",
+        "dev/link",
+        "qa/link",
+    ] {
         let subs: Vec<String> = starts
             .iter()
             .filter(|c| c.tool == "terraform" && c.module().as_deref() == Some(m))
@@ -121,10 +128,19 @@ fn deploy_all_runs_in_dependency_order_with_overlap_and_wires_secrets() {
             .unwrap()
             .at
     };
-    // The bootstrap, then the controlplane, then the workload clusters.
+    // The bootstrap, then every cluster module at once (a cluster module reads no other
+    // state), then each workload's link once its cluster and the controlplane are applied.
     assert!(end_of("bootstrap", "apply") <= start_of("controlplane", "init"));
-    assert!(end_of("controlplane", "apply") <= start_of("dev", "init"));
-    assert!(end_of("controlplane", "apply") <= start_of("qa", "init"));
+    for w in ["dev", "qa"] {
+        assert!(end_of("bootstrap", "apply") <= start_of(w, "init"));
+        assert!(
+            start_of(w, "init") < end_of("controlplane", "apply"),
+            "{w} overlaps the controlplane"
+        );
+        let link = format!("{w}/link");
+        assert!(end_of("controlplane", "apply") <= start_of(&link, "init"));
+        assert!(end_of(w, "apply") <= start_of(&link, "init"));
+    }
     // dev and qa are independent: their Terraform runs overlap in time.
     assert!(start_of("dev", "init") < end_of("qa", "apply"));
     assert!(start_of("qa", "init") < end_of("dev", "apply"));
@@ -279,8 +295,8 @@ fn a_failure_skips_exactly_its_dependents_and_resume_completes_the_rest() {
         .collect();
     assert_eq!(
         modules,
-        ["qa".to_string()].into(),
-        "only qa's Terraform runs again"
+        ["qa".to_string(), "qa/link".to_string()].into(),
+        "only qa's Terraform (its cluster module and then its link) runs again"
     );
     let helm_clusters: std::collections::BTreeSet<bool> = fixed
         .starts()
@@ -791,13 +807,41 @@ fn destroy_runs_in_reverse_and_refuses_protected_clusters_and_peered_controlplan
             .filter(|c| c.sub() == "plan" && is_destroy(c))
             .all(|c| c.at >= last_helm)
     );
+    // The link goes after the last uninstall and before the cluster module's destroy.
+    let link_destroy: Vec<_> = starts
+        .iter()
+        .filter(|c| {
+            c.tool == "terraform"
+                && c.module().as_deref() == Some("dev/link")
+                && c.sub() == "plan"
+                && is_destroy(c)
+        })
+        .collect();
+    assert_eq!(link_destroy.len(), 1, "the link is destroyed once");
+    assert!(link_destroy[0].at >= last_helm);
+    let cluster_destroy_end = calls
+        .iter()
+        .filter(|c| {
+            c.event == "end"
+                && c.tool == "terraform"
+                && c.module().as_deref() == Some("dev/link")
+                && c.sub() == "apply"
+        })
+        .map(|c| c.at)
+        .fold(0.0, f64::max);
+    assert!(
+        tf.iter()
+            .filter(|c| c.sub() == "plan" && is_destroy(c))
+            .all(|c| c.at >= cluster_destroy_end),
+        "the cluster module after its link"
+    );
     assert!(!starts.iter().any(|c| c.module().as_deref() == Some("qa")));
 
-    // The controlplane is refused while qa still has resources (its VPC peers).
+    // The controlplane is refused while qa's link still has resources (its VPC is joined).
     let peered = StandIns::new(
         &repo.path().join("peered"),
         &Behaviour {
-            state: vec!["qa".into()],
+            state: vec!["qa/link".into()],
             ..Behaviour::default()
         },
     );
@@ -817,7 +861,11 @@ fn destroy_runs_in_reverse_and_refuses_protected_clusters_and_peered_controlplan
         .unwrap();
     assert_eq!(check.status, Status::Failed);
     assert!(
-        check.message.as_ref().unwrap().contains("qa (1 resources)"),
+        check
+            .message
+            .as_ref()
+            .unwrap()
+            .contains("qa (1 resources in infra/qa/link)"),
         "{check:?}"
     );
     assert!(
@@ -1120,9 +1168,11 @@ fn interactively_no_applies_nothing_and_yes_applies_exactly_the_saved_plan() {
     let mut a = args("dev");
     a.yes = false;
 
-    for (answer, applied) in [("n\n", false), ("", false), ("yes\n", true)] {
+    for (answer, applied) in [("n\n", false), ("", false), ("yes\nyes\n", true)] {
         let stand = StandIns::new(
-            &repo.path().join(format!("answer-{}", answer.trim())),
+            &repo
+                .path()
+                .join(format!("answer-{}", answer.lines().count())),
             &Behaviour::default(),
         );
         let mut io = support::io(
@@ -1135,9 +1185,14 @@ fn interactively_no_applies_nothing_and_yes_applies_exactly_the_saved_plan() {
         let mut out = Vec::new();
         let code = deploy(repo.path(), &p, &a, &io, &mut out).unwrap();
         let out = String::from_utf8(out).unwrap();
-        // One question, for the one cluster Terraform changes, with the counts in view.
+        // One question per module Terraform changes, with the counts in view: the cluster's,
+        // then (once it is applied) its link's; a declined cluster module asks nothing more.
         let asked = questions.text();
-        assert_eq!(asked.matches("Apply?").count(), 1, "{asked}");
+        assert_eq!(
+            asked.matches("Apply?").count(),
+            if applied { 2 } else { 1 },
+            "{asked}"
+        );
         assert!(
             asked.starts_with(
                 "terraform:dev: Plan: 1 to add, 1 to change, 0 to destroy (saved plan "
@@ -1164,11 +1219,16 @@ fn interactively_no_applies_nothing_and_yes_applies_exactly_the_saved_plan() {
                 })
                 .unwrap()
                 .to_string();
-            assert_eq!(applies.len(), 1, "{applies:?}");
+            assert_eq!(applies.len(), 2, "{applies:?}");
             assert!(
                 applies[0]
                     .args
                     .ends_with(&format!("apply -input=false -no-color {saved}"))
+            );
+            assert_eq!(applies[1].module().as_deref(), Some("dev/link"));
+            assert!(
+                asked.contains("\nlink:dev: Plan: ") || asked.contains("] link:dev: Plan: "),
+                "{asked}"
             );
             assert!(asked.contains(&format!("(saved plan {saved})")), "{asked}");
             assert_eq!(status(&j, "smoke:dev"), Status::Succeeded);

@@ -11,7 +11,7 @@ pub fn state_key(cluster: &Cluster) -> String {
     state_key_of(&cluster.name)
 }
 
-fn state_key_of(cluster_name: &str) -> String {
+pub(super) fn state_key_of(cluster_name: &str) -> String {
     format!("{cluster_name}/terraform.tfstate")
 }
 
@@ -51,7 +51,9 @@ pub(super) fn backend_tf(platform: &Platform, cluster: &Cluster) -> Body {
 }
 
 impl Cx<'_> {
-    pub(super) fn providers_tf(&self) -> Body {
+    /// The default provider in the cluster's account and region; with `controlplane` (the link
+    /// module) also the alias that reaches the controlplane's, where they differ.
+    pub(super) fn providers_tf(&self, controlplane: bool) -> Body {
         let mut blocks = vec![common::aws_provider(
             None,
             &self.cluster.region,
@@ -59,7 +61,7 @@ impl Cx<'_> {
             self.tags(),
             None,
         )];
-        if self.uses_alias() {
+        if controlplane && self.uses_alias() {
             let assume = (self.reach == Some(Reach::OtherAccount))
                 .then(|| Expr::raw("var.controlplane_role_arn"));
             blocks.push(common::aws_provider(
@@ -73,8 +75,9 @@ impl Cx<'_> {
         Body::file(blocks)
     }
 
-    pub(super) fn variables_tf(&self) -> Body {
-        if self.reach == Some(Reach::OtherAccount) {
+    /// The link module of a workload in another account takes the role it assumes there.
+    pub(super) fn variables_tf(&self, link: bool) -> Body {
+        if link && self.reach == Some(Reach::OtherAccount) {
             Body::file([Block::new(
                 "variable",
                 &["controlplane_role_arn"],
@@ -197,7 +200,7 @@ impl Cx<'_> {
             ),
             out(
                 "private_route_table_ids",
-                "Route tables of the private subnets (the controlplane's are read by the workload modules).",
+                "Route tables of the private subnets (read by the link modules).",
                 Expr::raw("module.vpc.private_route_table_ids"),
             ),
             out(
@@ -229,17 +232,11 @@ impl Cx<'_> {
                     Expr::raw("aws_ec2_transit_gateway.hub.id"),
                 ));
             }
-        } else if self.platform.network_hub == flotilla_model::NetworkHub::TransitGateway {
-            blocks.push(out(
-                "controlplane_attachment_id",
-                "Transit Gateway attachment of this VPC.",
-                Expr::raw("aws_ec2_transit_gateway_vpc_attachment.controlplane.id"),
-            ));
         } else {
             blocks.push(out(
-                "controlplane_peering_id",
-                "VPC peering connection to the controlplane.",
-                Expr::raw("aws_vpc_peering_connection.controlplane.id"),
+                "external_dns_role_name",
+                "IAM role of external-dns (its link module denies it the private zone's other names).",
+                super::link::external_dns_role_output(),
             ));
         }
         Body::file(blocks)

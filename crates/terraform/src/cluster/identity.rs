@@ -45,24 +45,15 @@ impl Cx<'_> {
                     body = body.comment("Writes the Kafka names into the private zone only.");
                     Expr::List(vec![Expr::raw("aws_route53_zone.internal.arn")])
                 } else {
-                    body = body.comment(
-                        "The gateway's public zone is not in the model; external-dns is held to the gateway domain by its domain filter.",
-                    );
+                    body = body
+                        .comment("The gateway's public zone is not in the model; external-dns is held to the gateway domain by its domain filter.")
+                        .comment("In the private zone its link module (link/main.tf) denies it every name but its own.");
                     Expr::List(vec![Expr::template(
                         "arn:${data.aws_partition.current.partition}:route53:::hostedzone/*",
                     )])
                 };
-                body = body
-                    .attr("attach_external_dns_policy", true)
-                    .attr("external_dns_hosted_zone_arns", zones);
-                if self.is_controlplane() {
-                    body
-                } else {
-                    body.blank()
-                        .comment("In the platform's private zone only this cluster's own name (and its TXT ownership")
-                        .comment("records): never Kafka's, Alertmanager's or another cluster's.")
-                        .attr("policy_statements", self.own_private_records_only())
-                }
+                body.attr("attach_external_dns_policy", true)
+                    .attr("external_dns_hosted_zone_arns", zones)
             }
         };
         // The EBS CSI add-on makes its own association (see `addons`).
@@ -89,32 +80,6 @@ impl Cx<'_> {
             "arn:${{data.aws_partition.current.partition}}:eks:{}:{}:cluster/${{local.cluster_name}}",
             self.cluster.region, self.cluster.account_id
         ))
-    }
-
-    /// A Deny on record changes in the private zone for any name but the cluster's Prometheus
-    /// (A/AAAA) and the TXT names external-dns's registry writes next to it (`a-<name>`, ...).
-    fn own_private_records_only(&self) -> Expr {
-        let host = self.platform.prometheus_host(self.cluster);
-        Expr::List(vec![Expr::object([
-            ("sid", Expr::str("OnlyOwnRecordsInThePrivateZone")),
-            ("effect", Expr::str("Deny")),
-            ("actions", Expr::strs(["route53:ChangeResourceRecordSets"])),
-            (
-                "resources",
-                Expr::List(vec![Expr::raw("local.controlplane.internal_zone_arn")]),
-            ),
-            (
-                "condition",
-                Expr::List(vec![Expr::object([
-                    ("test", Expr::str("ForAnyValue:StringNotLike")),
-                    (
-                        "variable",
-                        Expr::str("route53:ChangeResourceRecordSetsNormalizedRecordNames"),
-                    ),
-                    ("values", Expr::strs([host.clone(), format!("*-{host}")])),
-                ])]),
-            ),
-        ])])
     }
 }
 

@@ -1,16 +1,19 @@
-//! `infra/<cluster>/`: one root module per cluster, the controlplane included.
+//! `infra/<cluster>/`: one root module per cluster, the controlplane included, and
+//! `infra/<workload>/link/` per workload cluster.
 //!
 //! VPC (terraform-aws-modules/vpc), EKS (terraform-aws-modules/eks v21 input names) with a KMS
 //! key of our own (so that `prevent_destroy` can guard it), managed node groups, add-ons and
-//! Pod Identity roles. The controlplane owns the private Route 53 zone and opens the Kafka TLS
-//! port to the workload VPCs; each workload module owns its link to the controlplane: the VPC
-//! peering, the routes on both sides and the zone association. It reads the controlplane's VPC,
-//! route tables and zone from the controlplane's remote state, so the controlplane is applied
-//! first (the deploy DAG's business).
+//! Pod Identity roles. The controlplane owns the private Route 53 zone (and the Transit Gateway
+//! on that hub) and opens the Kafka TLS port to the workload VPCs. A cluster module reads no
+//! other state, so every cluster is created at once; each workload's link module ([`link`])
+//! then joins it to the controlplane: peering or hub attachment, the routes on both sides, the
+//! zone association, the external-dns Deny that needs the zone (the deploy DAG applies it after
+//! both cluster modules).
 
 mod eks;
 mod files;
 mod identity;
+mod link;
 mod network;
 mod node_groups;
 
@@ -59,6 +62,11 @@ fn kafka_rule_address(workload: &str) -> String {
     )
 }
 
+/// A workload's link to the controlplane (`infra/<cluster>/link`); `None` for the controlplane.
+pub fn link_module(platform: &Platform, cluster: &Cluster) -> Option<RootModule> {
+    (cluster.role == Role::Workload).then(|| Cx::new(platform, cluster).link_module())
+}
+
 pub fn module(platform: &Platform, cluster: &Cluster) -> RootModule {
     let cx = Cx::new(platform, cluster);
     let mut module = RootModule {
@@ -69,9 +77,9 @@ pub fn module(platform: &Platform, cluster: &Cluster) -> RootModule {
                 common::versions_tf(platform, Providers::AwsForEks),
             ),
             ("backend.tf", backend_tf(platform, cluster)),
-            ("providers.tf", cx.providers_tf()),
+            ("providers.tf", cx.providers_tf(false)),
             ("main.tf", cx.main_tf()),
-            ("variables.tf", cx.variables_tf()),
+            ("variables.tf", cx.variables_tf(false)),
             ("outputs.tf", cx.outputs_tf()),
         ],
     };
@@ -135,18 +143,6 @@ impl<'a> Cx<'a> {
         matches!(self.reach, Some(Reach::OtherRegion | Reach::OtherAccount))
     }
 
-    /// `provider = aws.controlplane` for resources on the controlplane's side, when aliased.
-    fn controlplane_side(&self, body: Body) -> Body {
-        if self.uses_alias() {
-            Body::new()
-                .attr("provider", Expr::raw(format!("aws.{CONTROLPLANE_ALIAS}")))
-                .blank()
-                .append(body)
-        } else {
-            body
-        }
-    }
-
     fn main_tf(&self) -> Body {
         let mut blocks = vec![
             self.locals(),
@@ -189,8 +185,6 @@ impl<'a> Cx<'a> {
             if self.platform.network_hub == flotilla_model::NetworkHub::TransitGateway {
                 blocks.extend(self.transit_gateway_hub());
             }
-        } else {
-            blocks.extend(self.controlplane_link());
         }
         Body::file(blocks)
     }
@@ -217,19 +211,13 @@ impl<'a> Cx<'a> {
     }
 
     fn locals(&self) -> Block {
-        let mut body = Body::new().attr("cluster_name", self.eks_name()).attr(
+        let body = Body::new().attr("cluster_name", self.eks_name()).attr(
             "azs",
             Expr::raw(format!(
                 "slice(data.aws_availability_zones.available.names, 0, {})",
                 self.cluster.availability_zones
             )),
         );
-        if !self.is_controlplane() {
-            body = body.blank().attr(
-                "controlplane",
-                Expr::raw("data.terraform_remote_state.controlplane.outputs"),
-            );
-        }
         Block::new("locals", &[], body)
     }
 }

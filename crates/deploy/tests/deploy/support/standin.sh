@@ -40,7 +40,8 @@ terraform)
       *) [ -z "$sub" ] && sub="$a" ;;
     esac
   done
-  module=${chdir##*/}
+  # `qa` for infra/qa, `qa/link` for its link module (as `Call::module` says).
+  module=${chdir#infra/}
   case "$sub" in
     show) echo '{"resource_changes":[{"change":{"actions":["create"]}},{"change":{"actions":["update"]}}]}' ;;
     output) echo "{\"cluster_name\":{\"value\":\"eks-$module\"}}" ;;
