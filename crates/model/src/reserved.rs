@@ -38,6 +38,20 @@ pub fn is_reserved_namespace(name: &str) -> bool {
     KUBERNETES_NAMESPACES.contains(&name) || PLATFORM_NAMESPACES.contains(&name)
 }
 
+/// The target of every cluster at once (`deploy all`, `drift all`): no environment, and so no
+/// cluster, may be called this.
+pub const ALL_TARGET: &str = "all";
+
+/// The Terraform root module of the state bucket, `infra/bootstrap`.
+pub const BOOTSTRAP_MODULE: &str = "bootstrap";
+
+/// Cluster names that are directories of the output with another meaning (a cluster's module
+/// is `infra/<cluster>`), with what they are.
+pub const RESERVED_CLUSTER_NAMES: &[(&str, &str)] = &[(
+    BOOTSTRAP_MODULE,
+    "infra/bootstrap is the state bucket's module",
+)];
+
 /// The label (and, in Terraform, the tag) that marks what Flotilla generated and manages.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 /// Its Terraform tag key (AWS tags read better without the Kubernetes prefix).

@@ -17,7 +17,7 @@ pub enum Target {
 impl Target {
     /// Parses a command-line target against the platform; an unknown one lists the known ones.
     pub fn parse(platform: &Platform, text: &str) -> Result<Target, UnknownTarget> {
-        if text == "all" {
+        if text == flotilla_model::reserved::ALL_TARGET {
             return Ok(Target::All);
         }
         match platform.cluster_for_environment(text) {
@@ -29,7 +29,7 @@ impl Target {
                     .targets()
                     .into_iter()
                     .map(str::to_string)
-                    .chain(["all".to_string()])
+                    .chain([flotilla_model::reserved::ALL_TARGET.to_string()])
                     .collect(),
             }),
         }
@@ -39,7 +39,7 @@ impl Target {
         match self {
             Target::Environment(e) => e.clone(),
             Target::Controlplane => platform.controlplane().environment.clone(),
-            Target::All => "all".to_string(),
+            Target::All => flotilla_model::reserved::ALL_TARGET.to_string(),
         }
     }
 }

@@ -20,7 +20,7 @@ pub use cluster::{state_key, subnets};
 /// Where the root modules are, relative to the repository root.
 pub const INFRA_ROOT: &str = "infra";
 /// The root module of the state bucket.
-pub const BOOTSTRAP_MODULE: &str = "bootstrap";
+pub const BOOTSTRAP_MODULE: &str = flotilla_model::reserved::BOOTSTRAP_MODULE;
 
 /// The directory of a root module (`infra/<module>`): the contract with the engine and the
 /// file diff, next to [`state_key`].

@@ -28,6 +28,16 @@ impl Cx {
         self.check(&c.name, "cluster name", |s| {
             names::dns_label(s, MAX_CLUSTER_NAME)
         });
+        if let Some((_, what)) = reserved::RESERVED_CLUSTER_NAMES
+            .iter()
+            .find(|(n, _)| n == c.name.get_ref())
+        {
+            self.err_help(
+                span(&c.name),
+                format!("cluster name \"{}\" is reserved", c.name.get_ref()),
+                format!("{what}, and a cluster's module would be written over it: choose another name"),
+            );
+        }
         let eks_name = format!("{}-{}", meta.name.get_ref(), c.name.get_ref());
         if eks_name.len() > MAX_EKS_NAME {
             self.err_help(
@@ -51,11 +61,25 @@ impl Cx {
                 Role::Workload
             }
         };
+        let all = reserved::ALL_TARGET;
+        let keyword = |what: &str| {
+            (
+                format!("{what} \"{all}\" is a keyword of the command line"),
+                format!("`cargo xtask deploy {all}` deploys every cluster: choose another name"),
+            )
+        };
         let environment = match (&c.environment, role) {
             (Some(e), Role::Workload) => {
-                self.check(e, "environment name", |s| {
-                    names::dns_label(s, MAX_CLUSTER_NAME)
-                });
+                if self
+                    .check(e, "environment name", |s| {
+                        names::dns_label(s, MAX_CLUSTER_NAME)
+                    })
+                    .is_some()
+                    && e.get_ref() == all
+                {
+                    let (m, h) = keyword("environment");
+                    self.err_help(span(e), m, h);
+                }
                 e.get_ref().clone()
             }
             (Some(e), Role::Controlplane) if e.get_ref() != c.name.get_ref() => {
@@ -66,7 +90,14 @@ impl Cx {
                 );
                 c.name.get_ref().clone()
             }
-            _ => c.name.get_ref().clone(),
+            _ => {
+                // The controlplane's target is its name.
+                if role == Role::Controlplane && c.name.get_ref() == all {
+                    let (m, h) = keyword("controlplane name");
+                    self.err_help(span(&c.name), m, h);
+                }
+                c.name.get_ref().clone()
+            }
         };
         let region = match &c.region {
             Some(r) => {
