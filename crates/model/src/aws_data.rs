@@ -87,3 +87,29 @@ mod tests {
         assert!(p.eks.source.starts_with("https://"));
     }
 }
+
+/// The text of `data/ec2-instance-types.txt`: every instance type of the EC2 API's
+/// `InstanceType` enum (from botocore's service model, version in the file's header).
+pub const INSTANCE_TYPES_TXT: &str = include_str!("../data/ec2-instance-types.txt");
+
+/// Every EC2 instance type the pinned EC2 API knows.
+pub fn instance_types() -> &'static std::collections::BTreeSet<&'static str> {
+    static TYPES: OnceLock<std::collections::BTreeSet<&'static str>> = OnceLock::new();
+    TYPES.get_or_init(|| {
+        INSTANCE_TYPES_TXT
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect()
+    })
+}
+
+/// The known instance type closest to a misspelt one (at most two edits), for "did you mean".
+pub fn closest_instance_type(given: &str) -> Option<&'static str> {
+    instance_types()
+        .iter()
+        .map(|t| (crate::validate::edit_distance(given, t), *t))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, t)| t)
+}

@@ -230,6 +230,26 @@ fn decimal(s: &str) -> bool {
         && s.bytes().any(|b| b != b'0' && b != b'.')
 }
 
+/// Whether the union of these networks is every IPv4 address.
+pub fn covers_everything(nets: &[Ipv4Net]) -> bool {
+    let mut ranges: Vec<(u64, u64)> = nets
+        .iter()
+        .map(|n| {
+            let start = u64::from(u32::from(n.network()));
+            (start, start + (1u64 << (32 - u32::from(n.prefix_len()))))
+        })
+        .collect();
+    ranges.sort();
+    let mut reached = 0u64;
+    for (start, end) in ranges {
+        if start > reached {
+            return false;
+        }
+        reached = reached.max(end);
+    }
+    reached >= 1u64 << 32
+}
+
 /// A Prometheus duration to seconds, by Prometheus' own grammar (prometheus/common
 /// `model.ParseDuration`, and the pattern of the pinned PrometheusRule CRD): `0`, or numbers
 /// with the units `y`, `w`, `d`, `h`, `m`, `s`, `ms`, each at most once and from the largest
@@ -479,6 +499,22 @@ pub fn looks_like_secret(s: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_union_of_networks_can_cover_every_address() {
+        let nets = |v: &[&str]| -> Vec<Ipv4Net> { v.iter().map(|s| s.parse().unwrap()).collect() };
+        assert!(covers_everything(&nets(&["0.0.0.0/0"])));
+        assert!(covers_everything(&nets(&["0.0.0.0/1", "128.0.0.0/1"])));
+        assert!(covers_everything(&nets(&[
+            "128.0.0.0/1",
+            "0.0.0.0/2",
+            "64.0.0.0/2",
+            "10.0.0.0/8"
+        ])));
+        assert!(!covers_everything(&nets(&["0.0.0.0/1", "128.0.0.0/2"])));
+        assert!(!covers_everything(&nets(&["203.0.113.0/24"])));
+        assert!(!covers_everything(&[]));
+    }
 
     /// Prometheus' duration grammar: units largest first, each once, `ms` included, `0` alone,
     /// and nothing past 64-bit nanoseconds (the pinned PrometheusRule CRD's pattern and

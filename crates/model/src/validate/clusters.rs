@@ -35,7 +35,9 @@ impl Cx {
             self.err_help(
                 span(&c.name),
                 format!("cluster name \"{}\" is reserved", c.name.get_ref()),
-                format!("{what}, and a cluster's module would be written over it: choose another name"),
+                format!(
+                    "{what}, and a cluster's module would be written over it: choose another name"
+                ),
             );
         }
         let eks_name = format!("{}-{}", meta.name.get_ref(), c.name.get_ref());
@@ -411,20 +413,35 @@ impl Cx {
                     );
                 }
                 let mut allowed = Vec::new();
+                let open = |cluster: &str| {
+                    (
+                        format!(
+                            "protected cluster \"{cluster}\" would open its API endpoint to the whole internet"
+                        ),
+                        "list the networks that need the API (CI runners, VPN), or use access = \"private\"",
+                    )
+                };
                 for c in &e.public_cidrs {
                     if let Some(net) = self.check(c, "allowed CIDR", names::cidr) {
                         if protected && net.prefix_len() == 0 {
-                            self.err_help(
-                                span(c),
-                                format!(
-                                    "protected cluster \"{}\" would open its API endpoint to the whole internet",
-                                    cluster.get_ref()
-                                ),
-                                "list the networks that need the API (CI runners, VPN), or use access = \"private\"",
-                            );
+                            let (m, h) = open(cluster.get_ref());
+                            self.err_help(span(c), m, h);
                         }
                         allowed.push(net);
                     }
+                }
+                // Several CIDRs can cover the internet as well as 0.0.0.0/0 does
+                // (0.0.0.0/1 and 128.0.0.0/1): the rule is about their union.
+                if protected
+                    && allowed.iter().all(|n| n.prefix_len() > 0)
+                    && names::covers_everything(&allowed)
+                {
+                    let (m, h) = open(cluster.get_ref());
+                    self.err_help(
+                        span(whole),
+                        format!("{m}: together, public_cidrs cover every IPv4 address"),
+                        h,
+                    );
                 }
                 EndpointAccess::Public {
                     allowed_cidrs: allowed,
@@ -480,7 +497,26 @@ impl Cx {
             );
         }
         for t in p.instance_types.get_ref() {
-            self.check(t, "instance type", names::instance_type);
+            if self
+                .check(t, "instance type", names::instance_type)
+                .is_some()
+                && !aws_data::instance_types().contains(t.get_ref().as_str())
+            {
+                let help = match aws_data::closest_instance_type(t.get_ref()) {
+                    Some(c) => format!(
+                        "did you mean \"{c}\"? (crates/model/data/ec2-instance-types.txt lists the EC2 API's types)"
+                    ),
+                    None => {
+                        "crates/model/data/ec2-instance-types.txt lists the types the EC2 API knows"
+                            .to_string()
+                    }
+                };
+                self.err_help(
+                    span(t),
+                    format!("EC2 has no instance type \"{}\"", t.get_ref()),
+                    help,
+                );
+            }
         }
         self.unique("instance type", p.instance_types.get_ref().iter());
         let types = p.instance_types.get_ref();
@@ -578,6 +614,30 @@ impl Cx {
             self.check(k, "label key", names::label_key);
             self.check(v, "label value", names::label_value);
             labels.insert(k.get_ref().clone(), v.get_ref().clone());
+        }
+        // Kubernetes keys a node's taints by key and effect: a second one of a pair is refused
+        // by the API (and by EKS's node group API).
+        let mut seen_taints: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for t in &p.taints {
+            let r = t.get_ref();
+            let pair = (r.key.get_ref().clone(), r.effect.get_ref().clone());
+            if let Some(first) = seen_taints.get(&pair) {
+                self.err_help(
+                    span(t),
+                    format!(
+                        "duplicate taint {}:{} in node pool \"{}\"",
+                        pair.0,
+                        pair.1,
+                        p.name.get_ref()
+                    ),
+                    format!(
+                        "a node has one taint per key and effect; the one on line {first} already sets it"
+                    ),
+                );
+            } else {
+                let line = self.line(&span(t));
+                seen_taints.insert(pair, line);
+            }
         }
         let taints = p
             .taints

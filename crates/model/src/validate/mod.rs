@@ -12,6 +12,8 @@ mod secrets;
 mod sizing;
 mod toml_error;
 
+pub(crate) use toml_error::edit_distance;
+
 use std::collections::HashMap;
 use std::ops::Range;
 

@@ -114,7 +114,7 @@ pub(super) fn parse_error(source: &str, e: &toml::de::Error) -> Diagnostic {
 }
 
 /// Levenshtein distance, for "did you mean" on short key names.
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
