@@ -242,6 +242,14 @@ fn platform_rules(platform: &Platform, cluster: &Cluster) -> Vec<Rule> {
     rules
 }
 
+/// Text of the model (free text: a summary, an address) as it must stand in an annotation,
+/// which Prometheus expands as a Go template: every `{{` is written as the template
+/// `{{ "{{" }}`, so the text shows as written and never opens an action (an unclosed `{{` would
+/// make promtool and Prometheus refuse the whole rule file).
+pub fn template_literal(text: &str) -> String {
+    text.replace("{{", "{{ \"{{\" }}")
+}
+
 fn applies_to(alert: &Alert, cluster: &Cluster) -> bool {
     match alert.rule.scope() {
         AlertScope::AllClusters => true,
@@ -270,12 +278,20 @@ pub fn rule_groups(platform: &Platform, cluster: &Cluster) -> RuleGroups {
             annotations: BTreeMap::from([
                 (
                     "summary".into(),
-                    format!("{}: {}", a.summary, subject(&a.rule, cluster)),
+                    format!(
+                        "{}: {}",
+                        template_literal(&a.summary),
+                        subject(&a.rule, cluster)
+                    ),
                 ),
                 ("description".into(), description(a)),
                 (
                     "runbook_url".into(),
-                    runbook_url(platform, a.runbook_url.as_deref(), a.rule.kind_name()),
+                    template_literal(&runbook_url(
+                        platform,
+                        a.runbook_url.as_deref(),
+                        a.rule.kind_name(),
+                    )),
                 ),
             ]),
         })

@@ -802,3 +802,82 @@ fn the_watchdog_always_fires_and_failed_notifications_page() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A summary is free text: braces in it (an unclosed `{{`, a `{{ $labels.x }}` someone pasted)
+/// show as written, where Prometheus would expand them as a Go template and promtool would
+/// refuse an unclosed action.
+#[test]
+fn a_summary_with_template_braces_shows_as_written() {
+    let Some(promtool) = promtool() else { return };
+    let mut platform = common::fixtures().remove(0).1;
+    let text = "Disk {{ .Labels.x and {{ $labels.instance }} }} full";
+    let mut a = alert(
+        "Braces",
+        AlertRule::Promql {
+            expr: "vector(1)".into(),
+        },
+        1,
+        Severity::Critical,
+    );
+    a.summary = text.into();
+    platform.observability.alerts = vec![a];
+    let cluster = platform
+        .clusters
+        .iter()
+        .find(|c| c.role == Role::Workload)
+        .unwrap()
+        .clone();
+    let groups = serde_json::to_value(rule_groups(&platform, &cluster)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let f = write_yaml(dir.path(), "rules.yaml", &groups);
+    run(Command::new(&promtool).arg("check").arg("rules").arg(&f));
+    let rule = &groups["groups"][0]["rules"][0];
+    let mut labels = rule["labels"].clone();
+    labels["alertname"] = json!("Braces");
+    let summary = format!(
+        "{text}: {}",
+        rule["annotations"]["summary"]
+            .as_str()
+            .unwrap()
+            .rsplit_once(": ")
+            .unwrap()
+            .1
+    );
+    let tests = json!({
+        "rule_files": ["rules.yaml"],
+        "evaluation_interval": "1m",
+        "tests": [{
+            "interval": "1m",
+            "input_series": [],
+            "alert_rule_test": [{
+                "eval_time": "5m",
+                "alertname": "Braces",
+                "exp_alerts": [{
+                    "exp_labels": labels,
+                    "exp_annotations": {
+                        "summary": summary,
+                        // The description is a template of ours: its value expanded.
+                        "description": rule["annotations"]["description"]
+                            .as_str()
+                            .unwrap()
+                            .replace("{{ $value | printf \"%.1f\" }}", "1.0"),
+                        "runbook_url": rule["annotations"]["runbook_url"],
+                    },
+                }],
+            }],
+        }],
+    });
+    let t = write_yaml(dir.path(), "tests.yaml", &tests);
+    let out = Command::new(&promtool)
+        .current_dir(dir.path())
+        .args(["test", "rules"])
+        .arg(&t)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -109,6 +109,8 @@ const LINES: &[&str] = &[
     "[[observability.alerts]]",
     "expr = \"up == 0\"",
     "for = \"5m\"",
+    "summary = \"{{ .Labels.x \"",
+    "runbook_url = \"https://example.org/{{\"",
     "= 1",
     "x = ",
     "\"",

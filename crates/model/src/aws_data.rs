@@ -66,28 +66,6 @@ pub fn prices() -> &'static Prices {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_region_table_parses_and_has_the_usual_regions() {
-        assert_eq!(availability_zones("eu-west-1"), Some(3));
-        assert_eq!(availability_zones("us-west-2"), Some(4));
-        assert_eq!(availability_zones("xx-nowhere-1"), None);
-        assert!(known_regions().count() >= 15);
-        assert!(known_regions().all(|r| crate::names::region(r).is_ok()));
-        assert!(regions().values().all(|&z| (2..=6).contains(&z)));
-    }
-
-    #[test]
-    fn the_price_table_parses() {
-        let p = prices();
-        assert!(p.eks.extended_per_cluster_hour > p.eks.standard_per_cluster_hour);
-        assert!(p.eks.source.starts_with("https://"));
-    }
-}
-
 /// The text of `data/ec2-instance-types.txt`: every instance type of the EC2 API's
 /// `InstanceType` enum (from botocore's service model, version in the file's header).
 pub const INSTANCE_TYPES_TXT: &str = include_str!("../data/ec2-instance-types.txt");
@@ -112,4 +90,26 @@ pub fn closest_instance_type(given: &str) -> Option<&'static str> {
         .filter(|(d, _)| *d <= 2)
         .min()
         .map(|(_, t)| t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_region_table_parses_and_has_the_usual_regions() {
+        assert_eq!(availability_zones("eu-west-1"), Some(3));
+        assert_eq!(availability_zones("us-west-2"), Some(4));
+        assert_eq!(availability_zones("xx-nowhere-1"), None);
+        assert!(known_regions().count() >= 15);
+        assert!(known_regions().all(|r| crate::names::region(r).is_ok()));
+        assert!(regions().values().all(|&z| (2..=6).contains(&z)));
+    }
+
+    #[test]
+    fn the_price_table_parses() {
+        let p = prices();
+        assert!(p.eks.extended_per_cluster_hour > p.eks.standard_per_cluster_hour);
+        assert!(p.eks.source.starts_with("https://"));
+    }
 }

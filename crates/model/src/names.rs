@@ -306,6 +306,34 @@ pub fn prom_duration(s: &str) -> Result<u64, String> {
     Ok((total / 1_000_000_000) as u64)
 }
 
+/// An alerting rule's expression, parsed as PromQL (the promql-parser crate, GreptimeDB's
+/// port of Prometheus' grammar and its type checks): it must parse, and give an instant vector
+/// or a scalar, what Prometheus evaluates an alert from (a range vector or a string is refused
+/// at every evaluation, "rule result is not a vector or scalar"). The error is
+/// `(message, help)`.
+pub fn promql_alert_expr(expr: &str) -> Result<(), (String, String)> {
+    use promql_parser::parser::value::ValueType;
+    match promql_parser::parser::parse(expr) {
+        Err(e) => Err((
+            format!(
+                "the PromQL expression does not parse: {}",
+                e.lines().next().unwrap_or("").trim()
+            ),
+            "write the condition as Prometheus would evaluate it, e.g. 'rate(http_requests_total{code=~\"5..\"}[5m]) > 1'; `promtool check rules` says the same".into(),
+        )),
+        Ok(ast) => match ast.value_type() {
+            ValueType::Vector | ValueType::Scalar => Ok(()),
+            other => Err((
+                format!(
+                    "the PromQL expression gives a {}, and an alert needs an instant vector",
+                    if other == ValueType::Matrix { "range vector".to_string() } else { other.to_string() }
+                ),
+                "a range selector ([5m]) goes inside a function such as rate(...) or avg_over_time(...)".into(),
+            )),
+        },
+    }
+}
+
 /// A Prometheus alert name: `[a-zA-Z_][a-zA-Z0-9_]*`.
 pub fn alert_name(s: &str) -> Result<(), String> {
     let b = s.as_bytes();
@@ -499,6 +527,36 @@ pub fn looks_like_secret(s: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alert_expressions_are_parsed_as_promql() {
+        for ok in [
+            "up == 0",
+            "rate(x[5m]) > 0.8",
+            "vector(1)",
+            "sum by (job) (rate(http_requests_total{code=~\"5..\"}[5m])) > 1",
+            "1 > bool 0",
+        ] {
+            assert_eq!(promql_alert_expr(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "sum(rate(x[5m])",
+            "rate(x) > 1",
+            "up ==",
+            "x[5m]",
+            "\"text\"",
+            "foo{",
+            "up{a=}",
+        ] {
+            assert!(promql_alert_expr(bad).is_err(), "{bad}");
+        }
+        assert!(
+            promql_alert_expr("x[5m]")
+                .unwrap_err()
+                .0
+                .contains("instant vector")
+        );
+    }
 
     #[test]
     fn a_union_of_networks_can_cover_every_address() {

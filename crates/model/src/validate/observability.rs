@@ -396,17 +396,8 @@ impl Cx {
                 if kind == "promql" {
                     match &a.expr {
                         Some(e) if !e.get_ref().trim().is_empty() => {
-                            let balanced = e.get_ref().chars().fold(0i32, |n, c| match c {
-                                '(' | '{' | '[' => n + 1,
-                                ')' | '}' | ']' => n - 1,
-                                _ => n,
-                            }) == 0;
-                            if !balanced {
-                                self.err_help(
-                                    span(e),
-                                    "unbalanced brackets in the PromQL expression",
-                                    "check the expression with promtool",
-                                );
+                            if let Err((message, help)) = names::promql_alert_expr(e.get_ref()) {
+                                self.err_help(span(e), message, help);
                             }
                             AlertRule::Promql {
                                 expr: e.get_ref().trim().to_string(),
