@@ -11,7 +11,7 @@ pub mod capacity;
 pub mod cost;
 mod diagnostic;
 pub mod kubernetes;
-mod names;
+pub mod names;
 pub mod quotas;
 mod raw;
 pub mod reserved;

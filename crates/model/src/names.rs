@@ -334,6 +334,61 @@ pub fn promql_alert_expr(expr: &str) -> Result<(), (String, String)> {
     }
 }
 
+/// An HTTPRoute path prefix, by the rules of the pinned Gateway API CRD (v1.5.1,
+/// `HTTPPathMatch`, for type `PathPrefix`): absolute; no `//`, `/./`, `/../`, `%2f`/`%2F` or
+/// `#`; not ending in `/..` or `/.`; only the characters of
+/// `^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|[%][0-9a-fA-F]{2})+$`; at most 1024 characters.
+/// `crates/helm/tests/route_paths.rs` checks this against the CRD's own CEL rules.
+pub fn route_path(s: &str) -> Result<(), String> {
+    let fail = |why: &str| {
+        Err(format!(
+            "{why}; a path prefix looks like \"/\" or \"/v1/orders\""
+        ))
+    };
+    if !s.starts_with('/') {
+        return fail("it must start with '/'");
+    }
+    if s.chars().count() > 1024 {
+        return fail("it is longer than 1024 characters");
+    }
+    for bad in ["//", "/./", "/../", "%2f", "%2F", "#"] {
+        if s.contains(bad) {
+            return fail(&format!("it must not contain '{bad}'"));
+        }
+    }
+    for bad in ["/..", "/."] {
+        if s.ends_with(bad) {
+            return fail(&format!("it must not end with '{bad}'"));
+        }
+    }
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'%' {
+            if i + 2 < b.len() && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit() {
+                i += 3;
+                continue;
+            }
+            return fail("'%' must start an escape of two hex digits (%20)");
+        }
+        if c.is_ascii_alphanumeric() || b"-/._~!$&'()*+,;=:@".contains(&c) {
+            i += 1;
+            continue;
+        }
+        let ch = s[i..].chars().next().unwrap_or('?');
+        return fail(&format!(
+            "{} is not allowed: percent-encode it (UTF-8 bytes as %XX)",
+            if ch.is_ascii_graphic() {
+                format!("'{ch}'")
+            } else {
+                format!("U+{:04X}", ch as u32)
+            }
+        ));
+    }
+    Ok(())
+}
+
 /// A Prometheus alert name: `[a-zA-Z_][a-zA-Z0-9_]*`.
 pub fn alert_name(s: &str) -> Result<(), String> {
     let b = s.as_bytes();

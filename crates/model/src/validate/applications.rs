@@ -153,16 +153,7 @@ impl Cx {
             self.check(&r.service, "service name", |s| names::dns_label(s, 63));
             let path = match &r.path {
                 Some(p) => {
-                    let ok = p.get_ref().starts_with('/')
-                        && !p.get_ref().contains(char::is_whitespace)
-                        && !p.get_ref().contains("//");
-                    if !ok {
-                        self.err_help(
-                            span(p),
-                            format!("route path \"{}\" is not valid", p.get_ref()),
-                            "a path prefix starts with '/', e.g. \"/v1\"",
-                        );
-                    }
+                    self.check(p, "route path", names::route_path);
                     p.get_ref().clone()
                 }
                 None => "/".to_string(),
