@@ -44,11 +44,9 @@ impl Crd {
             .iter()
             .map(|r| {
                 let rule = r["rule"].as_str().unwrap();
-                // cel-interpreter has no triple-quoted raw strings: the same pattern as a raw
-                // single-quoted string (it holds no `'` after unescaping... it does: `'` is in
-                // the character class, so it is written with a \x27 escape).
+                // cel-interpreter has no triple-quoted raw strings: the pattern becomes a
+                // plain double-quoted string (it holds no `"` and no backslash).
                 let rule = rule.replace("r\"\"\"", "\"").replace("\"\"\"", "\"");
-                let rule = rule.replace("''", "\\x27").replace("\\\\", "\\\\");
                 let program =
                     Program::compile(&rule).unwrap_or_else(|e| panic!("CEL rule {rule:?}: {e:?}"));
                 (r["message"].as_str().unwrap().to_string(), program)

@@ -130,6 +130,9 @@ impl Cx {
     ) {
         // (environment, full host, path) -> first route's span
         let mut seen: HashMap<(String, String, String), Range<usize>> = HashMap::new();
+        // Full host -> the environment whose gateway serves it first, and where.
+        let mut owners: HashMap<String, (String, Range<usize>)> = HashMap::new();
+        let mut reported: std::collections::HashSet<(String, String)> = Default::default();
         for sr in routes {
             let r = sr.get_ref();
             let Some(idx) = raw_apps
@@ -204,6 +207,26 @@ impl Cx {
                     continue;
                 };
                 let host = format!("{}.{domain}", r.host.get_ref());
+                // One public name has one owner: two clusters' gateways (and external-dns
+                // instances) would each claim its record.
+                match owners.get(&host) {
+                    Some((owner, first))
+                        if owner != env && reported.insert((host.clone(), env.clone())) =>
+                    {
+                        let line = self.line(first);
+                        self.err_help(
+                            span(&r.host),
+                            format!(
+                                "hostname {host} would be served by the gateways of both \"{owner}\" (the route on line {line}) and \"{env}\""
+                            ),
+                            "a public name has one owner: each cluster's external-dns would claim its DNS record; give the environments different gateway domains or the routes different hosts",
+                        );
+                    }
+                    Some(_) => {}
+                    None => {
+                        owners.insert(host.clone(), (env.clone(), span(sr)));
+                    }
+                }
                 let key = (env.clone(), host.clone(), path.clone());
                 if let Some(first) = seen.get(&key) {
                     first_line.get_or_insert(self.line(first));
