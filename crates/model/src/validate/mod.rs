@@ -34,7 +34,27 @@ pub(crate) fn load(file: &str, source: &str, versions: &Versions) -> Result<Plat
     };
     let parsed: raw::File = match toml::from_str(source) {
         Ok(f) => f,
-        Err(e) => return Err(fail(vec![parse_error(source, &e)])),
+        Err(e) => {
+            // The credential scan runs on any file TOML can read, even one whose shape is
+            // wrong: a token pasted as a key is reported as a credential, and the shape error
+            // at the same place (which would repeat the token) is left out.
+            let mut cx = Cx {
+                source: source.to_string(),
+                ..Cx::default()
+            };
+            scan_for_secrets(source, &mut cx);
+            let parse = parse_error(source, &e);
+            let overlaps = cx.diags.iter().any(|d| {
+                d.span.start < parse.span.end.max(parse.span.start + 1)
+                    && parse.span.start < d.span.end
+            });
+            let mut diagnostics = cx.diags;
+            if !overlaps {
+                diagnostics.push(parse);
+            }
+            diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
+            return Err(fail(diagnostics));
+        }
     };
     let mut cx = Cx {
         source: source.to_string(),

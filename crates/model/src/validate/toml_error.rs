@@ -67,6 +67,49 @@ pub(super) fn parse_error(source: &str, e: &toml::de::Error) -> Diagnostic {
     }
     if let Some(rest) = msg.strip_prefix("invalid type: ") {
         let (found, expected) = rest.rsplit_once(", expected ").unwrap_or((rest, ""));
+        // An integer beyond 64 bits reaches serde as an i128.
+        if let Some(n) = found
+            .strip_prefix("integer `")
+            .and_then(|r| r.strip_suffix("` as i128"))
+        {
+            return Diagnostic::error(
+                span,
+                format!("the number {n} is too large"),
+            )
+            .with_help(format!(
+                "integers here fit in 64 bits (at most {}); docs/platform-reference.md gives each key's range",
+                i64::MAX
+            ));
+        }
+        // A TOML date or time reaches serde as a table of one key.
+        let is_datetime = {
+            let t = text.trim();
+            t.len() >= 8
+                && t.as_bytes()[..4].iter().all(u8::is_ascii_digit)
+                && t.as_bytes()[4] == b'-'
+                || (t.len() >= 5
+                    && t.as_bytes()[2] == b':'
+                    && t.as_bytes()[..2].iter().all(u8::is_ascii_digit))
+        };
+        if is_datetime && found == "map" {
+            return Diagnostic::error(
+                span,
+                format!(
+                    "invalid type: a date or time, expected {}",
+                    match expected {
+                        "a string" => "a string",
+                        "i64" | "u32" | "u64" => "an integer",
+                        "f64" => "a number",
+                        _ => "another value",
+                    }
+                ),
+            )
+            .with_help(format!(
+                "TOML reads {} unquoted as a date; quote it if it is text: \"{}\"",
+                text.trim(),
+                text.trim()
+            ));
+        }
         let found = found.replace("map", "table").replace("sequence", "array");
         let (expected, help) = match expected {
             "i64" | "u32" | "u64" => {
