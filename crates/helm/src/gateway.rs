@@ -230,18 +230,7 @@ struct BackendRef {
 
 /// Name of the HTTPRoute of one route: its host and path, e.g. `api-v1`, `www-root`.
 pub fn route_name(route: &Route) -> String {
-    let path = route.path.trim_matches('/').replace('/', "-");
-    let path = if path.is_empty() { "root" } else { &path };
-    let name = format!("{}-{path}", route.host.replace('.', "-")).to_ascii_lowercase();
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect()
+    route.object_name()
 }
 
 /// Routes of an environment with their application, in model order.

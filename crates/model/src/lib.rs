@@ -562,6 +562,15 @@ pub struct Route {
 }
 
 impl Route {
+    /// The name of the route's HTTPRoute in its application's namespace: host and path with
+    /// every other character as `-` (`api` and `/v1/orders` give `api-v1-orders`, `/` gives
+    /// `root`), runs of `-` collapsed, lowercase; a valid DNS-1123 label of at most 63
+    /// characters, the longest cut to 54 and given a hash of host and path. Validation refuses
+    /// two routes of one application with the same name.
+    pub fn object_name(&self) -> String {
+        route_object_name(&self.host, &self.path)
+    }
+
     /// The full hostname of the route in a cluster (its gateway's domain appended).
     pub fn hostname(&self, cluster: &Cluster) -> Option<String> {
         cluster
@@ -569,6 +578,31 @@ impl Route {
             .as_ref()
             .map(|g| format!("{}.{}", self.host, g.domain))
     }
+}
+
+/// See [`Route::object_name`].
+pub fn route_object_name(host: &str, path: &str) -> String {
+    let path = path.trim_matches('/');
+    let path = if path.is_empty() { "root" } else { path };
+    let raw = format!("{host}-{path}").to_ascii_lowercase();
+    let mut name = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        let c = if c.is_ascii_alphanumeric() { c } else { '-' };
+        if !(c == '-' && name.ends_with('-')) {
+            name.push(c);
+        }
+    }
+    let name = name.trim_matches('-').to_string();
+    if name.len() <= 63 {
+        return name;
+    }
+    // FNV-1a over host and path: stable across runs and platforms.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in host.bytes().chain([0]).chain(path.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{}-{:08x}", name[..54].trim_end_matches('-'), h as u32)
 }
 
 #[derive(Debug, Clone, Serialize)]

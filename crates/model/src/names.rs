@@ -584,6 +584,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn route_object_names_are_dns_labels() {
+        use crate::route_object_name as name;
+        assert_eq!(name("api", "/v1"), "api-v1");
+        assert_eq!(name("www", "/"), "www-root");
+        assert_eq!(name("eu.api", "/v1/orders/"), "eu-api-v1-orders");
+        assert_eq!(name("api", "/a._~b"), "api-a-b");
+        assert_eq!(name("api", "/a."), "api-a");
+        // Distinct long paths stay distinct, within 63 characters.
+        let a = name("api", &format!("/{}", "x".repeat(300)));
+        let b = name("api", &format!("/{}y", "x".repeat(300)));
+        assert_ne!(a, b);
+        for n in [&a, &b] {
+            assert!(n.len() <= 63 && dns_label(n, 63).is_ok(), "{n}");
+        }
+        // Paths that differ only in punctuation meet: validation refuses them.
+        assert_eq!(name("api", "/v1-x"), name("api", "/v1/x"));
+    }
+
+    #[test]
     fn alert_expressions_are_parsed_as_promql() {
         for ok in [
             "up == 0",

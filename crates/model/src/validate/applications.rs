@@ -133,6 +133,8 @@ impl Cx {
         // Full host -> the environment whose gateway serves it first, and where.
         let mut owners: HashMap<String, (String, Range<usize>)> = HashMap::new();
         let mut reported: std::collections::HashSet<(String, String)> = Default::default();
+        // (application, HTTPRoute name) -> the first route that has it.
+        let mut names: HashMap<(usize, String), Range<usize>> = HashMap::new();
         for sr in routes {
             let r = sr.get_ref();
             let Some(idx) = raw_apps
@@ -242,6 +244,25 @@ impl Cx {
                     format!("duplicate route {}", duplicates.join(", ")),
                     format!("the route on line {line} already has this host and path; each pair leads to one service, so change the host or the path"),
                 );
+            }
+            let object = route_object_name(r.host.get_ref(), &path);
+            match names.get(&(idx, object.clone())) {
+                Some(first) if first_line.is_none() => {
+                    let line = self.line(first);
+                    self.err_help(
+                        r.path.as_ref().map_or_else(|| span(&r.host), span),
+                        format!(
+                            "route {}{path} would be the HTTPRoute \"{object}\" of application \"{}\", as the route on line {line} is",
+                            r.host.get_ref(),
+                            app.name
+                        ),
+                        "the object name is host and path with other characters as '-': make the paths differ in letters or digits",
+                    );
+                }
+                Some(_) => {}
+                None => {
+                    names.insert((idx, object), span(sr));
+                }
             }
             app.routes.push(Route {
                 host: r.host.get_ref().clone(),
