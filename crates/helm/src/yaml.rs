@@ -132,7 +132,7 @@ fn string(out: &mut String, s: &str, ind: usize, is_key: bool) {
         out.push_str(s);
     } else if !is_key && block_literal_fits(s) {
         literal(out, s, ind);
-    } else if s.chars().all(|c| !c.is_control() && c != '\u{feff}') {
+    } else if s.chars().all(|c| !needs_escape(c)) {
         out.push('\'');
         out.push_str(&s.replace('\'', "''"));
         out.push('\'');
@@ -145,8 +145,7 @@ fn string(out: &mut String, s: &str, ind: usize, is_key: bool) {
 fn block_literal_fits(s: &str) -> bool {
     s.contains('\n')
         && !s.starts_with([' ', '\t', '\n'])
-        && s.chars()
-            .all(|c| c == '\n' || (!c.is_control() && c != '\u{feff}'))
+        && s.chars().all(|c| c == '\n' || !needs_escape(c))
         && !s.lines().any(|l| l.ends_with([' ', '\t']))
 }
 
@@ -180,13 +179,21 @@ fn double_quoted(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if c.is_control() || c == '\u{feff}' => {
+            c if needs_escape(c) => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c => out.push(c),
         }
     }
     out.push('"');
+}
+
+/// Characters that are written only as an escape in a double-quoted scalar: control
+/// characters, the byte order mark, and the line and paragraph separators (U+2028, U+2029) that
+/// YAML 1.1 readers such as Go's yaml.v2 (Helm, kubectl) take for line breaks (NEL, U+0085, is a
+/// control character), so pasted text reads back as written.
+fn needs_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}')
 }
 
 /// Whether `s` can be written without quotes and read back as the same string by YAML 1.1
@@ -209,7 +216,7 @@ fn is_plain_safe(s: &str) -> bool {
         }
         prev = c;
     }
-    if !s.is_ascii() && s.chars().any(|c| c.is_control() || c == '\u{feff}') {
+    if !s.is_ascii() && s.chars().any(needs_escape) {
         return false;
     }
     // Flow indicators (`[]{},`) inside a plain scalar are fine in block context, the only
@@ -262,6 +269,31 @@ mod tests {
         let back: Value = serde_norway::from_str(&text)
             .unwrap_or_else(|e| panic!("emitted YAML does not parse: {e}\n{text}"));
         assert_eq!(&back, v, "round trip changed the value:\n{text}");
+    }
+
+    /// Pasted text with the characters YAML 1.1 readers take for line breaks (NEL, LS, PS)
+    /// is written as escapes, never raw, and reads back as written.
+    #[test]
+    fn yaml_1_1_line_breaks_are_escaped() {
+        for s in [
+            "a\u{2028}b",
+            "a\u{2029}b",
+            "a\u{85}b",
+            "two\nlines\u{2028}here",
+            "\u{feff}bom",
+        ] {
+            let v = json!({ "summary": s });
+            let text = document(&v);
+            assert!(
+                !text.contains(['\u{2028}', '\u{2029}', '\u{85}', '\u{feff}']),
+                "raw break in {text:?}"
+            );
+            round_trip(&v);
+        }
+        assert_eq!(
+            document(&json!({ "s": "a\u{2028}b" })),
+            "s: \"a\\u2028b\"\n"
+        );
     }
 
     #[test]
