@@ -296,9 +296,17 @@ impl Cx {
 
         let observability =
             self.observability(f.observability.get_ref(), &all_targets, &environments);
+        let before_sizing = self.diags.len();
         let sizing = self.sizing(f.sizing.get_ref());
-
-        if !self.diags.is_empty() {
+        let sizing_ok = self.diags.len() == before_sizing;
+        let errors = !self.diags.is_empty();
+        // The capacity check runs beside the other errors, so that one run reports all of
+        // them, when what it computes from is sound: the sizing and exactly one controlplane.
+        let controlplanes = clusters
+            .iter()
+            .filter(|c| c.role == Role::Controlplane)
+            .count();
+        if errors && !(sizing_ok && controlplanes == 1) {
             return None;
         }
         let platform = Platform {
@@ -317,6 +325,6 @@ impl Cx {
         };
         // The capacity plan is a function of the typed platform, so this check runs last.
         self.data_pool_holds_the_plan(&platform, &f);
-        self.diags.is_empty().then_some(platform)
+        (!errors && self.diags.is_empty()).then_some(platform)
     }
 }
