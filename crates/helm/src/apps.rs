@@ -254,7 +254,7 @@ fn application(
         .collect();
     let mut extra = vec![
         ("flotilla.io/application", app.name.clone()),
-        ("flotilla.io/team", app.team.name.clone()),
+        ("flotilla.io/team", app.team.label_value()),
     ];
     if !route_ports.is_empty() {
         extra.push((ROUTES_LABEL, "true".into()));

@@ -527,6 +527,13 @@ impl Team {
     pub fn kubernetes_group(&self) -> String {
         format!("flotilla:team:{}", self.name)
     }
+
+    /// The team's name as a Kubernetes label value (the `flotilla.io/team` label): IAM names
+    /// may hold `+=,@` and 64 characters, label values neither; each such character becomes
+    /// `-`, the ends are trimmed to a letter or digit and the value is cut to 63.
+    pub fn label_value(&self) -> String {
+        names::label_value_of(&self.name)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -500,6 +500,25 @@ pub fn label_value(s: &str) -> Result<(), String> {
     }
 }
 
+/// Any text as a valid label value: characters a label value cannot hold as `-`, at most 63,
+/// starting and ending with a letter or digit (empty when none is left).
+pub fn label_value_of(s: &str) -> String {
+    let mapped: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let trimmed = mapped.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    let cut: String = trimmed.chars().take(63).collect();
+    cut.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string()
+}
+
 /// Text that looks like a credential rather than a reference to one.
 ///
 /// Returns what it looks like. Names of secrets (e.g. `flotilla/slack-webhook`) pass; webhook
@@ -582,6 +601,18 @@ pub fn looks_like_secret(s: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_text_maps_to_a_valid_label_value() {
+        assert_eq!(label_value_of("team-shop"), "team-shop");
+        assert_eq!(label_value_of("team+shop@x"), "team-shop-x");
+        assert_eq!(label_value_of("@admins="), "admins");
+        let long = "a".repeat(62) + "+b";
+        assert_eq!(label_value_of(&long), "a".repeat(62));
+        for s in ["x".repeat(64), "=,@".into(), "Team.Shop_1".into()] {
+            assert!(label_value(&label_value_of(&s)).is_ok(), "{s}");
+        }
+    }
 
     #[test]
     fn route_object_names_are_dns_labels() {
