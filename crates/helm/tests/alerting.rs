@@ -62,7 +62,7 @@ fn every_rule_group_passes_promtool_check_rules() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 6);
+    assert_eq!(checked, 8);
 }
 
 /// One built-in kind: its alert, and input series that put it above and below its threshold.

@@ -269,14 +269,22 @@ fn parse_crd(doc: &Value, path: &Path) -> Result<Crd, ReferenceError> {
     })
 }
 
+/// What the API server checks of an object name (apimachinery `IsDNS1123Subdomain`): at most
+/// 253 characters matching `[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*`.
+/// Unlike a DNS name, a part between dots may be longer than 63.
 fn dns_subdomain(s: &str) -> bool {
-    s.len() <= 253 && !s.is_empty() && s.split('.').all(dns_label)
+    s.len() <= 253 && !s.is_empty() && s.split('.').all(subdomain_part)
 }
 
+/// A namespace name (apimachinery `IsDNS1123Label`): at most 63 of `[a-z0-9-]`, not starting
+/// or ending with `-`.
 fn dns_label(s: &str) -> bool {
+    s.len() <= 63 && subdomain_part(s)
+}
+
+fn subdomain_part(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
-        && b.len() <= 63
         && b.iter()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
@@ -403,6 +411,20 @@ fn check_metadata(meta: &Map<String, Value>, namespaced: bool, out: &mut Vec<Fin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_names_follow_the_api_servers_subdomain_rule() {
+        assert!(dns_subdomain("a.b-c.d"));
+        assert!(
+            dns_subdomain(&"x".repeat(133)),
+            "no 63-character limit between dots"
+        );
+        assert!(dns_subdomain(&"x".repeat(253)));
+        assert!(!dns_subdomain(&"x".repeat(254)));
+        for bad in ["", "-a", "a-", "a..b", ".a", "A", "a_b"] {
+            assert!(!dns_subdomain(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn metadata_names_and_labels() {

@@ -6,6 +6,8 @@ use flotilla_model::{Platform, Versions, load};
 /// The repository's own platform.
 pub const SEED: &str = include_str!("../../../../platform.toml");
 pub const MINIMAL: &str = include_str!("../fixtures/minimal.toml");
+/// Every name at its longest (and a team named with the characters IAM allows).
+pub const MAXIMAL: &str = include_str!("../fixtures/maximal.toml");
 
 pub fn load_fixture(name: &str, text: &str) -> Platform {
     match load(name, text, &Versions::embedded()) {
@@ -19,5 +21,6 @@ pub fn fixtures() -> Vec<(&'static str, Platform)> {
     vec![
         ("seed", load_fixture("platform.toml", SEED)),
         ("minimal", load_fixture("fixtures/minimal.toml", MINIMAL)),
+        ("maximal", load_fixture("fixtures/maximal.toml", MAXIMAL)),
     ]
 }
