@@ -16,7 +16,7 @@
 //!   cluster's rule groups pass `promtool check rules` and the Alertmanager configuration
 //!   `amtool check-config` (both run once, over every accepted case, at the end).
 //!
-//! `FLOTILLA_FUZZ_CASES` sets the number of cases (default 3,000, about 25 s on 2 cores; 256
+//! `FLOTILLA_FUZZ_CASES` sets the number of cases (default 2,000, about 35 s on 2 cores; 256
 //! under `FLOTILLA_FAST=1` outside CI);
 //! `FLOTILLA_FUZZ_SEED` a fixed RNG seed to replay a run (under `CI=true` the seed is 1, so
 //! CI runs the same cases every time; elsewhere each run draws new ones). A finding is kept as a case of
@@ -132,6 +132,12 @@ enum Mutation {
         line: usize,
         value: usize,
     },
+    /// A copy of a workload cluster under a new name, environment and VPC: a platform that
+    /// grows, which stays valid more often than the other mutations.
+    Grow {
+        which: usize,
+        n: u8,
+    },
     Delete {
         line: usize,
     },
@@ -160,6 +166,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
         3 => (0..n, 0..VALUES.len()).prop_map(|(line, value)| Mutation::Value { line, value }),
         8 => (0..n, 0..VALUES.len()).prop_map(|(line, value)| Mutation::SameType { line, value }),
+        3 => (0..n, 0u8..50).prop_map(|(which, n)| Mutation::Grow { which, n }),
         1 => (0..n).prop_map(|line| Mutation::Delete { line }),
         1 => (0..n).prop_map(|line| Mutation::Duplicate { line }),
         1 => (0..n, 0..n).prop_map(|(from, to)| Mutation::Move { from, to }),
@@ -227,6 +234,57 @@ fn apply(source: &[u8], m: &Mutation) -> Vec<u8> {
         }
         Mutation::Delete { line } => {
             lines.remove(line % len);
+        }
+        Mutation::Grow { which, n } => {
+            // Workload cluster blocks: `[[clusters]]` up to the next table that is not one of
+            // the cluster's own (`[clusters.*]`, `[[clusters.*]]`).
+            let starts: Vec<usize> = (0..len)
+                .filter(|i| lines[*i].trim() == "[[clusters]]")
+                .collect();
+            let blocks: Vec<(usize, usize)> = starts
+                .iter()
+                .map(|&a| {
+                    let b = (a + 1..len)
+                        .find(|i| {
+                            let t = lines[*i].trim_start();
+                            t.starts_with('[')
+                                && !t.starts_with("[clusters.")
+                                && !t.starts_with("[[clusters.")
+                        })
+                        .unwrap_or(len);
+                    (a, b)
+                })
+                .filter(|(a, b)| {
+                    lines[*a..*b]
+                        .iter()
+                        .any(|l| l.trim() == "role = \"workload\"")
+                })
+                .collect();
+            if let Some(&(a, b)) = blocks.get(which % blocks.len().max(1)) {
+                let name = format!("grown{n}");
+                let mut named = false;
+                let copy: Vec<String> = lines[a..b]
+                    .iter()
+                    .map(|l| {
+                        let t = l.trim_start();
+                        if t.starts_with("name = ") && !named {
+                            named = true;
+                            format!("name = \"{name}\"")
+                        } else if t.starts_with("environment = ") {
+                            format!("environment = \"{name}\"")
+                        } else if t.starts_with("vpc_cidr = ") {
+                            format!("vpc_cidr = \"10.{}.0.0/16\"", 200 + n)
+                        } else if t.starts_with("renamed_from = ") {
+                            String::new()
+                        } else {
+                            l.clone()
+                        }
+                    })
+                    .collect();
+                for (k, l) in copy.into_iter().enumerate() {
+                    lines.insert(b + k, l);
+                }
+            }
         }
         Mutation::Duplicate { line } => {
             let l = lines[line % len].clone();
@@ -520,7 +578,7 @@ fn mutated_platforms_keep_the_contract() {
         if std::env::var_os("FLOTILLA_FAST").is_some() && !flotilla_testkit::in_ci() {
             256
         } else {
-            3000
+            2000
         },
         |v| v.parse().expect("FLOTILLA_FUZZ_CASES is a number"),
     );
