@@ -19,7 +19,12 @@ pub fn dns_label(s: &str, max: usize) -> Result<(), String> {
     };
     let mut bad: Vec<String> = Vec::new();
     for c in &chars {
-        let shown = format!("'{c}'");
+        // A letter from another script can look like an ASCII one (Cyrillic 'а'): name it.
+        let shown = if c.is_ascii() {
+            format!("'{c}'")
+        } else {
+            format!("'{c}' (U+{:04X}, not ASCII)", *c as u32)
+        };
         if !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || bad.contains(&shown)) {
             bad.push(shown);
         }
@@ -601,6 +606,12 @@ pub fn looks_like_secret(s: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_confusable_letter_is_named() {
+        let e = dns_label("shop\u{0430}", 63).unwrap_err();
+        assert!(e.contains("(U+0430, not ASCII)"), "{e}");
+    }
 
     #[test]
     fn any_text_maps_to_a_valid_label_value() {
