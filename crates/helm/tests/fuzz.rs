@@ -430,11 +430,6 @@ fn check(
         .map_err(|_| "load_bytes panicked".to_string())?;
     let platform = match loaded {
         Err(e) => {
-            let longest_source_line = String::from_utf8_lossy(bytes)
-                .lines()
-                .map(|l| l.chars().count())
-                .max()
-                .unwrap_or(0);
             if e.diagnostics.is_empty() {
                 return Err("rejected without a diagnostic".into());
             }
@@ -461,7 +456,6 @@ fn check(
             let report = catch_unwind(AssertUnwindSafe(|| e.to_string()))
                 .map_err(|_| "rendering the diagnostics panicked".to_string())?;
             // The echoed source lines are windows; no line of the report is kilobytes long.
-            let _ = longest_source_line;
             if let Some(l) = report.lines().find(|l| {
                 let n = l.chars().count();
                 if l.contains(" | ") { n > 140 } else { n > 1000 }

@@ -635,6 +635,30 @@ fn access_step(cluster: &Cluster, needs: Vec<StepId>) -> Step {
     }
 }
 
+/// A Terraform step of a workload's link module (`infra/<cluster>/link`).
+fn link_step(
+    step: StepId,
+    cluster: &str,
+    mode: TerraformMode,
+    needs: Vec<StepId>,
+    output: String,
+) -> Step {
+    let module = flotilla_terraform::link_module(cluster);
+    let dir = flotilla_terraform::module_key_dir(&module);
+    Step {
+        id: step,
+        work: Work::Terraform {
+            dir: dir.clone(),
+            module,
+            mode,
+        },
+        needs,
+        inputs: vec![dir],
+        outputs: vec![output],
+        volatile: false,
+    }
+}
+
 /// `31-elastic` for `helm/controlplane/manifests/31-elastic.yaml`: unique in its cluster.
 fn file_stem(file: &str) -> &str {
     let base = file.rsplit('/').next().unwrap_or(file);
@@ -668,25 +692,18 @@ fn cluster_steps(
     });
     // A workload's link to the controlplane, once both cluster modules are applied.
     let link = workload.map(|w| {
-        let link = id(&["link", name]);
-        let module = flotilla_terraform::link_module(name);
-        steps.push(Step {
-            id: link.clone(),
-            work: Work::Terraform {
-                dir: flotilla_terraform::module_key_dir(&module),
-                module,
-                mode: TerraformMode::Apply,
-            },
-            needs: vec![tf.clone(), w.controlplane_terraform.clone()],
-            inputs: vec![flotilla_terraform::module_key_dir(
-                &flotilla_terraform::link_module(name),
-            )],
-            outputs: vec![format!(
+        let step = link_step(
+            id(&["link", name]),
+            name,
+            TerraformMode::Apply,
+            vec![tf.clone(), w.controlplane_terraform.clone()],
+            format!(
                 "{name} joined to {}: routes both ways, the private zone, external-dns held to its names",
                 platform.controlplane().name
-            )],
-            volatile: false,
-        });
+            ),
+        );
+        let link = step.id.clone();
+        steps.push(step);
         link
     });
     let access = id(&["access", name]);
@@ -947,9 +964,9 @@ pub fn destroy_graph(
                     .workload_clusters()
                     .map(|w| {
                         let module = flotilla_terraform::link_module(&w.name);
-                        (flotilla_terraform::module_key_dir(&module), module)
+                        let dir = flotilla_terraform::module_key_dir(&module);
+                        (module, dir)
                     })
-                    .map(|(dir, module)| (module, dir))
                     .collect(),
             },
             needs: vec![],
@@ -1046,23 +1063,15 @@ pub fn destroy_graph(
     if cluster.role == Role::Workload {
         // The link goes first (its peering or attachment holds the VPC), after the releases
         // that used it.
-        let module = flotilla_terraform::link_module(name);
-        let link = id(&["link-destroy", name]);
-        steps.push(Step {
-            id: link.clone(),
-            work: Work::Terraform {
-                dir: flotilla_terraform::module_key_dir(&module),
-                module,
-                mode: TerraformMode::Destroy,
-            },
-            needs: tf_needs,
-            inputs: vec![flotilla_terraform::module_key_dir(
-                &flotilla_terraform::link_module(name),
-            )],
-            outputs: vec![format!("{name} no longer joined to the controlplane")],
-            volatile: false,
-        });
-        tf_needs = vec![link];
+        let step = link_step(
+            id(&["link-destroy", name]),
+            name,
+            TerraformMode::Destroy,
+            tf_needs,
+            format!("{name} no longer joined to the controlplane"),
+        );
+        tf_needs = vec![step.id.clone()];
+        steps.push(step);
     }
     let destroyed = id(&["terraform-destroy", name]);
     steps.push(Step {

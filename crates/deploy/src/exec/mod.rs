@@ -133,17 +133,12 @@ fn collect_files(path: &Path, out: &mut Vec<PathBuf>) {
         out.push(path.to_path_buf());
     } else if let Ok(entries) = fs::read_dir(path) {
         for e in entries.flatten() {
+            // Terraform's own files (a local state, saved plans, the lock file) are outputs,
+            // not inputs: the one list of them is the write path's.
             let name = e.file_name();
-            let name = name.to_string_lossy();
-            // Terraform's own files (a local state, saved plans) are outputs, not inputs.
-            if name.starts_with('.')
-                || name.ends_with(".tfstate")
-                || name.ends_with(".tfstate.backup")
-                || name.ends_with(".tfplan")
+            if e.path().is_file()
+                && !flotilla_generate::workdir::is_working_file(&name.to_string_lossy(), false)
             {
-                continue;
-            }
-            if e.path().is_file() {
                 out.push(e.path());
             }
         }
