@@ -51,7 +51,9 @@ impl Cx {
         }
         let mut environments = BTreeMap::new();
         for (env, q) in &a.environments {
-            if !envs.contains(env.get_ref()) {
+            if !envs.contains(env.get_ref())
+                && !self.follows_rejected("environment name", env.get_ref())
+            {
                 self.err_help(
                     span(env),
                     format!(
@@ -121,6 +123,42 @@ impl Cx {
         }
     }
 
+    /// Two teams named alike (a role and a group, or roles on two paths or in two accounts)
+    /// would be one Kubernetes group inside every cluster ([`Team::kubernetes_group`]): the
+    /// members of one would get the other's namespaces. Each such pair is an error at the
+    /// second, naming the first.
+    pub(super) fn teams_derive_distinct_groups(
+        &mut self,
+        raw_apps: &[S<raw::Application>],
+        apps: &[Application],
+    ) {
+        let mut groups: HashMap<String, (String, Range<usize>)> = HashMap::new();
+        for (ra, a) in raw_apps.iter().zip(apps) {
+            if a.team.arn.is_empty() {
+                continue;
+            }
+            let group = a.team.kubernetes_group();
+            let at = span(&ra.get_ref().team);
+            match groups.get(&group) {
+                Some((arn, first)) if *arn != a.team.arn => {
+                    let line = self.line(first);
+                    self.err_help(
+                        at,
+                        format!(
+                            "team {} would be the same Kubernetes group `{group}` as team {arn} (line {line})",
+                            a.team.arn
+                        ),
+                        "a team is known inside the clusters by its last name segment; two different roles or groups need different names, or use the same ARN for both applications",
+                    );
+                }
+                Some(_) => {}
+                None => {
+                    groups.insert(group, (a.team.arn.clone(), at));
+                }
+            }
+        }
+    }
+
     pub(super) fn routes(
         &mut self,
         routes: &[S<raw::Route>],
@@ -141,6 +179,9 @@ impl Cx {
                 .iter()
                 .position(|a| a.get_ref().name.get_ref() == r.application.get_ref())
             else {
+                if self.follows_rejected("application name", r.application.get_ref()) {
+                    continue;
+                }
                 self.err_help(
                     span(&r.application),
                     format!(

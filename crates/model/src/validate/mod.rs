@@ -85,6 +85,10 @@ struct Cx {
     diags: Vec<Diagnostic>,
     /// The file, to name the line of an earlier definition in a help.
     source: String,
+    /// Names refused by [`Cx::check`], by what they name ("application name", ...): a
+    /// reference to one of them (or to what the user meant it to be) is not reported again as
+    /// unknown, so one typo gives one error.
+    rejected: Vec<(String, String)>,
 }
 
 fn span<T>(s: &Spanned<T>) -> Range<usize> {
@@ -117,9 +121,19 @@ impl Cx {
                     format!("{what} \"{}\" is not valid", v.get_ref()),
                     help,
                 );
+                self.rejected.push((what.to_string(), v.get_ref().clone()));
                 None
             }
         }
+    }
+
+    /// Whether `reference` names (nearly: case aside, within two edits) a `what` that was
+    /// refused as invalid; its "unknown" would follow from that error.
+    fn follows_rejected(&self, what: &str, reference: &str) -> bool {
+        let r = reference.to_lowercase();
+        self.rejected.iter().any(|(w, name)| {
+            w == what && toml_error::edit_distance(&name.to_lowercase(), &r) <= 2
+        })
     }
 
     fn positive(&mut self, v: &S<i64>, what: &str, max: i64) -> u32 {

@@ -49,7 +49,9 @@ impl Cx {
         for sr in &o.routing {
             let r = sr.get_ref();
             for e in &r.environments {
-                if !targets.contains(e.get_ref()) {
+                if !targets.contains(e.get_ref())
+                    && !self.follows_rejected("environment name", e.get_ref())
+                {
                     self.err_help(
                         span(e),
                         format!("routing rule names unknown environment \"{}\"", e.get_ref()),
@@ -70,7 +72,9 @@ impl Cx {
                 );
             }
             for name in r.receivers.get_ref() {
-                if !receiver_names.contains(name.get_ref().as_str()) {
+                if !receiver_names.contains(name.get_ref().as_str())
+                    && !self.follows_rejected("receiver name", name.get_ref())
+                {
                     self.err_help(
                         span(name),
                         format!("routing rule names unknown receiver \"{}\"", name.get_ref()),
@@ -90,7 +94,9 @@ impl Cx {
             });
         }
         let watchdog_receiver = o.watchdog_receiver.as_ref().map(|w| {
-            if !receiver_names.contains(w.get_ref().as_str()) {
+            if !receiver_names.contains(w.get_ref().as_str())
+                && !self.follows_rejected("receiver name", w.get_ref())
+            {
                 self.err_help(
                     span(w),
                     format!(

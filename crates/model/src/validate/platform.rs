@@ -218,6 +218,7 @@ impl Cx {
             })
             .collect();
         self.unique("namespace", ns_spans.iter());
+        self.teams_derive_distinct_groups(&f.applications, &applications);
         for ns in &ns_spans {
             if reserved::is_reserved_namespace(ns.get_ref()) {
                 self.err_help(
@@ -239,6 +240,8 @@ impl Cx {
                 for n in &e.get_ref().namespaces {
                     if names::dns_label(n.get_ref(), 63).is_ok()
                         && !app_namespaces.contains(n.get_ref())
+                        && !self.follows_rejected("namespace", n.get_ref())
+                        && !self.follows_rejected("application name", n.get_ref())
                     {
                         self.err_help(
                             span(n),
