@@ -487,8 +487,29 @@ fn check(
     }))
     .map_err(|_| "rendering an accepted platform panicked".to_string())?;
     tools.add(&platform, bytes);
+    // Each object once per cluster, each release name once (as tests/identities.rs asks of
+    // the fixtures).
+    for (c, (_, manifests)) in platform.clusters.iter().zip(&rendered) {
+        let objects = manifests
+            .iter()
+            .flat_map(|m| m.objects.iter().map(move |o| (m.path.as_str(), o)));
+        let mut clashes = flotilla_testkit::identity::clashes(objects);
+        let releases = flotilla_helm::releases(&platform, c);
+        clashes.extend(
+            flotilla_testkit::identity::repeated(releases.iter().map(|r| r.name.as_str()))
+                .into_iter()
+                .map(|r| format!("release {r}")),
+        );
+        if !clashes.is_empty() {
+            return Err(format!(
+                "accepted, but {} renders one object twice: {}",
+                c.name,
+                clashes.join("; ")
+            ));
+        }
+    }
     if let Some(s) = schemas.loaded() {
-        for (version, manifests) in rendered {
+        for (version, manifests) in &rendered {
             for m in manifests {
                 for o in &m.objects {
                     let findings = s.validate(&version, o);

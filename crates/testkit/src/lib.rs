@@ -17,6 +17,7 @@
 pub mod chart_values;
 pub mod crd_schema;
 pub mod fixtures;
+pub mod identity;
 pub mod kube_schema;
 pub mod pss;
 pub mod schema;

@@ -131,9 +131,9 @@ impl Cx {
     /// refused as invalid; its "unknown" would follow from that error.
     fn follows_rejected(&self, what: &str, reference: &str) -> bool {
         let r = reference.to_lowercase();
-        self.rejected.iter().any(|(w, name)| {
-            w == what && toml_error::edit_distance(&name.to_lowercase(), &r) <= 2
-        })
+        self.rejected
+            .iter()
+            .any(|(w, name)| w == what && edit_distance(&name.to_lowercase(), &r) <= 2)
     }
 
     fn positive(&mut self, v: &S<i64>, what: &str, max: i64) -> u32 {
