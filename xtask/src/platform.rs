@@ -130,18 +130,22 @@ pub fn check_target(platform: &Platform, target: &str, allow_all: bool) -> Resul
     }
 }
 
-/// The repository root: `FLOTILLA_ROOT` when set (the toolbox image runs a prebuilt binary in
-/// a checkout elsewhere), else the workspace xtask was built in, else the current directory.
+/// The repository root: `FLOTILLA_ROOT` when set, else the nearest directory from the current
+/// one upwards that holds a `platform.toml` (as terraform, helmfile and pulumi look where they
+/// are run), else the current directory (loading then names the missing file). Never the
+/// checkout the binary was built in: a binary built in one clone acts on the clone it is run
+/// from.
 fn repo_root() -> PathBuf {
     if let Some(root) = std::env::var_os("FLOTILLA_ROOT") {
         return PathBuf::from(root);
     }
-    let built_in = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace root");
-    if built_in.join("Cargo.toml").is_file() {
-        built_in.to_path_buf()
-    } else {
-        std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
-    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    find_root(&cwd).unwrap_or(cwd)
+}
+
+/// The nearest of `from` and its ancestors that holds a `platform.toml`.
+fn find_root(from: &Path) -> Option<PathBuf> {
+    from.ancestors()
+        .find(|d| d.join("platform.toml").is_file())
+        .map(Path::to_path_buf)
 }

@@ -523,3 +523,45 @@ fn the_documented_output_is_what_the_commands_print() {
     }
     assert!(checked >= 5, "excerpts checked: {checked}");
 }
+
+#[test]
+fn the_binary_acts_on_the_checkout_it_is_run_from() {
+    // A second checkout (platform.toml and its generated output) whose retention differs from
+    // this repository's: run from a subdirectory of it, without FLOTILLA_ROOT, the binary built
+    // here reads that checkout's platform, not the one it was compiled in.
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path();
+    std::fs::write(
+        other.join("platform.toml"),
+        seed_with("retention_days = 14", "retention_days = 7"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(other.join("docs")).unwrap();
+    for doc in ["README.md", "docs/architecture.md"] {
+        std::fs::copy(root().join(doc), other.join(doc)).unwrap();
+    }
+    let run = |args: &[&str], cwd: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(args)
+            .current_dir(cwd)
+            .env_remove("FLOTILLA_ROOT")
+            .output()
+            .expect("xtask runs")
+    };
+    let o = run(&["generate"], other);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(other.join("helm/controlplane").is_dir());
+    let sub = other.join("helm/controlplane");
+    let here = text(&run(&["plan", "controlplane"], &root()).stdout);
+    let there = text(&run(&["plan", "controlplane"], &sub).stdout);
+    let nodes = |s: &str| {
+        s.lines()
+            .find(|l| l.contains("data nodes"))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("no data nodes line in:\n{s}"))
+    };
+    assert_ne!(nodes(&here), nodes(&there), "both plans read one platform");
+    // The other checkout is up to date with its own platform, and this one with its own.
+    assert!(run(&["generate", "--check"], &sub).status.success());
+    assert!(run(&["generate", "--check"], &root()).status.success());
+}
