@@ -1,5 +1,6 @@
 //! `cargo xtask generate [--check] [--out DIR]`.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -28,28 +29,58 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
         None => (ctx.root.clone(), Some(ctx.root.as_path())),
     };
     let report = apply(&rendered, &out, regions_root, mode)?;
+    let mut stdout = std::io::stdout().lock();
+    // Paths as the user can open them: relative to the repository, or inside DIR.
+    let shown = |rel: &str| match &args.out {
+        Some(dir) => dir.join(rel).display().to_string(),
+        None => rel.to_string(),
+    };
+    for rel in &report.foreign {
+        writeln!(
+            stdout,
+            "kept    {} (not written by `cargo xtask generate`: left alone)",
+            shown(rel)
+        )?;
+    }
     if args.check {
         if report.drift.is_empty() {
-            println!(
-                "generated output is up to date ({} files checked)",
-                report.unchanged
-            );
+            writeln!(
+                stdout,
+                "generated output is up to date ({} files checked{})",
+                report.unchanged,
+                args.out
+                    .as_ref()
+                    .map(|d| format!(" in {}", d.display()))
+                    .unwrap_or_default()
+            )?;
             return Ok(ExitCode::SUCCESS);
         }
-        eprint!("{}", report.drift_text());
+        let text = match &args.out {
+            Some(dir) => report.drift_text_with(&format!(
+                "run `cargo xtask generate --out {}` to write them",
+                dir.display()
+            )),
+            None => report.drift_text(),
+        };
+        let _ = write!(std::io::stderr(), "{text}");
         return Ok(ExitCode::from(flotilla_plan::exit::CHANGES));
     }
     for path in &report.written {
-        println!("wrote   {path}");
+        writeln!(stdout, "wrote   {}", shown(path))?;
     }
     for path in &report.removed {
-        println!("removed {path}");
+        writeln!(stdout, "removed {}", shown(path))?;
     }
-    println!(
-        "{} written, {} removed, {} unchanged",
+    writeln!(
+        stdout,
+        "{} written, {} removed, {} unchanged{}",
         report.written.len(),
         report.removed.len(),
-        report.unchanged
-    );
+        report.unchanged,
+        args.out
+            .as_ref()
+            .map(|d| format!(", in {}", d.display()))
+            .unwrap_or_default()
+    )?;
     Ok(ExitCode::SUCCESS)
 }

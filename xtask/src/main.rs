@@ -17,6 +17,7 @@ mod graph;
 mod plan;
 mod platform;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -81,8 +82,9 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(e) if e.is_closed_pipe() => ExitCode::from(flotilla_plan::exit::ERROR),
         Err(e) => {
-            eprintln!("{e}");
+            let _ = writeln!(std::io::stderr(), "{e}");
             ExitCode::from(e.exit_code())
         }
     }

@@ -1,6 +1,7 @@
 //! `cargo xtask plan <target> [--format text|mermaid|dot]`: the capacity plan and the deploy
 //! step graph, from [`flotilla_deploy::plan`].
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use crate::platform::{Context, Error};
@@ -50,11 +51,12 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
             .cluster(cluster)
             .is_some_and(|c| &c.environment == e),
     };
-    println!("\nUpgrade plan\n------------\n");
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "\nUpgrade plan\n------------\n")?;
     let base = match flotilla_deploy::cmd::baseline::baseline(&ctx.root, &rel, &args.from) {
         Ok(b) => b,
         Err(e) => {
-            println!("no baseline to plan an upgrade from: {e}");
+            writeln!(stdout, "no baseline to plan an upgrade from: {e}")?;
             return Ok(ExitCode::from(code as u8));
         }
     };
@@ -62,7 +64,11 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
         .into_iter()
         .filter(|u| in_target(&u.cluster))
         .collect();
-    print!("{}", flotilla_plan::upgrade::to_text(&upgrades, &args.from));
+    write!(
+        stdout,
+        "{}",
+        flotilla_plan::upgrade::to_text(&upgrades, &args.from)
+    )?;
     // A version jump EKS refuses is an error in platform.toml, located.
     let source = std::fs::read_to_string(&ctx.platform_file).unwrap_or_default();
     let text = source.as_str();

@@ -30,6 +30,14 @@ pub enum Error {
     Generate(flotilla_generate::GenerateError),
     /// Any other failure, already rendered.
     Other(String),
+    /// Writing the command's own output failed (stdout closed: `... | head`).
+    Output(std::io::Error),
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Error {
+        Error::Output(e)
+    }
 }
 
 impl Error {
@@ -40,8 +48,23 @@ impl Error {
             Error::Read { .. } | Error::Invalid(_) => exit::INVALID_PLATFORM,
             Error::UnknownTarget { .. } => exit::USAGE,
             Error::Deploy(e) => e.exit_code(),
-            Error::Generate(_) | Error::Other(_) => exit::ERROR,
+            Error::Generate(_) | Error::Other(_) | Error::Output(_) => exit::ERROR,
         }
+    }
+
+    /// The reader of our output went away (`cargo xtask plan all | head`): nothing to say,
+    /// and nobody to say it to. Read-only commands end there; a deploy keeps running (its
+    /// progress goes to stderr, which ignores a closed pipe) and only its last words are lost.
+    pub fn is_closed_pipe(&self) -> bool {
+        let io = match self {
+            Error::Output(e) => Some(e),
+            Error::Deploy(d) => match d.as_ref() {
+                flotilla_deploy::Error::Io(e) => Some(e),
+                _ => None,
+            },
+            _ => None,
+        };
+        io.is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     }
 }
 
@@ -72,6 +95,7 @@ impl fmt::Display for Error {
             Error::Deploy(e) => write!(f, "error: {e}"),
             Error::Generate(e) => write!(f, "error: {e}"),
             Error::Other(msg) => write!(f, "error: {msg}"),
+            Error::Output(e) => write!(f, "error: writing the output: {e}"),
         }
     }
 }

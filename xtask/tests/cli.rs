@@ -65,27 +65,51 @@ fn generate_out_writes_a_tree_that_then_checks_clean_and_detects_drift() {
     let o = xtask(&["generate", "--check", "--out", out]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
 
-    // Edit one generated file and add a stray one: both are named, exit code 2.
+    // Edit one generated file and add a stray generated one (a cluster that is gone) and a
+    // file of the user's own: the first two are named, exit code 2; the user's file is not
+    // drift.
     let victim = dir.path().join(&files[0]);
     std::fs::write(&victim, "edited by hand\n").unwrap();
     std::fs::create_dir_all(dir.path().join("infra/gone")).unwrap();
-    std::fs::write(dir.path().join("infra/gone/main.tf"), "x\n").unwrap();
+    std::fs::copy(
+        dir.path().join("infra/testing/main.tf"),
+        dir.path().join("infra/gone/main.tf"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("infra/gone/mine.tf"), "# mine\n").unwrap();
     let o = xtask(&["generate", "--check", "--out", out]);
     assert_eq!(o.status.code(), Some(2));
     let err = text(&o.stderr);
     assert!(err.contains(&files[0]), "{err}");
     assert!(err.contains("infra/gone/main.tf"), "{err}");
-    assert!(err.contains("cargo xtask generate"), "{err}");
+    assert!(!err.contains("mine.tf"), "{err}");
+    assert!(
+        err.contains(&format!("cargo xtask generate --out {out}")),
+        "{err}"
+    );
     // --check wrote nothing.
     assert_eq!(
         std::fs::read_to_string(&victim).unwrap(),
         "edited by hand\n"
     );
 
-    // A normal run repairs both.
+    // A normal run repairs both, says where it wrote, and leaves the user's file alone.
     let o = xtask(&["generate", "--out", out]);
     assert!(o.status.success());
-    assert!(!dir.path().join("infra/gone").exists());
+    let said = text(&o.stdout);
+    assert!(
+        said.contains(&format!("removed {out}/infra/gone/main.tf")),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("wrote   {out}/{}", files[0])),
+        "{said}"
+    );
+    assert!(!dir.path().join("infra/gone/main.tf").exists());
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("infra/gone/mine.tf")).unwrap(),
+        "# mine\n"
+    );
     let o = xtask(&["generate", "--check", "--out", out]);
     assert_eq!(o.status.code(), Some(0));
 }
@@ -564,4 +588,29 @@ fn the_binary_acts_on_the_checkout_it_is_run_from() {
     // The other checkout is up to date with its own platform, and this one with its own.
     assert!(run(&["generate", "--check"], &sub).status.success());
     assert!(run(&["generate", "--check"], &root()).status.success());
+}
+
+#[test]
+fn a_closed_output_pipe_ends_a_command_quietly() {
+    // `cargo xtask plan all | head -1`: the reader goes away before the command writes. The
+    // command stops without a panic (exit 101) and without an error message.
+    for args in [
+        &["plan", "all"][..],
+        &["deploy", "all", "--dry-run"][..],
+        &["graph"][..],
+        &["diff", "staging", "testing"][..],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(args)
+            .current_dir(root())
+            .env("FLOTILLA_ROOT", root())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("xtask runs");
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        assert_ne!(o.status.code(), Some(101), "{args:?} panicked");
+        assert_eq!(text(&o.stderr), "", "{args:?}");
+    }
 }

@@ -46,11 +46,19 @@ pub struct Report {
     pub unchanged: usize,
     /// Check mode only: every difference.
     pub drift: Vec<Drift>,
+    /// Files under `infra/` and `helm/` that no render wrote (no generated header): never
+    /// removed, never drift.
+    pub foreign: Vec<String>,
 }
 
 impl Report {
     /// The drift as the lines `--check` prints.
     pub fn drift_text(&self) -> String {
+        self.drift_text_with(&format!("run `{GENERATE_COMMAND}` and commit the result"))
+    }
+
+    /// The drift lines, ending with `fix` as what to do (`--out` has its own).
+    pub fn drift_text_with(&self, fix: &str) -> String {
         let mut out = String::new();
         for d in &self.drift {
             let what = match d.kind {
@@ -63,7 +71,7 @@ impl Report {
         }
         if !self.drift.is_empty() {
             out.push_str(&format!(
-                "{} file(s) differ from a fresh render; run `{GENERATE_COMMAND}` and commit the result\n",
+                "{} file(s) differ from a fresh render; {fix}\n",
                 self.drift.len()
             ));
         }
@@ -94,6 +102,22 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> GenerateError + '_ {
 
 /// Writes (or checks) `rendered` under `out`, and the regions of hand-written files under
 /// `regions_root` (pass `None` to leave hand-written files alone, e.g. with `--out`).
+/// The first bytes of a file (enough for its header).
+fn read_head(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = vec![0; 400];
+    let mut f = fs::File::open(path)?;
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    buf.truncate(n);
+    Ok(buf)
+}
+
 pub fn apply(
     rendered: &Rendered,
     out: &Path,
@@ -129,6 +153,12 @@ pub fn apply(
     for root in GENERATED_ROOTS {
         for rel in list_files(out, Path::new(root))? {
             if !wanted.contains(rel.as_str()) {
+                let path = out.join(&rel);
+                let head = read_head(&path).map_err(io_err(&path))?;
+                if !flotilla_model::artifact::is_generated(&head) {
+                    report.foreign.push(rel);
+                    continue;
+                }
                 report.drift.push(Drift {
                     path: rel.clone(),
                     kind: DriftKind::Stale,
@@ -278,7 +308,10 @@ mod tests {
         assert_eq!(report.unchanged, 2);
 
         fs::write(root.join("infra/a/main.tf"), "edited\n").unwrap();
-        fs::write(root.join("infra/a/old.tf"), "old\n").unwrap();
+        // A file an earlier render wrote (it has the header), and one of the user's own.
+        let old = format!("{}old\n", flotilla_model::artifact::header("#"));
+        fs::write(root.join("infra/a/old.tf"), &old).unwrap();
+        fs::write(root.join("infra/a/mine.tf"), "# mine\n").unwrap();
         fs::remove_file(root.join("helm/x/values.yaml")).unwrap();
         let report = apply(&r, root, None, Mode::Check).unwrap();
         assert_eq!(
@@ -306,17 +339,24 @@ mod tests {
         assert!(root.join("infra/a/old.tf").exists());
         assert!(report.drift_text().contains("run `cargo xtask generate`"));
 
+        assert_eq!(report.foreign, vec!["infra/a/mine.tf".to_string()]);
+
         let report = apply(&r, root, None, Mode::Write).unwrap();
         assert_eq!(report.removed, vec!["infra/a/old.tf".to_string()]);
         assert!(apply(&r, root, None, Mode::Check).unwrap().drift.is_empty());
+        assert_eq!(
+            fs::read_to_string(root.join("infra/a/mine.tf")).unwrap(),
+            "# mine\n"
+        );
     }
 
     #[test]
     fn removed_components_disappear_with_their_directories() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
+        let gone = format!("{}a\n", flotilla_model::artifact::header("#"));
         apply(
-            &rendered(&[("infra/gone/main.tf", "a\n")]),
+            &rendered(&[("infra/gone/main.tf", &gone)]),
             root,
             None,
             Mode::Write,

@@ -140,11 +140,15 @@ fn install_ctrl_c(cancel: Arc<Cancel>) -> std::io::Result<()> {
                 while tokio::signal::ctrl_c().await.is_ok() {
                     n += 1;
                     if n == 1 {
-                        eprintln!(
+                        let _ = writeln!(
+                            std::io::stderr(),
                             "\ninterrupted: starting no new step, waiting for the running ones to stop (the journal is kept; continue with --resume)"
                         );
                     } else {
-                        eprintln!("\ninterrupted again: forwarding to the running processes");
+                        let _ = writeln!(
+                            std::io::stderr(),
+                            "\ninterrupted again: forwarding to the running processes"
+                        );
                     }
                     cancel.interrupt();
                 }

@@ -55,7 +55,9 @@ fn print_tail(out: &mut dyn std::io::Write, record: &StepRecord, tail: &[String]
 
 impl Reporter for Lines {
     fn started(&self, step: &StepId) {
-        eprintln!("[{}] {step} started", timestamp());
+        // A closed stderr (`deploy ... 2>&1 | head`) must not end a run half-applied: what is
+        // not printed is still in the journal and the step logs.
+        let _ = writeln!(std::io::stderr(), "[{}] {step} started", timestamp());
     }
     fn finished(&self, record: &StepRecord, tail: &[String]) {
         let mut err = std::io::stderr().lock();
@@ -63,7 +65,7 @@ impl Reporter for Lines {
         print_tail(&mut err, record, tail);
     }
     fn message(&self, step: &StepId, text: &str) {
-        eprintln!("[{}] {step}: {text}", timestamp());
+        let _ = writeln!(std::io::stderr(), "[{}] {step}: {text}", timestamp());
     }
     fn suspend(&self, f: &mut dyn FnMut()) {
         f()
