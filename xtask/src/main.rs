@@ -16,6 +16,7 @@ mod generate;
 mod graph;
 mod plan;
 mod platform;
+mod test;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -54,6 +55,9 @@ enum Command {
     Graph,
     /// Performance measurements (docs/performance.md).
     Bench(bench::Args),
+    /// Run the whole test suite (`cargo test --workspace`), ending with one summary line and
+    /// one line naming every check that was skipped.
+    Test(test::Args),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +83,7 @@ fn main() -> ExitCode {
         Command::Deploy(args) => deploy::run(&ctx, &args),
         Command::Destroy(args) => destroy::run(&ctx, &args),
         Command::Plan(args) => plan::run(&ctx, &args),
+        Command::Test(args) => test::run(&ctx, &args),
     };
     match result {
         Ok(code) => code,

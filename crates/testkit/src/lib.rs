@@ -104,10 +104,32 @@ pub fn in_ci() -> bool {
 pub fn slow(what: &str) -> bool {
     let fast = std::env::var("FLOTILLA_FAST").is_ok_and(|v| v == "1" || v == "true");
     if fast && !in_ci() {
-        eprintln!("SKIPPED (FLOTILLA_FAST=1): {what}");
+        note_skip(&format!("{what} (FLOTILLA_FAST=1)"));
         return false;
     }
     true
+}
+
+/// Says that a check did not run, where the user sees it: straight to the test process's
+/// stderr (libtest captures `eprintln!` of a passing test, not a write to the stream), and as a
+/// line `<test>\t<reason>` in the file `FLOTILLA_SKIP_LOG` names, from which `cargo xtask
+/// test` prints its one closing line of skipped checks.
+fn note_skip(reason: &str) {
+    use std::io::Write;
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("?")
+        .replace('\t', " ");
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
+    if let Some(log) = std::env::var_os("FLOTILLA_SKIP_LOG")
+        && let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+    {
+        // One write per line: lines of parallel tests do not interleave.
+        let _ = f.write_all(format!("{test}\t{}\n", reason.replace('\n', " ")).as_bytes());
+    }
 }
 
 /// The repository root (the workspace directory).
@@ -149,7 +171,7 @@ pub fn skip(reason: &str) {
     if in_ci() {
         panic!("CI=true and a check cannot run: {reason}");
     }
-    eprintln!("SKIPPED: {reason}");
+    note_skip(reason);
 }
 
 /// The pinned reference data folder, or `None` (after [`skip`]) when it is not there.
