@@ -10,11 +10,55 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The shipped example platform, which these tests read instead of the repository's own
+/// platform.toml (a user's edit of that changes the generated output and nothing else).
+fn seed_file() -> PathBuf {
+    root().join("crates/testkit/fixtures/seed.toml")
+}
+
+/// A checkout of the example platform, made once per run: the seed as its platform.toml, the
+/// docs with generated regions, its generated output, all committed to git.
+fn checkout() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-seed-checkout");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("docs")).unwrap();
+        std::fs::copy(seed_file(), dir.join("platform.toml")).unwrap();
+        for f in ["versions.toml", "README.md", "docs/architecture.md"] {
+            std::fs::copy(root().join(f), dir.join(f)).unwrap();
+        }
+        let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .arg("generate")
+            .current_dir(&dir)
+            .env("FLOTILLA_ROOT", &dir)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        for args in [
+            &["init", "-q"][..],
+            &["add", "."][..],
+            &["commit", "-q", "-m", "the example platform"][..],
+        ] {
+            let ok = Command::new("git")
+                .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+                .args(args)
+                .current_dir(&dir)
+                .output()
+                .unwrap()
+                .status
+                .success();
+            assert!(ok, "git {args:?}");
+        }
+        dir
+    })
+}
+
 fn xtask(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(args)
-        .current_dir(root())
-        .env("FLOTILLA_ROOT", root())
+        .current_dir(checkout())
+        .env("FLOTILLA_ROOT", checkout())
         .output()
         .expect("xtask runs")
 }
@@ -42,7 +86,7 @@ fn files_under(dir: &Path) -> Vec<String> {
 
 /// The seed platform with one line replaced.
 fn seed_with(from: &str, to: &str) -> String {
-    let seed = std::fs::read_to_string(root().join("platform.toml")).unwrap();
+    let seed = std::fs::read_to_string(seed_file()).unwrap();
     assert!(seed.contains(from), "seed lacks {from:?}");
     seed.replacen(from, to, 1)
 }
@@ -124,7 +168,7 @@ fn a_platform_that_is_not_utf8_is_located_at_its_first_bad_byte() {
     let mut bytes = b"# Flotilla\n\n# caf".to_vec();
     bytes.push(0xE9);
     bytes.extend_from_slice(b"\n");
-    bytes.extend_from_slice(&std::fs::read(root().join("platform.toml")).unwrap());
+    bytes.extend_from_slice(&std::fs::read(seed_file()).unwrap());
     std::fs::write(&bad, &bytes).unwrap();
     let out = dir.path().join("out");
     let o = xtask(&[
@@ -298,7 +342,7 @@ fn every_exit_code_means_what_the_table_says() {
     // A scratch repository: the seed platform and its generated output.
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path();
-    std::fs::copy(root().join("platform.toml"), repo.join("platform.toml")).unwrap();
+    std::fs::copy(seed_file(), repo.join("platform.toml")).unwrap();
     let run = |args: &[&str], path: &str| {
         Command::new(env!("CARGO_BIN_EXE_xtask"))
             .args(args)
@@ -402,7 +446,7 @@ fn plan_shows_the_upgrade_from_a_git_ref_and_refuses_a_skipped_minor() {
         assert!(ok, "git {args:?}");
     };
     std::fs::copy(root().join("versions.toml"), repo.join("versions.toml")).unwrap();
-    let seed = std::fs::read_to_string(root().join("platform.toml")).unwrap();
+    let seed = std::fs::read_to_string(seed_file()).unwrap();
     let staging = "name = \"staging\"\nrole = \"workload\"\nenvironment = \"staging\"\nvpc_cidr = \"10.20.0.0/16\"\navailability_zones = 2\nkubernetes_version = \"1.34\"";
     assert!(seed.contains(staging), "the seed's staging block moved");
     let with = |v: &str| seed.replace(staging, &staging.replace("\"1.34\"", &format!("\"{v}\"")));
@@ -482,7 +526,7 @@ fn line_matches(want: &str, actual: &str) -> bool {
 /// checkout's path written as the docs' `/home/ops/flotilla`).
 #[test]
 fn the_documented_output_is_what_the_commands_print() {
-    let root_text = root().display().to_string();
+    let root_text = checkout().display().to_string();
     let mut checked = 0;
     let mut excerpts: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
     let ops = std::fs::read_to_string(root().join("docs/operations.md")).unwrap();
@@ -576,7 +620,7 @@ fn the_binary_acts_on_the_checkout_it_is_run_from() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(other.join("helm/controlplane").is_dir());
     let sub = other.join("helm/controlplane");
-    let here = text(&run(&["plan", "controlplane"], &root()).stdout);
+    let here = text(&run(&["plan", "controlplane"], checkout()).stdout);
     let there = text(&run(&["plan", "controlplane"], &sub).stdout);
     let nodes = |s: &str| {
         s.lines()
@@ -587,7 +631,7 @@ fn the_binary_acts_on_the_checkout_it_is_run_from() {
     assert_ne!(nodes(&here), nodes(&there), "both plans read one platform");
     // The other checkout is up to date with its own platform, and this one with its own.
     assert!(run(&["generate", "--check"], &sub).status.success());
-    assert!(run(&["generate", "--check"], &root()).status.success());
+    assert!(run(&["generate", "--check"], checkout()).status.success());
 }
 
 #[test]
@@ -602,8 +646,8 @@ fn a_closed_output_pipe_ends_a_command_quietly() {
     ] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
             .args(args)
-            .current_dir(root())
-            .env("FLOTILLA_ROOT", root())
+            .current_dir(checkout())
+            .env("FLOTILLA_ROOT", checkout())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()

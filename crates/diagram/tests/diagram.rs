@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use flotilla_model::{Platform, Versions, load};
 
-const SEED: &str = include_str!("../../../platform.toml");
+const SEED: &str = include_str!("../../testkit/fixtures/seed.toml");
 const SMALL: &str = include_str!("fixtures/small.toml");
 
 fn platform(file: &str, text: &str) -> Platform {

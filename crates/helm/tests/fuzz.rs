@@ -316,7 +316,7 @@ fn apply(source: &[u8], m: &Mutation) -> Vec<u8> {
 fn seeds() -> Vec<(String, Vec<u8>)> {
     let root = flotilla_testkit::repo_root();
     let mut files: Vec<PathBuf> = vec![
-        root.join("platform.toml"),
+        root.join("crates/testkit/fixtures/seed.toml"),
         root.join("crates/testkit/fixtures/two-envs.toml"),
         root.join("crates/model/tests/invalid/base/platform.toml"),
     ];

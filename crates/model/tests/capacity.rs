@@ -13,7 +13,7 @@ use flotilla_model::{Platform, Sizing, Versions, load};
 use proptest::prelude::*;
 use std::sync::OnceLock;
 
-const SEED: &str = include_str!("../../../platform.toml");
+const SEED: &str = include_str!("../../testkit/fixtures/seed.toml");
 
 /// The seed, loaded once (cloned per case: the sweeps below build thousands of plans).
 fn seed() -> Platform {

@@ -2,7 +2,7 @@
 
 use flotilla_model::{Platform, Versions, load};
 
-const SEED: &str = include_str!("../../../platform.toml");
+const SEED: &str = include_str!("../../testkit/fixtures/seed.toml");
 
 fn seed() -> Platform {
     match load("platform.toml", SEED, &Versions::embedded()) {

@@ -2,7 +2,7 @@
 
 use flotilla_model::{Versions, load};
 
-const SEED: &str = include_str!("../../../platform.toml");
+const SEED: &str = include_str!("../../testkit/fixtures/seed.toml");
 
 #[test]
 fn seed_platform_loads() {

@@ -1,5 +1,7 @@
-//! Platforms the test suites of several crates share: the repository's own `platform.toml`
-//! and a small two-environment platform (`crates/testkit/fixtures/two-envs.toml`).
+//! Platforms the test suites of several crates share: `seed.toml`, a copy of the repository's
+//! `platform.toml` as shipped (tests never read `platform.toml` itself, so a user's edit of it
+//! changes the generated output and nothing else), and a small two-environment platform
+//! (`crates/testkit/fixtures/two-envs.toml`).
 
 use flotilla_model::{Platform, Versions};
 
@@ -14,9 +16,9 @@ pub fn load(rel: &str) -> Platform {
         .unwrap_or_else(|e| panic!("{rel} does not load: {e:?}"))
 }
 
-/// The repository's own platform.
+/// The shipped example platform (`crates/testkit/fixtures/seed.toml`).
 pub fn seed() -> Platform {
-    load("platform.toml")
+    load("crates/testkit/fixtures/seed.toml")
 }
 
 /// Two environments (`dev`, `qa`) and the controlplane, in one account.

@@ -4,7 +4,7 @@
 use flotilla_model::{Platform, Versions, load};
 
 /// The repository's own platform.
-pub const SEED: &str = include_str!("../../../../platform.toml");
+pub const SEED: &str = include_str!("../../../testkit/fixtures/seed.toml");
 pub const MINIMAL: &str = include_str!("../fixtures/minimal.toml");
 /// Every name at its longest (and a team named with the characters IAM allows).
 pub const MAXIMAL: &str = include_str!("../fixtures/maximal.toml");

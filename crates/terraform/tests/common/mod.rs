@@ -23,11 +23,12 @@ pub fn load(path: &Path) -> Platform {
     }
 }
 
-/// The fixture platforms by name: the repository's own platform.toml, then tests/fixtures/*.toml.
+/// The fixture platforms by name: the shipped example (crates/testkit/fixtures/seed.toml), then
+/// tests/fixtures/*.toml.
 pub fn fixtures() -> Vec<(String, Platform)> {
     let mut out = vec![(
         "seed".to_string(),
-        load(&flotilla_testkit::repo_root().join("platform.toml")),
+        load(&flotilla_testkit::repo_root().join("crates/testkit/fixtures/seed.toml")),
     )];
     let mut files: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
         .unwrap()
