@@ -16,6 +16,7 @@ mod generate;
 mod graph;
 mod plan;
 mod platform;
+mod reference;
 mod test;
 
 use std::io::Write;
@@ -55,6 +56,9 @@ enum Command {
     Graph,
     /// Performance measurements (docs/performance.md).
     Bench(bench::Args),
+    /// The pinned upstream reference data the checks read: `reference sync` downloads it for
+    /// the versions in versions.toml and verifies every file against reference.lock.
+    Reference(reference::Args),
     /// Run the whole test suite (`cargo test --workspace`), ending with one summary line and
     /// one line naming every check that was skipped.
     Test(test::Args),
@@ -84,6 +88,7 @@ fn main() -> ExitCode {
         Command::Destroy(args) => destroy::run(&ctx, &args),
         Command::Plan(args) => plan::run(&ctx, &args),
         Command::Test(args) => test::run(&ctx, &args),
+        Command::Reference(args) => reference::run(&ctx, &args),
     };
     match result {
         Ok(code) => code,

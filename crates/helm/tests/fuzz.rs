@@ -512,7 +512,7 @@ fn check(
         for (version, manifests) in &rendered {
             for m in manifests {
                 for o in &m.objects {
-                    let findings = s.validate(&version, o);
+                    let findings = s.validate(version, o);
                     if !findings.is_empty() {
                         return Err(format!(
                             "accepted, but {} in {} is refused:\n{}",

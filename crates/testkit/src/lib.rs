@@ -2,8 +2,8 @@
 //!
 //! - [`tool`]: find an external tool (terraform, promtool, amtool, moto_server, ...). When it is
 //!   missing the test prints why it skips; with `CI=true` a missing tool fails the test instead.
-//! - [`reference_dir`]: the pinned upstream reference data (`FLOTILLA_REFERENCE`, default
-//!   `../shared/reference` next to the repository).
+//! - [`reference_dir`]: the pinned upstream reference data (`FLOTILLA_REFERENCE`, else
+//!   `../shared/reference` next to the repository, else the `cargo xtask reference sync` cache).
 //! - [`chart_values`]: every key path of a generated Helm values document exists in the pinned
 //!   chart's defaults (or its `values.schema.json`), free-form maps only by an allowlist with a
 //!   reason each.
@@ -174,18 +174,27 @@ pub fn skip(reason: &str) {
     note_skip(reason);
 }
 
-/// The pinned reference data folder, or `None` (after [`skip`]) when it is not there.
+/// The pinned reference data folder, or `None` (after [`skip`]) when it is not there:
+/// `FLOTILLA_REFERENCE`, else `../shared/reference` beside the repository when present, else
+/// the cache `cargo xtask reference sync` fills (`.flotilla/reference`).
 pub fn reference_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("FLOTILLA_REFERENCE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("../shared/reference"));
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        skip(&format!(
-            "the reference data is not at {} (set FLOTILLA_REFERENCE)",
-            dir.display()
-        ));
-        None
+    let candidates: Vec<PathBuf> = match std::env::var_os("FLOTILLA_REFERENCE") {
+        Some(dir) => vec![PathBuf::from(dir)],
+        None => vec![
+            repo_root().join("../shared/reference"),
+            repo_root().join(".flotilla/reference"),
+        ],
+    };
+    if let Some(dir) = candidates.iter().find(|d| d.is_dir()) {
+        return Some(dir.clone());
     }
+    skip(&format!(
+        "no pinned reference data at {}: run `cargo xtask reference sync` (or set FLOTILLA_REFERENCE)",
+        candidates
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" or ")
+    ));
+    None
 }

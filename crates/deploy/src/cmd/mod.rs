@@ -59,6 +59,9 @@ pub enum Error {
     Drift { files: Vec<String> },
     #[error("{0}")]
     CommittedFile(String),
+    /// No usable credentials, or credentials of another account: found before anything runs.
+    #[error("{0}")]
+    Credentials(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("{0}")]
@@ -238,7 +241,7 @@ pub fn deploy(
     )?;
     let target_name = target.name(platform);
     if args.dry_run {
-        print_dry_run(
+        let clean = print_dry_run(
             root,
             platform,
             "deploy",
@@ -249,7 +252,8 @@ pub fn deploy(
             args.baseline.as_ref(),
             out,
         )?;
-        return Ok(0);
+        // A real deploy would refuse a drifted checkout (exit 2): so does its preview.
+        return Ok(if clean { 0 } else { i32::from(exit::CHANGES) });
     }
     check_protected(root, platform, &graph, args.allow_dirty_protected, out)?;
     if !args.yes && io.prompt.is_none() {
@@ -257,6 +261,7 @@ pub fn deploy(
             target: target_name,
         });
     }
+    check_credentials(platform, &graph, io, out)?;
     let prune_confirmed = args.confirm_prune.as_deref() == Some(args.target.as_str());
     execute(
         root,
@@ -318,7 +323,7 @@ pub fn destroy(
     let inputs = planning_inputs(root, platform, args.dry_run)?;
     let graph = destroy_graph(platform, &inputs, &target)??;
     if args.dry_run {
-        print_dry_run(
+        let clean = print_dry_run(
             root,
             platform,
             "destroy",
@@ -329,7 +334,7 @@ pub fn destroy(
             None,
             out,
         )?;
-        return Ok(0);
+        return Ok(if clean { 0 } else { i32::from(exit::CHANGES) });
     }
     if args.confirm.as_deref() != Some(args.target.as_str()) {
         return Err(DestroyRefused::Confirmation {
@@ -343,6 +348,7 @@ pub fn destroy(
             target: target_name,
         });
     }
+    check_credentials(platform, &graph, io, out)?;
     execute(
         root,
         "destroy",
@@ -376,6 +382,70 @@ pub fn plan(
     Ok(0)
 }
 
+/// Before anything runs: the credentials resolve to an identity, in the account every cluster
+/// of the platform lives in (validation holds them all in `platform.account_id`). A failure
+/// says what was looked at and what to do, and leaves no run directory behind.
+fn check_credentials(
+    platform: &Platform,
+    graph: &Graph,
+    io: &Io,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    // The tools first: a machine without them learns that without a call to AWS.
+    let versions = flotilla_model::Versions::embedded();
+    tools::check(&needed_tools(graph), &versions.tools, &io.tools).map_err(Error::Tools)?;
+    let region = &platform.region;
+    let account = &platform.account_id;
+    match io.aws.caller_identity(region) {
+        Ok(id) if id.account == *account => {
+            writeln!(out, "credentials: {} (account {account})", id.arn)?;
+            Ok(())
+        }
+        Ok(id) => Err(Error::Credentials(format!(
+            "the AWS credentials are {} in account {}, but the platform's clusters are in account {account} (platform.account_id): use credentials of account {account} (AWS_PROFILE, `aws sso login`); nothing was run",
+            id.arn, id.account
+        ))),
+        Err(e) => {
+            let detail = match &e {
+                crate::edge::aws::AwsError::Credentials(d) => d.clone(),
+                other => other.to_string(),
+            };
+            Err(Error::Credentials(credentials_help(
+                region, account, &detail,
+            )))
+        }
+    }
+}
+
+/// What to say when no credentials resolve: where the SDK looked, what it said (shortened),
+/// and how to get credentials of the platform's account.
+pub fn credentials_help(region: &str, account: &str, detail: &str) -> String {
+    let profile = std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty());
+    let keys = if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+        "AWS_ACCESS_KEY_ID set"
+    } else {
+        "AWS_ACCESS_KEY_ID unset"
+    };
+    let looked = match &profile {
+        Some(p) => format!(
+            "the environment ({keys}), the profile `{p}` (AWS_PROFILE), SSO and instance metadata"
+        ),
+        None => format!("the environment ({keys}), the default profile, SSO and instance metadata"),
+    };
+    let fix = match &profile {
+        Some(p) => format!(
+            "`aws sso login --profile {p}`, or set AWS_PROFILE to a profile of account {account}"
+        ),
+        None => format!(
+            "`aws sso login --profile <profile>` and set AWS_PROFILE to a profile of account {account}, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        ),
+    };
+    let detail: String = detail.chars().take(240).collect();
+    format!(
+        "no usable AWS credentials for {region}: looked at {looked}; the SDK said: {detail}\n  = help: {fix}; `cargo xtask doctor` shows what resolves. Nothing was run."
+    )
+}
+
 #[allow(clippy::too_many_arguments)]
 fn print_dry_run(
     root: &Path,
@@ -387,7 +457,7 @@ fn print_dry_run(
     io: &Io,
     baseline: Option<&(String, Platform)>,
     out: &mut dyn Write,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     let paths = Paths {
         root: root.to_path_buf(),
         run_dir: root.join(RUNS_DIR).join("<run-id>"),
@@ -411,11 +481,13 @@ fn print_dry_run(
         };
         writeln!(
             out,
-            "generated output differs from platform.toml in {} files (run `cargo xtask generate`): {}{more}",
+            "generated output differs from platform.toml in {} {} (run `cargo xtask generate`): {}{more}; a real {command} refuses",
             drift.len(),
+            if drift.len() == 1 { "file" } else { "files" },
             drift[..drift.len().min(8)].join(", ")
         )?;
     }
+    write_preconditions(root, platform, command, graph, io, out)?;
     if let Some((name, base)) = baseline {
         let clusters: std::collections::BTreeSet<&str> = graph
             .steps()
@@ -436,6 +508,63 @@ fn print_dry_run(
     for (i, s) in graph.steps().iter().enumerate() {
         write_step(out, i + 1, s, &paths, timeouts, &io.endpoints)?;
     }
+    Ok(drift.is_empty())
+}
+
+/// What a real run checks before its first step, as far as it can be checked offline: the
+/// git tree of protected clusters and the tools here; the credentials and the state bucket,
+/// which need AWS, are named with what the real run asks.
+fn write_preconditions(
+    root: &Path,
+    platform: &Platform,
+    command: &str,
+    graph: &Graph,
+    io: &Io,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    writeln!(out, "preconditions of a real {command}:")?;
+    let tree = match check_protected(root, platform, graph, false, &mut Vec::new()) {
+        Ok(()) => "ok (protected clusters deploy from a clean git tree)".to_string(),
+        Err(Error::DirtyTree { clusters, .. }) => format!(
+            "WOULD REFUSE: {clusters} protected and the git tree is dirty (commit, or --allow-dirty-protected)"
+        ),
+        Err(e) => format!("cannot tell: {e}"),
+    };
+    writeln!(out, "  git tree:    {tree}")?;
+    let versions = flotilla_model::Versions::embedded();
+    let needed = needed_tools(graph);
+    let names: Vec<&str> = needed.iter().map(|t| t.name()).collect();
+    match tools::check(&needed, &versions.tools, &io.tools) {
+        Ok(found) => {
+            let list: Vec<String> = found
+                .iter()
+                .map(|(t, f)| format!("{} {}", t.name(), f.version))
+                .collect();
+            writeln!(out, "  tools:       ok here ({})", list.join(", "))?;
+        }
+        Err(errors) => {
+            writeln!(
+                out,
+                "  tools:       WOULD STOP here ({} needed): {}",
+                names.join(", "),
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )?;
+        }
+    }
+    writeln!(
+        out,
+        "  credentials: checked first by a real run (STS GetCallerIdentity in {}, must be account {}); `cargo xtask doctor` checks them now",
+        platform.region, platform.account_id
+    )?;
+    writeln!(
+        out,
+        "  state:       the bucket {} (step verify:bootstrap)",
+        platform.state_bucket
+    )?;
     Ok(())
 }
 

@@ -68,8 +68,18 @@ pub enum AwsError {
     },
 }
 
+/// Who the credentials are (STS GetCallerIdentity).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerIdentity {
+    pub account: String,
+    pub arn: String,
+}
+
 /// What the engine asks of AWS. The real implementation is [`SdkAws`].
 pub trait Aws: Send + Sync {
+    /// The identity the credentials resolve to in a region (STS GetCallerIdentity): the first
+    /// call of every real run, so missing or wrong credentials stop it before anything starts.
+    fn caller_identity(&self, region: &str) -> Result<CallerIdentity, AwsError>;
     fn describe_cluster(&self, name: &str, region: &str) -> Result<ClusterEndpoint, AwsError>;
     /// A bearer token for the cluster's API (`k8s-aws-v1.` + presigned GetCallerIdentity).
     fn eks_token(&self, name: &str, region: &str) -> Result<String, AwsError>;
@@ -138,6 +148,18 @@ impl SdkAws {
 }
 
 impl Aws for SdkAws {
+    fn caller_identity(&self, region: &str) -> Result<CallerIdentity, AwsError> {
+        let config = self.config(region);
+        let client = aws_sdk_sts::Client::new(&config);
+        let out = self
+            .runtime
+            .block_on(client.get_caller_identity().send())
+            .map_err(|e| AwsError::Credentials(error_chain(&e)))?;
+        Ok(CallerIdentity {
+            account: out.account.unwrap_or_default(),
+            arn: out.arn.unwrap_or_default(),
+        })
+    }
     fn describe_cluster(&self, name: &str, region: &str) -> Result<ClusterEndpoint, AwsError> {
         let config = self.config(region);
         let client = aws_sdk_eks::Client::new(&config);

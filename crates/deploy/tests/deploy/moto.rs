@@ -30,6 +30,8 @@ fn start_moto(program: &std::path::Path) -> (Moto, u16) {
         .port();
     let child = Command::new(program)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        // The account GetCallerIdentity answers: the two-environment fixture's.
+        .env("MOTO_ACCOUNT_ID", "111122223333")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -186,6 +188,12 @@ fn moto_child() {
 struct MotoAws(SdkAws);
 
 impl Aws for MotoAws {
+    fn caller_identity(
+        &self,
+        region: &str,
+    ) -> Result<flotilla_deploy::aws::CallerIdentity, AwsError> {
+        self.0.caller_identity(region)
+    }
     fn describe_cluster(
         &self,
         name: &str,

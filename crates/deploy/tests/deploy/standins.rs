@@ -905,7 +905,7 @@ fn protected_clusters_deploy_only_from_a_clean_tree() {
         },
     );
     let io = support::io(
-        FakeAws::default(),
+        FakeAws::default().in_account("123456789012"),
         Arc::new(FakeKube::default()),
         stand2.tools(),
     );
@@ -1331,7 +1331,7 @@ fn terraform_working_files_do_not_make_a_protected_deploy_dirty() {
             ..Behaviour::default()
         },
     );
-    let io = io_without_kube_state(FakeAws::default(), &stand);
+    let io = io_without_kube_state(FakeAws::default().in_account("123456789012"), &stand);
     let mut out = Vec::new();
     // Not refused: it runs (and stops at the failing stand-in).
     assert_eq!(
@@ -1673,10 +1673,11 @@ fn a_deploy_refuses_when_the_committed_output_drifts_from_the_platform() {
     let mut dry = args("dev");
     dry.dry_run = true;
     let mut out = Vec::new();
-    assert_eq!(deploy(repo.path(), &p, &dry, &io, &mut out).unwrap(), 0);
+    // Its exit code is the real run's (2): a pipeline can gate on the preview.
+    assert_eq!(deploy(repo.path(), &p, &dry, &io, &mut out).unwrap(), 2);
     let out = String::from_utf8(out).unwrap();
     assert!(
-        out.contains("generated output differs from platform.toml in 1 files"),
+        out.contains("generated output differs from platform.toml in 1 file (run `cargo xtask generate`): helm/dev/fluent-bit/values.yaml; a real deploy refuses"),
         "{out}"
     );
     // A hand-edited release list is drift like any other generated file.
@@ -1686,4 +1687,72 @@ fn a_deploy_refuses_when_the_committed_output_drifts_from_the_platform() {
     std::fs::write(&releases, list.replace("needs:", "needz:")).unwrap();
     let err = deploy(repo.path(), &p, &args("dev"), &io, &mut Vec::new()).unwrap_err();
     assert!(matches!(err, flotilla_deploy::Error::Drift { .. }), "{err}");
+}
+
+/// Before the first step: no usable credentials, or credentials of another account, stop a
+/// deploy and a destroy with what to do; no step runs, no run directory is written, and no
+/// `--resume` is suggested.
+#[test]
+fn credentials_are_checked_before_anything_runs() {
+    let p = support::two_envs();
+    let repo = support::scratch_repo(&p);
+    let stand = StandIns::new(repo.path(), &Behaviour::default());
+    let none = FakeAws {
+        identity: Some(Err(flotilla_deploy::aws::AwsError::Credentials(
+            "dispatch failure: failed to load IMDS session token".into(),
+        ))),
+        ..aws_with_receivers()
+    };
+    let io = io_without_kube_state(none, &stand);
+    let mut out = Vec::new();
+    let err = deploy(repo.path(), &p, &args("dev"), &io, &mut out).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(err, flotilla_deploy::Error::Credentials(_)),
+        "{message}"
+    );
+    assert!(
+        message.starts_with("no usable AWS credentials for us-east-1: looked at the environment"),
+        "{message}"
+    );
+    assert!(
+        message.contains("failed to load IMDS session token"),
+        "{message}"
+    );
+    assert!(message.contains("aws sso login"), "{message}");
+    assert!(message.contains("account 111122223333"), "{message}");
+    assert!(!message.contains("--resume"), "{message}");
+    assert!(stand.calls().is_empty(), "{:?}", stand.calls());
+    assert!(!repo.path().join(".flotilla/runs").exists());
+
+    // Another account's credentials: both accounts named.
+    let other = aws_with_receivers().in_account("999988887777");
+    let io = io_without_kube_state(other, &stand);
+    let mut d = DestroyArgs::new("dev", Some("dev"));
+    d.yes = true;
+    let message = destroy(repo.path(), &p, &d, &io, &mut Vec::new())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("arn:aws:iam::999988887777:role/deploy in account 999988887777, but the platform's clusters are in account 111122223333"),
+        "{message}"
+    );
+    assert!(stand.calls().is_empty(), "{:?}", stand.calls());
+    assert!(!repo.path().join(".flotilla/runs").exists());
+
+    // The dry run names the check with the account it wants, and the offline preconditions.
+    let mut dry = args("dev");
+    dry.dry_run = true;
+    let mut out = Vec::new();
+    assert_eq!(deploy(repo.path(), &p, &dry, &io, &mut out).unwrap(), 0);
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.contains("preconditions of a real deploy:\n  git tree:    ok"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  credentials: checked first by a real run (STS GetCallerIdentity in us-east-1, must be account 111122223333)"),
+        "{out}"
+    );
+    assert!(out.contains("  tools:       ok here (terraform "), "{out}");
 }

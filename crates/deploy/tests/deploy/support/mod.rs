@@ -180,11 +180,40 @@ pub struct FakeAws {
     pub unoffered_addons: BTreeSet<String>,
     pub log_groups: Mutex<BTreeSet<String>>,
     pub calls: Mutex<Vec<String>>,
+    /// What GetCallerIdentity answers (default: a role in 111122223333, the account of the
+    /// two-environment fixture most tests deploy; [`FakeAws::in_account`] for another).
+    pub identity: Option<Result<flotilla_deploy::aws::CallerIdentity, AwsError>>,
+}
+
+impl FakeAws {
+    /// Credentials that resolve to a role in `account`.
+    pub fn in_account(mut self, account: &str) -> FakeAws {
+        self.identity = Some(Ok(flotilla_deploy::aws::CallerIdentity {
+            account: account.to_string(),
+            arn: format!("arn:aws:iam::{account}:role/deploy"),
+        }));
+        self
+    }
 }
 
 pub const FAKE_CA: &str = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";
 
 impl Aws for FakeAws {
+    fn caller_identity(
+        &self,
+        region: &str,
+    ) -> Result<flotilla_deploy::aws::CallerIdentity, AwsError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("GetCallerIdentity {region}"));
+        self.identity.clone().unwrap_or_else(|| {
+            Ok(flotilla_deploy::aws::CallerIdentity {
+                account: "111122223333".into(),
+                arn: "arn:aws:iam::111122223333:role/deploy".into(),
+            })
+        })
+    }
     fn describe_cluster(&self, name: &str, region: &str) -> Result<ClusterEndpoint, AwsError> {
         self.calls
             .lock()
@@ -440,6 +469,12 @@ pub fn io(aws: FakeAws, kube: Arc<FakeKube>, tools: BTreeMap<Tool, PathBuf>) -> 
 pub struct SharedAws(pub Arc<FakeAws>);
 
 impl Aws for SharedAws {
+    fn caller_identity(
+        &self,
+        region: &str,
+    ) -> Result<flotilla_deploy::aws::CallerIdentity, AwsError> {
+        self.0.caller_identity(region)
+    }
     fn describe_cluster(&self, name: &str, region: &str) -> Result<ClusterEndpoint, AwsError> {
         self.0.describe_cluster(name, region)
     }

@@ -1,0 +1,363 @@
+//! `cargo xtask reference sync` against a loopback HTTP server: a mirror serving the pinned
+//! reference data (with one file tampered and one missing), a PyPI simple index serving a wheel,
+//! and a version bump whose files and digests the sync records in reference.lock.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// What the server answers: a path's bytes (and its content type), or 404.
+type Routes = Arc<Mutex<BTreeMap<String, (Vec<u8>, &'static str)>>>;
+
+/// A one-thread HTTP/1.1 server on 127.0.0.1: each path of `routes`, or files below `dir`
+/// (`/<path>` -> `dir/<path>`), else 404. Returns its base address.
+fn serve(dir: Option<PathBuf>, routes: Routes) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            if reader.read_line(&mut request).is_err() {
+                continue;
+            }
+            // Headers up to the blank line.
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let found = routes.lock().unwrap().get(&path).cloned().or_else(|| {
+                let d = dir.as_ref()?;
+                let rel = path.trim_start_matches('/');
+                if rel.contains("..") {
+                    return None;
+                }
+                std::fs::read(d.join(rel))
+                    .ok()
+                    .map(|b| (b, "application/octet-stream"))
+            });
+            let _ = match found {
+                Some((body, kind)) => {
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    stream
+                        .write_all(head.as_bytes())
+                        .and_then(|_| stream.write_all(&body))
+                }
+                None => stream.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                ),
+            };
+        }
+    });
+    base
+}
+
+fn sync(repo: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    c.args(["reference", "sync"])
+        .args(args)
+        .current_dir(repo)
+        .env("FLOTILLA_ROOT", repo)
+        .env_remove("FLOTILLA_REFERENCE");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("xtask runs")
+}
+
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_mirror_fills_the_cache_and_a_tampered_or_missing_file_is_refused() {
+    let Some(reference) = flotilla_testkit::reference_dir() else {
+        return;
+    };
+    let tampered = "charts/grafana/12.11.1/values.yaml";
+    let missing = "crds/gateway-api/v1.5.1/gateway.networking.k8s.io_httproutes.yaml";
+    let routes: Routes = Default::default();
+    routes.lock().unwrap().insert(
+        format!("/{tampered}"),
+        (b"adminPassword: hunter2\n".to_vec(), "text/yaml"),
+    );
+    let base = serve(Some(reference.clone()), routes.clone());
+    // A mirror that has nothing (every path below it answers 404).
+    let missing_base = format!("{base}/empty");
+    let cache = tempfile::tempdir().unwrap();
+    let cache_arg = cache.path().to_str().unwrap();
+    let repo = root();
+
+    // 1. The tampered file is refused with both digests; nothing of it is written; every other
+    //    pinned file is in the cache, verified.
+    let o = sync(
+        &repo,
+        &["--from", &base, "--cache", cache_arg, "--locked"],
+        &[],
+    );
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "error: {tampered}: digest mismatch: {base}/{tampered} has SHA-256"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("reference.lock has"), "{err}");
+    assert!(!cache.path().join(tampered).exists());
+    let out = text(&o.stdout);
+    assert!(out.contains("1 failed"), "{out}");
+    let synced = files_under(cache.path());
+    assert!(synced.len() > 800, "{} files", synced.len());
+    for f in &synced {
+        assert_eq!(
+            std::fs::read(cache.path().join(f)).unwrap(),
+            std::fs::read(reference.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+
+    // 2. A file the mirror lacks: named with the address that answered 404 (the others are
+    //    present in the cache already and not fetched again).
+    std::fs::remove_file(cache.path().join(missing)).unwrap();
+    let o = sync(&repo, &["--from", &missing_base, "--cache", cache_arg], &[]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "error: {missing}: {missing_base}/{missing}: HTTP 404"
+        )),
+        "{err}"
+    );
+
+    // 3. An honest mirror: the two files are fetched, the rest is present, exit 0.
+    routes.lock().unwrap().clear();
+    let o = sync(
+        &repo,
+        &["--from", &base, "--cache", cache_arg, "--locked"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(out.contains("present, 2 downloaded, 0 failed"), "{out}");
+    // The tests read a cache like this one as their reference data.
+    assert!(cache.path().join(tampered).is_file());
+}
+
+/// A minimal wheel holding one file.
+fn wheel(member: &str, contents: &[u8]) -> Vec<u8> {
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut buf);
+        z.start_file(
+            member,
+            zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated),
+        )
+        .unwrap();
+        z.write_all(contents).unwrap();
+        z.finish().unwrap();
+    }
+    buf.into_inner()
+}
+
+fn sha(b: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+/// A scratch repository: versions.toml as given and a reference.lock with these entries.
+fn scratch(versions: &str, lock: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("versions.toml"), versions).unwrap();
+    std::fs::write(dir.path().join("platform.toml"), "").unwrap();
+    std::fs::write(
+        dir.path().join("reference.lock"),
+        format!("# test lock\n\nlock_version = 1\n{lock}"),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn a_wheel_comes_from_pypis_simple_index_and_is_checked() {
+    let member = "pkg/schema/pod-v1.json";
+    let schema = br#"{"type": "object"}"#;
+    let whl = wheel(member, schema);
+    let routes: Routes = Default::default();
+    let base = serve(None, routes.clone());
+    let index = serde_json::json!({"files": [
+        {"filename": "pkg_x-1.0.0.tar.gz", "url": format!("{base}/files/pkg_x-1.0.0.tar.gz"), "hashes": {"sha256": "00"}},
+        {"filename": "pkg_x-1.0.0-py3-none-any.whl", "url": format!("{base}/files/pkg_x-1.0.0-py3-none-any.whl"), "hashes": {"sha256": sha(&whl)}},
+    ]});
+    routes.lock().unwrap().insert(
+        "/simple/pkg-x/".into(),
+        (
+            index.to_string().into_bytes(),
+            "application/vnd.pypi.simple.v1+json",
+        ),
+    );
+    routes.lock().unwrap().insert(
+        "/files/pkg_x-1.0.0-py3-none-any.whl".into(),
+        (whl.clone(), "application/octet-stream"),
+    );
+    let versions = std::fs::read_to_string(root().join("versions.toml")).unwrap();
+    let entry = |file_sha: &str, wheel_sha: &str| {
+        format!(
+            "\n[[file]]\npath = \"kubernetes-json-schema/v9.9.0-local-strict/pod-v1.json\"\nsha256 = \"{file_sha}\"\nwheel = \"pypi:pkg-x==1.0.0\"\nwheel_sha256 = \"{wheel_sha}\"\nmember = \"{member}\"\n"
+        )
+    };
+    // Charts and the rest are pinned too but have no entries in this lock: only the wheel's
+    // file is synced, and the lack of the others is reported.
+    let repo = scratch(&versions, &entry(&sha(schema), &sha(&whl)));
+    let cache = tempfile::tempdir().unwrap();
+    let o = sync(
+        repo.path(),
+        &["--cache", cache.path().to_str().unwrap()],
+        &[("FLOTILLA_PYPI_URL", &base)],
+    );
+    assert_eq!(
+        std::fs::read(
+            cache
+                .path()
+                .join("kubernetes-json-schema/v9.9.0-local-strict/pod-v1.json")
+        )
+        .unwrap(),
+        schema,
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(
+        text(&o.stderr).contains("reference.lock has no file of them at any version: charts/aws-load-balancer-controller 3.5.0, ")
+            && text(&o.stderr).contains(", charts/grafana 12.11.1, "),
+        "{}",
+        text(&o.stderr)
+    );
+    // A wheel whose digest is not the locked one is not used.
+    let repo = scratch(&versions, &entry(&sha(schema), &"a".repeat(64)));
+    let cache = tempfile::tempdir().unwrap();
+    let o = sync(
+        repo.path(),
+        &["--cache", cache.path().to_str().unwrap()],
+        &[("FLOTILLA_PYPI_URL", &base)],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("no wheel of pkg-x 1.0.0 with the locked digest"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(files_under(cache.path()).is_empty());
+}
+
+#[test]
+fn a_bumped_chart_gets_its_files_from_the_previous_version_and_its_digests_recorded() {
+    let Some(reference) = flotilla_testkit::reference_dir() else {
+        return;
+    };
+    // A mirror with grafana 12.11.2 (the files of 12.11.1, one changed) besides the rest.
+    let routes: Routes = Default::default();
+    let base = serve(Some(reference.clone()), routes.clone());
+    let old = "charts/grafana/12.11.1";
+    for f in ["Chart.yaml", "values.yaml"] {
+        let mut bytes = std::fs::read(reference.join(old).join(f)).unwrap();
+        if f == "Chart.yaml" {
+            bytes = text(&bytes).replace("12.11.1", "12.11.2").into_bytes();
+        }
+        routes
+            .lock()
+            .unwrap()
+            .insert(format!("/charts/grafana/12.11.2/{f}"), (bytes, "text/yaml"));
+    }
+    let versions = std::fs::read_to_string(root().join("versions.toml"))
+        .unwrap()
+        .replace(
+            "[charts.grafana]\nrepository = \"oci://ghcr.io/grafana-community/helm-charts\"\nversion = \"12.11.1\"",
+            "[charts.grafana]\nrepository = \"oci://ghcr.io/grafana-community/helm-charts\"\nversion = \"12.11.2\"",
+        );
+    assert!(versions.contains("version = \"12.11.2\""));
+    let lock_text = std::fs::read_to_string(root().join("reference.lock")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path();
+    std::fs::write(repo.join("versions.toml"), &versions).unwrap();
+    std::fs::write(repo.join("platform.toml"), "").unwrap();
+    std::fs::write(repo.join("reference.lock"), &lock_text).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let cache_arg = cache.path().to_str().unwrap();
+    // --locked (CI): a pin without digests is an error, nothing recorded.
+    let o = sync(
+        repo,
+        &["--from", &base, "--cache", cache_arg, "--locked"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("charts/grafana 12.11.2: pinned in versions.toml, but reference.lock has it only at 12.11.1"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(repo.join("reference.lock")).unwrap(),
+        lock_text
+    );
+    // Without: downloaded, recorded, the old version's entries gone, and a second run finds
+    // everything present.
+    let o = sync(repo, &["--from", &base, "--cache", cache_arg], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("reference.lock: 2 digest(s) recorded"),
+        "{}",
+        text(&o.stderr)
+    );
+    let lock = std::fs::read_to_string(repo.join("reference.lock")).unwrap();
+    assert!(lock.starts_with("# The pinned upstream reference data"));
+    assert!(lock.contains("path = \"charts/grafana/12.11.2/Chart.yaml\""));
+    assert!(!lock.contains("charts/grafana/12.11.1/"));
+    assert!(lock.contains("grafana-12.11.2/charts/grafana/values.yaml"));
+    let o = sync(
+        repo,
+        &["--from", &base, "--cache", cache_arg, "--locked"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("0 downloaded"),
+        "{}",
+        text(&o.stdout)
+    );
+}
