@@ -32,8 +32,8 @@ enum BenchCommand {
     /// Write a synthetic platform.toml.
     Synth {
         /// Number of workload clusters (a controlplane is added).
-        #[arg(long)]
-        clusters: usize,
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        clusters: u32,
         /// Applications, each in every environment with one route.
         #[arg(long, default_value_t = 20)]
         apps: usize,
@@ -77,7 +77,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
             apps,
             out,
         } => {
-            let text = flotilla_testkit::synthetic::platform(*clusters, *apps);
+            let text = flotilla_testkit::synthetic::platform(*clusters as usize, *apps);
             match out {
                 Some(path) => std::fs::write(path, text)
                     .map_err(|e| Error::Other(format!("{}: {e}", path.display())))?,

@@ -20,8 +20,8 @@ pub struct Args {
     pub with_dependencies: bool,
     /// How many independent steps may run at once (default: two per cluster, 4 to 32; Terraform
     /// runs are held to 8 at once per account and region whatever this says).
-    #[arg(long, value_name = "N")]
-    pub jobs: Option<usize>,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
     /// Continue the last run of this target: only what failed, did not run, or changed.
     #[arg(long)]
     pub resume: bool,
@@ -49,6 +49,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
     deploy.with_dependencies = args.with_dependencies;
     deploy.jobs = args
         .jobs
+        .map(usize::from)
         .unwrap_or_else(|| flotilla_plan::default_jobs(&platform));
     deploy.resume = args.resume;
     deploy.allow_dirty_protected = args.allow_dirty_protected;

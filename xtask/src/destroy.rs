@@ -21,8 +21,8 @@ pub struct Args {
     pub yes: bool,
     /// How many independent steps may run at once (default: two per cluster, 4 to 32; Terraform
     /// runs are held to 8 at once per account and region whatever this says).
-    #[arg(long, value_name = "N")]
-    pub jobs: Option<usize>,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
     /// Continue the last destroy of this environment.
     #[arg(long)]
     pub resume: bool,
@@ -40,6 +40,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
     destroy.yes = args.yes;
     destroy.jobs = args
         .jobs
+        .map(usize::from)
         .unwrap_or_else(|| flotilla_plan::default_jobs(&platform));
     destroy.resume = args.resume;
     destroy.timeouts.helm = Duration::from_secs(args.timeout);

@@ -11,8 +11,9 @@ pub struct Args {
     pub env: String,
     /// A second environment: show how the two environments' generated output differs.
     pub other: Option<String>,
-    /// Also run `terraform plan`, `helm diff` and a server-side dry run against the live platform.
-    #[arg(long)]
+    /// Also run `terraform plan`, `helm diff` and a server-side dry run against the live platform
+    /// (one environment only).
+    #[arg(long, conflicts_with = "other")]
     pub live: bool,
 }
 
@@ -21,6 +22,12 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
     crate::platform::check_target(&platform, &args.env, false)?;
     if let Some(other) = &args.other {
         crate::platform::check_target(&platform, other, false)?;
+        if other == &args.env {
+            return Err(Error::Usage(format!(
+                "`diff {0} {0}` compares an environment with itself; name two environments, or one to compare with its committed files",
+                args.env
+            )));
+        }
     }
     let io = flotilla_deploy::Io::real(&platform).map_err(|e| Error::Other(e.to_string()))?;
     let diff = flotilla_deploy::DiffArgs {

@@ -32,6 +32,26 @@ pub enum Error {
     Other(String),
     /// Writing the command's own output failed (stdout closed: `... | head`).
     Output(std::io::Error),
+    /// Flags that contradict each other, or a value the command cannot take.
+    Usage(String),
+}
+
+/// The known name a mistyped one most likely meant: one it starts (`prod` -> `production`), or
+/// one within two edits (`stagin` -> `staging`), when exactly one is that close.
+pub fn closest<'a>(given: &str, known: &'a [String]) -> Option<&'a str> {
+    let g = given.to_lowercase();
+    let prefixed: Vec<&String> = known
+        .iter()
+        .filter(|k| g.len() >= 2 && k.starts_with(&g))
+        .collect();
+    if prefixed.len() == 1 {
+        return Some(prefixed[0]);
+    }
+    let near: Vec<&String> = known
+        .iter()
+        .filter(|k| flotilla_model::names::edit_distance(&g, k) <= 2)
+        .collect();
+    (near.len() == 1).then(|| near[0].as_str())
 }
 
 impl From<std::io::Error> for Error {
@@ -46,7 +66,7 @@ impl Error {
         use flotilla_plan::exit;
         match self {
             Error::Read { .. } | Error::Invalid(_) => exit::INVALID_PLATFORM,
-            Error::UnknownTarget { .. } => exit::USAGE,
+            Error::UnknownTarget { .. } | Error::Usage(_) => exit::USAGE,
             Error::Deploy(e) => e.exit_code(),
             Error::Generate(_) | Error::Other(_) | Error::Output(_) => exit::ERROR,
         }
@@ -87,11 +107,14 @@ impl fmt::Display for Error {
                 write!(f, "error: cannot read {}: {source}", path.display())
             }
             Error::Invalid(e) => write!(f, "{e}"),
-            Error::UnknownTarget { given, known } => write!(
-                f,
-                "error: unknown environment \"{given}\"\n  = help: known: {}",
-                known.join(", ")
-            ),
+            Error::UnknownTarget { given, known } => {
+                write!(f, "error: unknown environment \"{given}\"")?;
+                if let Some(near) = closest(given, known) {
+                    write!(f, "\n  = help: did you mean `{near}`?")?;
+                }
+                write!(f, "\n  = help: known: {}", known.join(", "))
+            }
+            Error::Usage(msg) => write!(f, "error: {msg}"),
             Error::Deploy(e) => write!(f, "error: {e}"),
             Error::Generate(e) => write!(f, "error: {e}"),
             Error::Other(msg) => write!(f, "error: {msg}"),

@@ -658,3 +658,212 @@ fn a_closed_output_pipe_ends_a_command_quietly() {
         assert_eq!(text(&o.stderr), "", "{args:?}");
     }
 }
+
+/// `doctor`: every tool with found/missing and its version against the pin, in text and JSON;
+/// exit 4 while a deploy tool is missing, 1 with the tools but without credentials (here
+/// `--offline`, so nothing asks AWS).
+#[test]
+fn doctor_says_what_this_machine_can_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let run = |path: &Path, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["doctor", "--offline"])
+            .args(args)
+            .current_dir(checkout())
+            .env("FLOTILLA_ROOT", checkout())
+            .env("PATH", path)
+            .env_remove("FLOTILLA_TERRAFORM")
+            .env_remove("FLOTILLA_HELM")
+            .env_remove("FLOTILLA_KUBECTL")
+            .output()
+            .expect("xtask runs")
+    };
+    let json = |o: &Output| -> serde_json::Value {
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o.stdout)))
+    };
+    let status_of = |v: &serde_json::Value, name: &str| {
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no check {name}: {v}"))["status"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // Nothing on PATH.
+    let o = run(&bin, &["--format", "json"]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
+    let v = json(&o);
+    assert_eq!(status_of(&v, "terraform"), "missing");
+    assert_eq!(status_of(&v, "helm-diff"), "skipped");
+    assert_eq!(status_of(&v, "AWS credentials"), "skipped");
+    assert_eq!(v["deploy_ready"], false);
+    let o = run(&bin, &[]);
+    let said = text(&o.stdout);
+    assert!(said.contains("  MISSING  terraform (pinned "), "{said}");
+    assert!(
+        said.contains(
+            "a deploy cannot run here: terraform, helm, kubectl, helm-diff, AWS credentials"
+        ),
+        "{said}"
+    );
+    // Stand-ins that answer as the pinned versions, helm with the diff plugin.
+    let versions = flotilla_model::Versions::embedded();
+    let t = &versions.tools;
+    for (name, script) in [
+        (
+            "terraform",
+            format!("echo '{{\"terraform_version\":\"{}\"}}'", t.terraform),
+        ),
+        (
+            "helm",
+            format!(
+                "if [ \"$1\" = plugin ]; then printf 'NAME\\tVERSION\\ndiff\\t{}\\n'; else echo v{}; fi",
+                t.helm_diff, t.helm
+            ),
+        ),
+        (
+            "kubectl",
+            format!(
+                "echo '{{\"clientVersion\":{{\"gitVersion\":\"v{}\"}}}}'",
+                t.kubectl
+            ),
+        ),
+    ] {
+        let p = bin.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{script}\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let o = run(Path::new(&path), &["--format", "json"]);
+    let v = json(&o);
+    for tool in ["terraform", "helm", "kubectl", "helm-diff"] {
+        assert_eq!(status_of(&v, tool), "ok", "{tool}: {v}");
+    }
+    // The tools are there; the credentials were not asked for: no deploy yet, exit 1.
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+}
+
+/// Every flag of every command, as `--help` lists it, is in that command's row of the README's
+/// command table; and every help ends with examples and the exit codes.
+#[test]
+fn the_readme_lists_every_flag_of_every_command() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for cmd in [
+        &["generate"][..],
+        &["diff"],
+        &["drift"],
+        &["deploy"],
+        &["destroy"],
+        &["plan"],
+        &["graph"],
+        &["doctor"],
+        &["reference", "sync"],
+        &["test"],
+        &["bench", "render"],
+        &["bench", "synth"],
+        &["bench", "diff-loop"],
+    ] {
+        let mut args = cmd.to_vec();
+        args.push("--help");
+        let help = text(&xtask(&args).stdout);
+        let name = cmd.join(" ");
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with("| `cargo xtask") && l.contains(&format!("xtask {name}")))
+            .or_else(|| {
+                readme
+                    .lines()
+                    .find(|l| l.starts_with("| `cargo xtask") && l.contains(&format!("{name} ")))
+            })
+            .unwrap_or_else(|| panic!("no README row for `{name}`"));
+        for line in help.lines() {
+            let t = line.trim_start();
+            let Some(flag) = t
+                .strip_prefix("-h, ")
+                .or(Some(t))
+                .and_then(|t| t.strip_prefix("--"))
+                .map(|f| f.split([' ', '<', '=']).next().unwrap_or(""))
+            else {
+                continue;
+            };
+            if flag.is_empty() || ["help", "platform", "version"].contains(&flag) {
+                continue;
+            }
+            assert!(
+                row.contains(&format!("--{flag}")),
+                "README row of `{name}` lacks --{flag}: {row}"
+            );
+        }
+        if cmd[0] != "bench" && cmd[0] != "reference" {
+            assert!(help.contains("Example"), "`{name} --help` has no example");
+            assert!(
+                help.contains("Exit codes:"),
+                "`{name} --help` has no exit codes"
+            );
+        }
+        assert!(
+            help.contains("Usage: cargo xtask "),
+            "`{name} --help` says how to run it: {help}"
+        );
+    }
+}
+
+/// Typos get a suggestion, contradictory flags and impossible values are usage errors (64),
+/// and destroy says what it needs.
+#[test]
+fn mistakes_on_the_command_line_are_usage_errors_that_say_what_to_do() {
+    use flotilla_plan::exit;
+    let o = xtask(&["plan", "prod"]);
+    assert_eq!(o.status.code(), Some(i32::from(exit::USAGE)));
+    assert!(
+        text(&o.stderr).contains("did you mean `production`?"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = xtask(&["deploy", "stagin", "--dry-run"]);
+    assert!(text(&o.stderr).contains("did you mean `staging`?"));
+    for args in [
+        &["diff", "staging", "testing", "--live"][..],
+        &["diff", "staging", "staging"],
+        &["deploy", "testing", "--jobs", "0", "--dry-run"],
+        &["bench", "synth", "--clusters", "0"],
+    ] {
+        let o = xtask(args);
+        assert_eq!(
+            o.status.code(),
+            Some(i32::from(exit::USAGE)),
+            "{args:?}: {}",
+            text(&o.stderr)
+        );
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["destroy", "staging"])
+        .current_dir(checkout())
+        .env("FLOTILLA_ROOT", checkout())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        text(&o.stderr).contains("destroy needs `--confirm staging`"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["destroy", "staging", "--confirm", "staging"])
+        .current_dir(checkout())
+        .env("FLOTILLA_ROOT", checkout())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        text(&o.stderr).contains("destroying needs --yes when not interactive (stdin is not a terminal); review the teardown first with `cargo xtask destroy staging --confirm staging --dry-run`"),
+        "{}",
+        text(&o.stderr)
+    );
+}

@@ -4,6 +4,12 @@
 
 use ipnet::Ipv4Net;
 
+/// Levenshtein distance between two names, for "did you mean" (the loader's, shared with the
+/// command line's environment names).
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    crate::validate::edit_distance(a, b)
+}
+
 /// A DNS-1123 label: lowercase letters, digits and `-`, starting with a letter, ending with a
 /// letter or digit, at most `max` characters (63 for Kubernetes names).
 pub fn dns_label(s: &str, max: usize) -> Result<(), String> {

@@ -925,7 +925,7 @@ pub enum DestroyRefused {
         "{cluster} is protected in platform.toml; set `protected = false` for it, merge that change, then destroy"
     )]
     Protected { cluster: String },
-    #[error("`--confirm {given}` does not match the target `{target}`")]
+    #[error("{}", if given.is_empty() { format!("destroy needs `--confirm {target}` (the environment's name, repeated)") } else { format!("`--confirm {given}` does not match the target `{target}`: repeat the environment's name, `--confirm {target}`") })]
     Confirmation { target: String, given: String },
     #[error("destroy takes one environment or the controlplane, not `all`")]
     All,

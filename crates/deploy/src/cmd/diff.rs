@@ -294,6 +294,11 @@ pub fn inspect(
         .unwrap_or(&log.path)
         .display()
         .to_string();
+    // A failure names the log and shows its last lines, as a failed deploy step does.
+    let failed = |what: String| {
+        let tail: String = log.tail(12).iter().map(|l| format!("\n  | {l}")).collect();
+        Error::Other(format!("{what}; see {log_name}{tail}"))
+    };
     let cancel = &io.cancel;
     let run = |tool: Tool, inv: &Invocation, capture: bool| {
         crate::edge::process::run(&found[&tool].program, inv, root, &log, cancel, capture)
@@ -321,9 +326,7 @@ pub fn inspect(
             false,
         )?;
         if !init.success() {
-            return Err(Error::Other(format!(
-                "terraform init of {dir} failed; see {log_name}"
-            )));
+            return Err(failed(format!("terraform init of {dir} failed")));
         }
         let plan_inv = match check {
             TerraformCheck::Plan => engine::tf_verify(&paths, dir, module),
@@ -349,9 +352,7 @@ pub fn inspect(
         match plan.code {
             Some(0) => Ok(TerraformDrift::InSync),
             Some(2) => Ok(TerraformDrift::Changed { summary }),
-            _ => Err(Error::Other(format!(
-                "terraform plan of {dir} failed; see {log_name}"
-            ))),
+            _ => Err(failed(format!("terraform plan of {dir} failed"))),
         }
     };
     report.terraform = terraform(&dir, cluster)?;
@@ -410,9 +411,9 @@ pub fn inspect(
             Some(0) => None,
             Some(2) => Some(f.stdout.trim_end().to_string()),
             _ => {
-                return Err(Error::Other(format!(
-                    "helm diff of {} failed (is the helm-diff plugin installed? `helm plugin install https://github.com/databus23/helm-diff --version v{}`); see {}",
-                    r.name, versions.tools.helm_diff, log_name
+                return Err(failed(format!(
+                    "helm diff of {} failed (is the helm-diff plugin installed? `helm plugin install https://github.com/databus23/helm-diff --version v{}`)",
+                    r.name, versions.tools.helm_diff
                 )));
             }
         };

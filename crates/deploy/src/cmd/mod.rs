@@ -44,6 +44,10 @@ pub enum Error {
         "applying Terraform changes needs --yes when not interactive (stdin is not a terminal); review them first with `cargo xtask diff {target} --live` or `--dry-run`"
     )]
     NeedsYes { target: String },
+    #[error(
+        "destroying needs --yes when not interactive (stdin is not a terminal); review the teardown first with `cargo xtask destroy {target} --confirm {target} --dry-run`"
+    )]
+    DestroyNeedsYes { target: String },
     #[error(transparent)]
     Refused(#[from] DestroyRefused),
     #[error("internal: {0}")]
@@ -344,7 +348,7 @@ pub fn destroy(
         .into());
     }
     if !args.yes && io.prompt.is_none() {
-        return Err(Error::NeedsYes {
+        return Err(Error::DestroyNeedsYes {
             target: target_name,
         });
     }

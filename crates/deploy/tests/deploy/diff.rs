@@ -348,6 +348,8 @@ fn live_diff_is_an_error_when_a_tool_fails() {
         let io = live_io(&stand, &api);
         let err = diff(repo.path(), &p, &args, &io, &mut Vec::new()).unwrap_err();
         assert!(err.to_string().contains(expected), "{err}");
+        // The log's last lines come with it, as with a failed deploy step.
+        assert!(err.to_string().contains("\n  | "), "{err}");
     }
     // Nothing was applied by a failed diff.
     assert!(api.state.lock().unwrap().objects.is_empty());
