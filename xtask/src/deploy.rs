@@ -37,6 +37,11 @@ pub struct Args {
     /// How long readiness waits may take, in seconds.
     #[arg(long, default_value_t = flotilla_plan::Timeouts::READY_SECONDS, value_name = "SECONDS")]
     pub ready_timeout: u64,
+    /// `text`, or `json`: the progress goes to stderr and stdout gets one object with the exit
+    /// code, the error of a run stopped before its first step, and the run's journal (every
+    /// step's status, times and log). Not with --dry-run.
+    #[arg(long, default_value = "text", value_name = "FORMAT", value_parser = ["text", "json"], conflicts_with = "dry_run")]
+    pub format: String,
 }
 
 pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
@@ -68,6 +73,14 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
     }
     deploy.timeouts.helm = Duration::from_secs(args.helm_timeout);
     deploy.timeouts.ready = Duration::from_secs(args.ready_timeout);
+    if args.format == "json" {
+        let target = flotilla_plan::Target::parse(&platform, &args.target)
+            .map(|t| t.name(&platform))
+            .unwrap_or_else(|_| args.target.clone());
+        return crate::platform::run_with_json_summary(ctx, "deploy", &target, |out| {
+            flotilla_deploy::deploy(&ctx.root, &platform, &deploy, &io, out)
+        });
+    }
     let code = flotilla_deploy::deploy(
         &ctx.root,
         &platform,

@@ -29,6 +29,11 @@ pub struct Args {
     /// `helm uninstall --timeout` and the wait for finalizers, in seconds.
     #[arg(long, default_value_t = flotilla_plan::Timeouts::HELM_SECONDS, value_name = "SECONDS")]
     pub timeout: u64,
+    /// `text`, or `json`: the progress goes to stderr and stdout gets one object with the exit
+    /// code, the error of a run stopped before its first step, and the run's journal (every
+    /// step's status, times and log). Not with --dry-run.
+    #[arg(long, default_value = "text", value_name = "FORMAT", value_parser = ["text", "json"], conflicts_with = "dry_run")]
+    pub format: String,
 }
 
 pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
@@ -45,6 +50,14 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
     destroy.resume = args.resume;
     destroy.timeouts.helm = Duration::from_secs(args.timeout);
     destroy.timeouts.ready = Duration::from_secs(args.timeout);
+    if args.format == "json" {
+        let target = flotilla_plan::Target::parse(&platform, &args.env)
+            .map(|t| t.name(&platform))
+            .unwrap_or_else(|_| args.env.clone());
+        return crate::platform::run_with_json_summary(ctx, "destroy", &target, |out| {
+            flotilla_deploy::destroy(&ctx.root, &platform, &destroy, &io, out)
+        });
+    }
     let code = flotilla_deploy::destroy(
         &ctx.root,
         &platform,

@@ -15,6 +15,10 @@ pub struct Args {
     /// (one environment only).
     #[arg(long, conflicts_with = "other")]
     pub live: bool,
+    /// `text` (colored unified diffs), or `json` (one object: `files`, each with `path` and
+    /// `change`, and with `--live` the cluster's Terraform, Helm and object drift).
+    #[arg(long, default_value = "text", value_name = "FORMAT", value_parser = ["text", "json"])]
+    pub format: String,
 }
 
 pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
@@ -34,6 +38,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
         env: args.env.clone(),
         other: args.other.clone(),
         live: args.live,
+        json: args.format == "json",
     };
     let code = flotilla_deploy::diff(
         &ctx.root,

@@ -1,4 +1,4 @@
-//! `cargo xtask plan <target> [--format text|mermaid|dot]`: the capacity plan and the deploy
+//! `cargo xtask plan <target> [--format text|mermaid|dot|json]`: the capacity plan and the deploy
 //! step graph, from [`flotilla_deploy::plan`].
 
 use std::io::Write;
@@ -10,7 +10,7 @@ use crate::platform::{Context, Error};
 pub struct Args {
     /// Environment, `controlplane` or `all`.
     pub target: String,
-    /// `text` (capacity plan and step list), `mermaid` or `dot` (the step graph only).
+    /// `text` (capacity plan and step list), `mermaid` or `dot` (the step graph only), `json` (capacity plan, quotas and steps as one object).
     #[arg(long, default_value = "text", value_name = "FORMAT")]
     pub format: flotilla_plan::report::Format,
     /// Show the graph of `deploy --with-dependencies`.

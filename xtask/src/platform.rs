@@ -196,3 +196,43 @@ fn find_root(from: &Path) -> Option<PathBuf> {
         .find(|d| d.join("platform.toml").is_file())
         .map(Path::to_path_buf)
 }
+
+/// `deploy`/`destroy --format json`: the run's human output goes to stderr, and stdout gets one
+/// object: `command`, `target`, `exit_code`, `error` (the message of a run stopped before its
+/// first step, else null) and `run`, the run's journal (`run_id`, `state`, `steps` with `id`,
+/// `status`, times and `log`; docs/operations.md) or null when no run started.
+pub fn run_with_json_summary(
+    ctx: &Context,
+    command: &str,
+    target: &str,
+    run: impl FnOnce(&mut dyn std::io::Write) -> Result<i32, flotilla_deploy::Error>,
+) -> Result<std::process::ExitCode, Error> {
+    use std::io::Write;
+    let latest = || {
+        flotilla_deploy::journal::latest(&ctx.root, command, target)
+            .ok()
+            .flatten()
+    };
+    let before = latest().map(|(p, _)| p);
+    let result = run(&mut std::io::stderr());
+    let (code, error) = match &result {
+        Ok(c) => (*c as u8, None),
+        Err(e) => (e.exit_code(), Some(e.to_string())),
+    };
+    let journal = latest()
+        .filter(|(p, _)| Some(p) != before.as_ref())
+        .map(|(_, j)| j);
+    let v = serde_json::json!({
+        "command": command,
+        "target": target,
+        "exit_code": code,
+        "error": error,
+        "run": journal,
+    });
+    writeln!(
+        std::io::stdout().lock(),
+        "{}",
+        serde_json::to_string_pretty(&v).map_err(|e| Error::Other(e.to_string()))?
+    )?;
+    Ok(std::process::ExitCode::from(code))
+}

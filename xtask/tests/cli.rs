@@ -867,3 +867,64 @@ fn mistakes_on_the_command_line_are_usage_errors_that_say_what_to_do() {
         text(&o.stderr)
     );
 }
+
+/// `--format json`: plan, diff (one environment and two), doctor (its own test) and the
+/// deploy/destroy summaries print one JSON object on stdout, nothing else.
+#[test]
+fn output_for_machines_is_one_json_object() {
+    let parse = |o: &Output| -> serde_json::Value {
+        serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}{}", text(&o.stdout), text(&o.stderr)))
+    };
+    let o = xtask(&["plan", "staging", "--format", "json"]);
+    let v = parse(&o);
+    assert_eq!(v["target"], "staging");
+    assert!(v["steps"].as_array().unwrap().len() > 10);
+    assert!(v["capacity"]["elasticsearch"].is_object(), "{v}");
+    let v = parse(&xtask(&["diff", "staging", "--format", "json"]));
+    assert_eq!(v["changed"], 0);
+    assert_eq!(v["files"], serde_json::json!([]));
+    let o = xtask(&["diff", "staging", "testing", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(2));
+    let v = parse(&o);
+    assert!(
+        v["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["path"] == "infra/<env>/main.tf" && f["change"] == "differs"),
+        "{v}"
+    );
+    // A deploy stopped before its first step (no tools here): the error, no run.
+    let empty = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["deploy", "testing", "--yes", "--format", "json"])
+        .current_dir(checkout())
+        .env("FLOTILLA_ROOT", checkout())
+        .env("PATH", empty.path())
+        .env_remove("FLOTILLA_TERRAFORM")
+        .env_remove("FLOTILLA_HELM")
+        .env_remove("FLOTILLA_KUBECTL")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4));
+    let v = parse(&o);
+    assert_eq!(v["command"], "deploy");
+    assert_eq!(v["target"], "testing");
+    assert_eq!(v["exit_code"], 4);
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("was not found on PATH"),
+        "{v}"
+    );
+    assert_eq!(v["run"], serde_json::Value::Null);
+    // JSON describes a run; the dry run is text.
+    assert_eq!(
+        xtask(&["deploy", "testing", "--dry-run", "--format", "json"])
+            .status
+            .code(),
+        Some(64)
+    );
+}

@@ -24,6 +24,10 @@ pub struct FileDiff {
     pub text: String,
     /// Files that differ.
     pub changed: usize,
+    /// Each differing file and how: `changed`, `not committed` (rendered, not in the
+    /// checkout), `stale` (in the checkout, no longer rendered); between two environments
+    /// `differs`, `only in <env>`.
+    pub files: Vec<(String, String)>,
 }
 
 /// The generated directories of a cluster (the controlplane also owns the state bootstrap).
@@ -148,6 +152,15 @@ pub fn against_committed(root: &Path, platform: &Platform, cluster: &str) -> Fil
             continue;
         }
         diff.changed += 1;
+        diff.files.push((
+            path.clone(),
+            match (&committed, &generated) {
+                (None, _) => "not committed",
+                (_, None) => "stale",
+                _ => "changed",
+            }
+            .to_string(),
+        ));
         let old = committed.as_deref().unwrap_or("");
         let new = generated.as_deref().unwrap_or("");
         let old_name = if committed.is_some() {
@@ -210,6 +223,14 @@ pub fn between(platform: &Platform, a: &str, b: &str) -> FileDiff {
             continue;
         }
         diff.changed += 1;
+        diff.files.push((
+            p.clone(),
+            match (ta, tb) {
+                (Some(_), None) => format!("only in {a}"),
+                (None, _) => format!("only in {b}"),
+                _ => "differs".to_string(),
+            },
+        ));
         diff.text.push_str(&unified(
             &if ta.is_some() {
                 format!("{a}: {p}")

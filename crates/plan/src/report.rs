@@ -16,6 +16,9 @@ pub enum Format {
     Text,
     Mermaid,
     Dot,
+    /// One JSON object: `target`, `capacity` (the capacity plan), `quotas` (per region), and
+    /// `steps` (each `id`, `needs`, `inputs`, `outputs`), in deploy order.
+    Json,
 }
 
 impl std::str::FromStr for Format {
@@ -25,7 +28,10 @@ impl std::str::FromStr for Format {
             "text" => Ok(Format::Text),
             "mermaid" => Ok(Format::Mermaid),
             "dot" => Ok(Format::Dot),
-            other => Err(format!("unknown format `{other}` (text, mermaid, dot)")),
+            "json" => Ok(Format::Json),
+            other => Err(format!(
+                "unknown format `{other}` (text, mermaid, dot, json)"
+            )),
         }
     }
 }
@@ -72,6 +78,28 @@ pub fn report(
         }
         Format::Mermaid => out.push_str(&graph.to_mermaid()),
         Format::Dot => out.push_str(&graph.to_dot()),
+        Format::Json => {
+            let steps: Vec<serde_json::Value> = graph
+                .steps()
+                .iter()
+                .map(|s| {
+                    serde_json::json!({
+                        "id": s.id.as_str(),
+                        "needs": s.needs.iter().map(|n| n.as_str()).collect::<Vec<_>>(),
+                        "inputs": s.inputs,
+                        "outputs": s.outputs,
+                    })
+                })
+                .collect();
+            let report = serde_json::json!({
+                "target": target.name(platform),
+                "capacity": &*platform.capacity_plan(),
+                "quotas": flotilla_model::quotas::needs(platform),
+                "steps": steps,
+            });
+            out.push_str(&serde_json::to_string_pretty(&report).unwrap_or_default());
+            out.push('\n');
+        }
     }
     Ok(out)
 }

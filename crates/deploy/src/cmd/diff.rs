@@ -32,6 +32,9 @@ pub struct DiffArgs {
     /// Compare with another environment instead of the committed output.
     pub other: Option<String>,
     pub live: bool,
+    /// One JSON object on stdout instead of the text (`env`, `other`, `files` each with
+    /// `path` and `change`, `changed`, and with `live` the cluster's [`ClusterDrift`]).
+    pub json: bool,
 }
 
 /// `cargo xtask diff`.
@@ -43,34 +46,73 @@ pub fn diff(
     out: &mut dyn Write,
 ) -> Result<i32, Error> {
     let a = cluster_of(platform, &args.env)?;
+    let files_json = |d: &flotilla_generate::diff::FileDiff| -> Vec<Value> {
+        d.files
+            .iter()
+            .map(|(path, change)| serde_json::json!({"path": path, "change": change}))
+            .collect()
+    };
     if let Some(other) = &args.other {
         let b = cluster_of(platform, other)?;
         let diff = flotilla_generate::diff::between(platform, &a, &b);
-        write!(out, "{}", diff.text)?;
-        writeln!(
-            out,
-            "{a} vs {b}: {} file(s) differ beyond the environment name",
-            diff.changed
-        )?;
+        if args.json {
+            let v = serde_json::json!({
+                "env": args.env, "other": other, "changed": diff.changed,
+                "files": files_json(&diff),
+            });
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&v).unwrap_or_default()
+            )?;
+        } else {
+            write!(out, "{}", diff.text)?;
+            writeln!(
+                out,
+                "{a} vs {b}: {} file(s) differ beyond the environment name",
+                diff.changed
+            )?;
+        }
         return Ok(if diff.changed > 0 { 2 } else { 0 });
     }
     let diff = flotilla_generate::diff::against_committed(root, platform, &a);
-    write!(out, "{}", diff.text)?;
     let changed = diff.changed;
+    let mut code = if changed > 0 { 2 } else { 0 };
+    if args.json {
+        let live = if args.live {
+            let report = inspect(root, platform, &a, io, TerraformCheck::Plan)?;
+            if report.drifted() {
+                code = 2;
+            }
+            Some(report)
+        } else {
+            None
+        };
+        let v = serde_json::json!({
+            "env": args.env, "other": null, "changed": changed,
+            "files": files_json(&diff), "live": live,
+        });
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&v).unwrap_or_default()
+        )?;
+        return Ok(code);
+    }
+    write!(out, "{}", diff.text)?;
     if changed == 0 {
         writeln!(
             out,
-            "{}: generated output matches the committed files",
+            "{}: generated output matches the files in infra/ and helm/",
             args.env
         )?;
     } else {
         writeln!(
             out,
-            "{}: {changed} generated file(s) differ from the committed ones (`cargo xtask generate` writes them)",
+            "{}: {changed} generated file(s) differ from the files in infra/ and helm/ (`cargo xtask generate` writes them)",
             args.env
         )?;
     }
-    let mut code = if changed > 0 { 2 } else { 0 };
     if args.live && live(root, platform, &a, io, out)? {
         code = 2;
     }

@@ -56,6 +56,7 @@ fn run(
         env: env.into(),
         other: other.map(str::to_string),
         live,
+        json: false,
     };
     let mut out = Vec::new();
     let code =
@@ -71,7 +72,10 @@ fn offline_diff_exits_0_when_current_and_2_with_a_unified_diff_when_not() {
     let io = offline_io();
     let (code, out) = run(root, &p, "dev", None, false, &io);
     assert_eq!(code, 0, "{out}");
-    assert_eq!(out, "dev: generated output matches the committed files\n");
+    assert_eq!(
+        out,
+        "dev: generated output matches the files in infra/ and helm/\n"
+    );
     // The bootstrap's local state and Terraform's files are not generated output.
     fs::write(root.join("infra/bootstrap/terraform.tfstate"), "{}").unwrap();
     fs::write(root.join("infra/controlplane/x.tfplan"), "plan").unwrap();
@@ -100,7 +104,7 @@ fn offline_diff_exits_0_when_current_and_2_with_a_unified_diff_when_not() {
         "{out}"
     );
     assert!(
-        out.ends_with("dev: 3 generated file(s) differ from the committed ones (`cargo xtask generate` writes them)\n"),
+        out.ends_with("dev: 3 generated file(s) differ from the files in infra/ and helm/ (`cargo xtask generate` writes them)\n"),
         "{out}"
     );
     // Another environment's output is not affected.
@@ -209,7 +213,7 @@ fn live_diff_reports_terraform_helm_and_server_side_changes_and_nothing_when_cur
     let (code, out) = run(root, &p, "dev", None, true, &io);
     assert_eq!(code, 2, "{out}");
     assert!(
-        out.starts_with("dev: generated output matches the committed files\n"),
+        out.starts_with("dev: generated output matches the files in infra/ and helm/\n"),
         "{out}"
     );
     assert!(
@@ -326,6 +330,7 @@ fn live_diff_is_an_error_when_a_tool_fails() {
         env: "dev".into(),
         other: None,
         live: true,
+        json: false,
     };
     let cases = [
         (
