@@ -81,7 +81,7 @@ impl Report {
 
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {source}{}", if matches!(source.kind(), io::ErrorKind::ReadOnlyFilesystem | io::ErrorKind::PermissionDenied) { " (this checkout cannot be written: render elsewhere with `cargo xtask generate --out DIR`)" } else { "" })]
     Io {
         path: PathBuf,
         #[source]
@@ -100,8 +100,6 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> GenerateError + '_ {
     }
 }
 
-/// Writes (or checks) `rendered` under `out`, and the regions of hand-written files under
-/// `regions_root` (pass `None` to leave hand-written files alone, e.g. with `--out`).
 /// The first bytes of a file (enough for its header).
 fn read_head(path: &Path) -> io::Result<Vec<u8>> {
     use std::io::Read;
@@ -118,6 +116,8 @@ fn read_head(path: &Path) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// Writes (or checks) `rendered` under `out`, and the regions of hand-written files under
+/// `regions_root` (pass `None` to leave hand-written files alone, e.g. with `--out`).
 pub fn apply(
     rendered: &Rendered,
     out: &Path,

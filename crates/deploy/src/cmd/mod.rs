@@ -322,11 +322,37 @@ pub fn destroy(
     let target = Target::parse(platform, &args.target)?;
     let target_name = target.name(platform);
     // What the model refuses (protected clusters, a peered controlplane) is refused first,
-    // whatever is committed.
-    destroy_graph(platform, &GraphInputs::from_platform(platform), &target)??;
+    // whatever is committed. The dry run of a protected cluster still previews the teardown
+    // that runs once `protected = false` is merged, under the refusal.
+    let unprotected;
+    let mut refused = false;
+    let graph_platform =
+        match destroy_graph(platform, &GraphInputs::from_platform(platform), &target) {
+            Err(DestroyRefused::Protected { cluster }) if args.dry_run => {
+                writeln!(
+                    out,
+                    "WOULD REFUSE: {}\nthe teardown once that is merged:\n",
+                    DestroyRefused::Protected {
+                        cluster: cluster.clone()
+                    }
+                )?;
+                refused = true;
+                let mut p = platform.clone();
+                for c in p.clusters.iter_mut().filter(|c| c.name == cluster) {
+                    c.protected = false;
+                }
+                unprotected = p;
+                &unprotected
+            }
+            other => {
+                other??;
+                platform
+            }
+        };
     let inputs = planning_inputs(root, platform, args.dry_run)?;
-    let graph = destroy_graph(platform, &inputs, &target)??;
+    let graph = destroy_graph(graph_platform, &inputs, &target)??;
     if args.dry_run {
+        // Drift and preconditions of the platform as it is; the steps of the teardown.
         let clean = print_dry_run(
             root,
             platform,
@@ -338,7 +364,13 @@ pub fn destroy(
             None,
             out,
         )?;
-        return Ok(if clean { 0 } else { i32::from(exit::CHANGES) });
+        return Ok(if refused {
+            i32::from(exit::ERROR)
+        } else if clean {
+            0
+        } else {
+            i32::from(exit::CHANGES)
+        });
     }
     if args.confirm.as_deref() != Some(args.target.as_str()) {
         return Err(DestroyRefused::Confirmation {

@@ -106,11 +106,11 @@ impl Journal {
 
     /// Writes atomically: a reader never sees half a journal.
     pub fn write(&self, run_dir: &Path) -> io::Result<()> {
-        fs::create_dir_all(run_dir)?;
+        fs::create_dir_all(run_dir).map_err(|e| at(run_dir, e))?;
         let tmp = run_dir.join("journal.json.tmp");
         let text = serde_json::to_string_pretty(self).map_err(io::Error::other)?;
-        fs::write(&tmp, text + "\n")?;
-        fs::rename(&tmp, run_dir.join("journal.json"))
+        fs::write(&tmp, text + "\n").map_err(|e| at(&tmp, e))?;
+        fs::rename(&tmp, run_dir.join("journal.json")).map_err(|e| at(run_dir, e))
     }
 
     pub fn read(run_dir: &Path) -> io::Result<Journal> {
@@ -150,4 +150,36 @@ pub fn latest(root: &Path, command: &str, target: &str) -> io::Result<Option<(Pa
         }
     }
     Ok(None)
+}
+
+/// An IO error that names its path (a read-only checkout otherwise says only "Read-only file
+/// system"), with what to do when the directory cannot be written.
+pub fn at(path: &Path, e: io::Error) -> io::Error {
+    let hint = if e.kind() == io::ErrorKind::ReadOnlyFilesystem
+        || e.kind() == io::ErrorKind::PermissionDenied
+    {
+        format!(
+            " (a run keeps its journal, logs and saved plans under {RUNS_DIR}: run from a writable checkout)"
+        )
+    } else {
+        String::new()
+    };
+    io::Error::new(e.kind(), format!("{}: {e}{hint}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unwritable_run_directory_is_named_with_what_to_do() {
+        let e = at(
+            Path::new("/ro/.flotilla/runs/x"),
+            io::Error::from(io::ErrorKind::ReadOnlyFilesystem),
+        );
+        let text = e.to_string();
+        assert!(text.starts_with("/ro/.flotilla/runs/x: "), "{text}");
+        assert!(text.contains("run from a writable checkout"), "{text}");
+        assert_eq!(e.kind(), io::ErrorKind::ReadOnlyFilesystem);
+    }
 }

@@ -15,9 +15,9 @@ pub struct StepLog {
 impl StepLog {
     pub fn create(path: PathBuf) -> std::io::Result<StepLog> {
         if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir)?;
+            fs::create_dir_all(dir).map_err(|e| crate::run::journal::at(dir, e))?;
         }
-        let file = File::create(&path)?;
+        let file = File::create(&path).map_err(|e| crate::run::journal::at(&path, e))?;
         Ok(StepLog {
             path,
             file: Mutex::new(file),

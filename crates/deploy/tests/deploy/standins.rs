@@ -881,6 +881,25 @@ fn destroy_runs_in_reverse_and_refuses_protected_clusters_and_peered_controlplan
     d.yes = true;
     let err = destroy(repo.path(), &seed, &d, &io, &mut Vec::new()).unwrap_err();
     assert!(err.to_string().contains("production is protected"), "{err}");
+    // Its dry run says so, exits 1 as the real run would, and still previews the teardown
+    // that runs once `protected = false` is merged (the deletion protection lifted first).
+    let seed_repo = support::scratch_repo(&seed);
+    d.dry_run = true;
+    let mut out = Vec::new();
+    assert_eq!(
+        destroy(seed_repo.path(), &seed, &d, &io, &mut out).unwrap(),
+        1
+    );
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.starts_with("WOULD REFUSE: production is protected in platform.toml"),
+        "{out}"
+    );
+    assert!(
+        out.contains("generated output (infra/, helm/): up to date"),
+        "{out}"
+    );
+    assert!(out.contains("unprotect:production"), "{out}");
 }
 
 #[test]
