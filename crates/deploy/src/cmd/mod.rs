@@ -3,6 +3,7 @@
 //! returns the process exit code (0 success, 1 failure, 2 changes found).
 
 pub mod baseline;
+pub mod decommission;
 pub mod diff;
 pub mod drift;
 
@@ -215,6 +216,12 @@ pub fn planning_inputs(
         }
         return Err(Error::Drift { files: drift });
     }
+    committed_inputs(root, platform)
+}
+
+/// The graph inputs from the committed release files, whatever today's renderer would make of
+/// the platform (a decommission tears down what an older commit deployed).
+pub fn committed_inputs(root: &Path, platform: &Platform) -> Result<GraphInputs, Error> {
     let mut files = Vec::new();
     for c in &platform.clusters {
         let rel = flotilla_helm::ReleaseFile::path(&c.name);
@@ -267,7 +274,7 @@ pub fn deploy(
     }
     check_credentials(platform, &graph, io, out)?;
     let prune_confirmed = args.confirm_prune.as_deref() == Some(args.target.as_str());
-    execute(
+    let code = execute(
         root,
         "deploy",
         &target_name,
@@ -280,7 +287,18 @@ pub fn deploy(
         &args.timeouts,
         io,
         out,
-    )
+    )?;
+    // `deploy all` also prunes whole clusters the model removed (after everything else
+    // succeeded, so a failed deploy never tears anything down).
+    if code != 0 || target != Target::All {
+        return Ok(code);
+    }
+    let mut template = DestroyArgs::new("", None);
+    template.yes = args.yes;
+    template.jobs = args.jobs;
+    template.timeouts = args.timeouts.clone();
+    template.as_committed = true;
+    decommission::run(root, platform, &template, io, out)
 }
 
 /// Arguments of `destroy`.
@@ -294,6 +312,9 @@ pub struct DestroyArgs {
     pub jobs: usize,
     pub resume: bool,
     pub timeouts: Timeouts,
+    /// Tear down what the files under the root say, without comparing them with a fresh render
+    /// (a decommission runs the files of the commit before a cluster's removal).
+    pub as_committed: bool,
 }
 
 impl DestroyArgs {
@@ -306,6 +327,7 @@ impl DestroyArgs {
             jobs: flotilla_plan::DEFAULT_JOBS,
             resume: false,
             timeouts: Timeouts::default(),
+            as_committed: false,
         }
     }
 }
@@ -349,7 +371,11 @@ pub fn destroy(
                 platform
             }
         };
-    let inputs = planning_inputs(root, platform, args.dry_run)?;
+    let inputs = if args.as_committed {
+        committed_inputs(root, platform)?
+    } else {
+        planning_inputs(root, platform, args.dry_run)?
+    };
     let graph = destroy_graph(graph_platform, &inputs, &target)??;
     if args.dry_run {
         // Drift and preconditions of the platform as it is; the steps of the teardown.
@@ -524,6 +550,11 @@ fn print_dry_run(
         )?;
     }
     write_preconditions(root, platform, command, graph, io, out)?;
+    if command == "deploy" && target == "all" {
+        for line in decommission::dry_run_lines(root, platform) {
+            writeln!(out, "{line}")?;
+        }
+    }
     if let Some((name, base)) = baseline {
         let clusters: std::collections::BTreeSet<&str> = graph
             .steps()

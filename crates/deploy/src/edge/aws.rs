@@ -89,6 +89,9 @@ pub trait Aws: Send + Sync {
     /// when S3 says it does not exist, an error when it answers otherwise (403: the name is
     /// taken by another account or access is denied).
     fn bucket_exists(&self, bucket: &str, region: &str) -> Result<bool, AwsError>;
+    /// Every object key in a bucket (S3 ListObjectsV2, all pages): the state bucket's keys
+    /// name the clusters that have Terraform state.
+    fn list_keys(&self, bucket: &str, region: &str) -> Result<Vec<String>, AwsError>;
     /// The value of a service quota in the account: the applied value (GetServiceQuota), else
     /// the AWS default (GetAWSDefaultServiceQuota); `None` when Service Quotas knows neither.
     fn service_quota(
@@ -233,6 +236,42 @@ impl Aws for SdkAws {
                 }
             }
         }
+    }
+
+    fn list_keys(&self, bucket: &str, region: &str) -> Result<Vec<String>, AwsError> {
+        let config = self.config(region);
+        let s3 = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(config.endpoint_url().is_some())
+            .build();
+        let client = aws_sdk_s3::Client::from_conf(s3);
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .runtime
+                .block_on(
+                    client
+                        .list_objects_v2()
+                        .bucket(bucket)
+                        .set_continuation_token(token.clone())
+                        .send(),
+                )
+                .map_err(|e| AwsError::Bucket {
+                    bucket: bucket.to_string(),
+                    region: region.to_string(),
+                    detail: format!("ListObjectsV2 failed: {}", error_chain(&e)),
+                })?;
+            keys.extend(
+                out.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
+            match out.next_continuation_token() {
+                Some(t) if out.is_truncated() == Some(true) => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok(keys)
     }
 
     fn bucket_exists(&self, bucket: &str, region: &str) -> Result<bool, AwsError> {

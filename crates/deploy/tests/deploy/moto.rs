@@ -188,6 +188,9 @@ fn moto_child() {
 struct MotoAws(SdkAws);
 
 impl Aws for MotoAws {
+    fn list_keys(&self, bucket: &str, region: &str) -> Result<Vec<String>, AwsError> {
+        self.0.list_keys(bucket, region)
+    }
     fn caller_identity(
         &self,
         region: &str,

@@ -1775,3 +1775,201 @@ fn credentials_are_checked_before_anything_runs() {
     );
     assert!(out.contains("  tools:       ok here (terraform "), "{out}");
 }
+
+/// A workload cluster removed from platform.toml: `deploy all` lists it in its dry run, and a
+/// real `deploy all` (after everything else succeeded) tears it down from the files of the
+/// commit before its removal, as `destroy` would: its releases, its link, then its module.
+/// A cluster removed while protected is refused; state the checkout never had is not touched.
+#[test]
+fn deploy_all_decommissions_a_cluster_the_model_removed() {
+    let before_text =
+        std::fs::read_to_string(support::repo_root().join("crates/testkit/fixtures/two-envs.toml"))
+            .unwrap();
+    let start = before_text.find("[[clusters]]\nname = \"qa\"").unwrap();
+    let end = before_text[start..].find("[observability]").unwrap() + start;
+    let after_text = format!("{}{}", &before_text[..start], &before_text[end..]);
+    let before = support::load("crates/testkit/fixtures/two-envs.toml");
+    let after = flotilla_model::load(
+        "platform.toml",
+        &after_text,
+        &flotilla_model::Versions::embedded(),
+    )
+    .unwrap();
+    assert!(after.cluster("qa").is_none());
+    // History: the platform with qa, then without it (each with its generated output).
+    let repo = support::scratch_repo(&before);
+    let write_platform = |text: &str| {
+        std::fs::write(repo.path().join("platform.toml"), text).unwrap();
+        std::fs::copy(
+            support::repo_root().join("versions.toml"),
+            repo.path().join("versions.toml"),
+        )
+        .unwrap();
+    };
+    write_platform(&before_text);
+    git(repo.path(), &["init", "-q"]);
+    git(repo.path(), &["add", "."]);
+    git(repo.path(), &["commit", "-q", "-m", "with qa"]);
+    for d in ["infra", "helm"] {
+        std::fs::remove_dir_all(repo.path().join(d)).unwrap();
+    }
+    for (path, text) in flotilla_generate::render_all(&after).files {
+        let p = repo.path().join(&path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    write_platform(&after_text);
+    git(repo.path(), &["add", "-A"]);
+    git(repo.path(), &["commit", "-q", "-m", "qa removed"]);
+
+    // The dry run names it, offline.
+    let stand = StandIns::new(repo.path(), &Behaviour::default());
+    let aws = FakeAws {
+        state_keys: vec![
+            "controlplane/terraform.tfstate".into(),
+            "dev/terraform.tfstate".into(),
+            "dev/link.tfstate".into(),
+            "qa/terraform.tfstate".into(),
+            "qa/link.tfstate".into(),
+        ],
+        ..aws_with_receivers()
+    };
+    let io = io_without_kube_state(aws, &stand);
+    let mut dry = args("all");
+    dry.dry_run = true;
+    let mut out = Vec::new();
+    assert_eq!(deploy(repo.path(), &after, &dry, &io, &mut out).unwrap(), 0);
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.contains("decommission qa: removed from platform.toml in "),
+        "{out}"
+    );
+    assert!(stand.calls().is_empty());
+
+    // The real run: the deploy, then qa's teardown from the files of the commit before.
+    let mut out = Vec::new();
+    let code = deploy(repo.path(), &after, &args("all"), &io, &mut out).unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("deploy all: done"), "{out}");
+    assert!(
+        out.contains("decommission qa: removed from platform.toml in "),
+        "{out}"
+    );
+    assert!(out.contains("destroy qa: done"), "{out}");
+    let starts = stand.starts();
+    let qa: Vec<&support::Call> = starts
+        .iter()
+        .filter(|c| c.args.contains("infra/qa"))
+        .collect();
+    let destroy_at = |needle: &str| {
+        qa.iter()
+            .position(|c| c.args.contains(needle) && c.args.contains(" -destroy "))
+            .unwrap_or_else(|| panic!("no {needle} destroy in {qa:?}"))
+    };
+    // The link goes before the cluster's module.
+    assert!(
+        destroy_at("infra/qa/link") < destroy_at("-chdir=infra/qa "),
+        "{:#?}",
+        qa.iter().map(|c| &c.args).collect::<Vec<_>>()
+    );
+    // It ran in the extracted files of the commit before, not in the checkout (which has
+    // no infra/qa any more).
+    assert!(
+        qa.iter()
+            .all(|c| c.cwd_or_code.contains(".flotilla/decommission/qa")),
+        "{qa:?}"
+    );
+    assert!(!repo.path().join("infra/qa").exists());
+    // dev was deployed, not torn down.
+    assert!(
+        !starts
+            .iter()
+            .any(|c| c.args.contains("-chdir=infra/dev ") && c.args.contains(" -destroy "))
+    );
+
+    // State for a cluster no commit of this checkout removed: refused, nothing touched.
+    let stand = StandIns::new(&repo.path().join("other"), &Behaviour::default());
+    let aws = FakeAws {
+        state_keys: vec!["elsewhere/terraform.tfstate".into()],
+        ..aws_with_receivers()
+    };
+    let io = io_without_kube_state(aws, &stand);
+    let err = deploy(repo.path(), &after, &args("all"), &io, &mut Vec::new()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("has elsewhere/terraform.tfstate, but platform.toml has no cluster elsewhere and no commit of this checkout removed infra/elsewhere: nothing of it is touched"),
+        "{err}"
+    );
+    assert!(
+        !stand.starts().iter().any(|c| c.args.contains(" -destroy ")),
+        "{:?}",
+        stand.starts()
+    );
+}
+
+/// A cluster removed from platform.toml while it was protected keeps its deletion protection:
+/// `deploy all` refuses to tear it down and says how (put it back unprotected, deploy, remove).
+#[test]
+fn deploy_all_refuses_to_decommission_a_cluster_removed_while_protected() {
+    let base =
+        std::fs::read_to_string(support::repo_root().join("crates/testkit/fixtures/two-envs.toml"))
+            .unwrap();
+    let qa = "[[clusters]]\nname = \"qa\"\nrole = \"workload\"\nenvironment = \"qa\"\nvpc_cidr = \"10.2.0.0/16\"\navailability_zones = 2\n";
+    assert!(base.contains(qa));
+    let before_text = base.replace(
+        qa,
+        &qa.replace(
+            "availability_zones = 2\n",
+            "availability_zones = 3\nprotected = true\n",
+        ),
+    );
+    let start = before_text.find("[[clusters]]\nname = \"qa\"").unwrap();
+    let end = before_text[start..].find("[observability]").unwrap() + start;
+    let after_text = format!("{}{}", &before_text[..start], &before_text[end..]);
+    let versions = flotilla_model::Versions::embedded();
+    let before = flotilla_model::load("platform.toml", &before_text, &versions)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let after = flotilla_model::load("platform.toml", &after_text, &versions).unwrap();
+    let repo = support::scratch_repo(&before);
+    let write_platform = |text: &str| {
+        std::fs::write(repo.path().join("platform.toml"), text).unwrap();
+        std::fs::copy(
+            support::repo_root().join("versions.toml"),
+            repo.path().join("versions.toml"),
+        )
+        .unwrap();
+    };
+    write_platform(&before_text);
+    git(repo.path(), &["init", "-q"]);
+    git(repo.path(), &["add", "."]);
+    git(repo.path(), &["commit", "-q", "-m", "with qa"]);
+    for d in ["infra", "helm"] {
+        std::fs::remove_dir_all(repo.path().join(d)).unwrap();
+    }
+    for (path, text) in flotilla_generate::render_all(&after).files {
+        let p = repo.path().join(&path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    write_platform(&after_text);
+    git(repo.path(), &["add", "-A"]);
+    git(repo.path(), &["commit", "-q", "-m", "qa removed"]);
+    let stand = StandIns::new(repo.path(), &Behaviour::default());
+    let aws = FakeAws {
+        state_keys: vec!["qa/terraform.tfstate".into()],
+        ..aws_with_receivers()
+    };
+    let io = io_without_kube_state(aws, &stand);
+    let err = deploy(repo.path(), &after, &args("all"), &io, &mut Vec::new()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("qa was removed from platform.toml while protected"),
+        "{err}"
+    );
+    assert!(
+        !stand.starts().iter().any(|c| c.args.contains("infra/qa")),
+        "{:?}",
+        stand.starts()
+    );
+}

@@ -180,6 +180,8 @@ pub struct FakeAws {
     pub unoffered_addons: BTreeSet<String>,
     pub log_groups: Mutex<BTreeSet<String>>,
     pub calls: Mutex<Vec<String>>,
+    /// The state bucket's keys (ListObjectsV2).
+    pub state_keys: Vec<String>,
     /// What GetCallerIdentity answers (default: a role in 111122223333, the account of the
     /// two-environment fixture most tests deploy; [`FakeAws::in_account`] for another).
     pub identity: Option<Result<flotilla_deploy::aws::CallerIdentity, AwsError>>,
@@ -199,6 +201,13 @@ impl FakeAws {
 pub const FAKE_CA: &str = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";
 
 impl Aws for FakeAws {
+    fn list_keys(&self, bucket: &str, _region: &str) -> Result<Vec<String>, AwsError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("ListObjectsV2 {bucket}"));
+        Ok(self.state_keys.clone())
+    }
     fn caller_identity(
         &self,
         region: &str,
@@ -469,6 +478,9 @@ pub fn io(aws: FakeAws, kube: Arc<FakeKube>, tools: BTreeMap<Tool, PathBuf>) -> 
 pub struct SharedAws(pub Arc<FakeAws>);
 
 impl Aws for SharedAws {
+    fn list_keys(&self, bucket: &str, region: &str) -> Result<Vec<String>, AwsError> {
+        self.0.list_keys(bucket, region)
+    }
     fn caller_identity(
         &self,
         region: &str,

@@ -1,0 +1,209 @@
+//! Clusters that platform.toml no longer has, pruned by `deploy all`: a cluster whose Terraform
+//! state is still in the state bucket but which the model lost is torn down, as `destroy`
+//! would, from the files of the last commit that had it (its `infra/` and `helm/` and that
+//! commit's platform.toml), extracted under `.flotilla/decommission/<cluster>/`. A cluster that
+//! was protected there is refused: `protected = false` must be deployed first, as for destroy.
+//! Nothing that Flotilla did not create is touched: only state keys of the form
+//! `<cluster>/terraform.tfstate`, only clusters a commit removed from `infra/`.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use flotilla_model::Platform;
+
+use crate::cmd::{DestroyArgs, Error, Io, destroy};
+use crate::run::journal::RUNS_DIR;
+
+/// Where a removed cluster's last files are extracted.
+pub const DECOMMISSION_DIR: &str = ".flotilla/decommission";
+
+/// A cluster the model lost, and the commit that removed its module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removed {
+    pub cluster: String,
+    /// The commit that deleted `infra/<cluster>/main.tf`.
+    pub commit: String,
+}
+
+fn git(root: &Path, args: &[&str]) -> Result<String, String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .output()
+        .map_err(|e| format!("git: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The clusters whose root module a commit of this checkout deleted and that the model does not
+/// have (offline: what a dry run can say), newest removal first.
+pub fn removed_in_history(root: &Path, platform: &Platform) -> Vec<Removed> {
+    let Ok(log) = git(
+        root,
+        &[
+            "log",
+            "--diff-filter=D",
+            "--format=commit %H",
+            "--name-only",
+            "--",
+            "infra/*/main.tf",
+        ],
+    ) else {
+        return vec![];
+    };
+    let mut out: Vec<Removed> = Vec::new();
+    let mut commit = String::new();
+    for line in log.lines() {
+        if let Some(c) = line.strip_prefix("commit ") {
+            commit = c.to_string();
+        } else if let Some(name) = line
+            .strip_prefix("infra/")
+            .and_then(|l| l.strip_suffix("/main.tf"))
+            && !name.contains('/')
+            && name != flotilla_terraform::BOOTSTRAP_MODULE
+            && platform.cluster(name).is_none()
+            && !out.iter().any(|r| r.cluster == name)
+        {
+            out.push(Removed {
+                cluster: name.to_string(),
+                commit: commit.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// The clusters with Terraform state in the bucket (`<cluster>/terraform.tfstate`) that the
+/// model does not have.
+pub fn with_state(keys: &[String], platform: &Platform) -> BTreeSet<String> {
+    keys.iter()
+        .filter_map(|k| k.strip_suffix("/terraform.tfstate"))
+        .filter(|n| !n.contains('/') && platform.cluster(n).is_none())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The lines of a `deploy all --dry-run` about removed clusters.
+pub fn dry_run_lines(root: &Path, platform: &Platform) -> Vec<String> {
+    removed_in_history(root, platform)
+        .into_iter()
+        .map(|r| {
+            format!(
+                "decommission {}: removed from platform.toml in {}; a real `deploy all` tears it down from the files of {}^ when the state bucket still has {}/terraform.tfstate (preview: check out {}^ and run `cargo xtask destroy <its environment> --confirm <its environment> --dry-run`)",
+                r.cluster,
+                &r.commit[..r.commit.len().min(12)],
+                &r.commit[..r.commit.len().min(12)],
+                r.cluster,
+                &r.commit[..r.commit.len().min(12)],
+            )
+        })
+        .collect()
+}
+
+/// Writes the `infra/` and `helm/` of `commit` (and its platform.toml and versions.toml) into
+/// `dir`, replacing what an earlier decommission left there.
+fn extract(root: &Path, commit: &str, dir: &Path) -> Result<(), Error> {
+    let _ = std::fs::remove_dir_all(dir);
+    let files = git(
+        root,
+        &[
+            "ls-tree",
+            "-r",
+            "--name-only",
+            commit,
+            "--",
+            "infra",
+            "helm",
+            "platform.toml",
+            "versions.toml",
+        ],
+    )
+    .map_err(Error::Other)?;
+    for f in files.lines().filter(|f| !f.is_empty()) {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(["show", &format!("{commit}:{f}")])
+            .output()?;
+        if !out.status.success() {
+            return Err(Error::Other(format!("git show {commit}:{f} failed")));
+        }
+        let path = dir.join(f);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| crate::run::journal::at(parent, e))?;
+        }
+        std::fs::write(&path, out.stdout).map_err(|e| crate::run::journal::at(&path, e))?;
+    }
+    Ok(())
+}
+
+/// After a successful `deploy all`: tears down every cluster the bucket has state for and the
+/// model lost. Returns the exit code of the first teardown that did not succeed, or 0.
+pub fn run(
+    root: &Path,
+    platform: &Platform,
+    template: &DestroyArgs,
+    io: &Io,
+    out: &mut dyn Write,
+) -> Result<i32, Error> {
+    let keys = io
+        .aws
+        .list_keys(&platform.state_bucket, &platform.region)
+        .map_err(|e| Error::Other(e.to_string()))?;
+    let stateful = with_state(&keys, platform);
+    if stateful.is_empty() {
+        return Ok(0);
+    }
+    let history = removed_in_history(root, platform);
+    for cluster in &stateful {
+        let Some(r) = history.iter().find(|r| &r.cluster == cluster) else {
+            return Err(Error::Other(format!(
+                "the state bucket {} has {cluster}/terraform.tfstate, but platform.toml has no cluster {cluster} and no commit of this checkout removed infra/{cluster}: nothing of it is touched; tear it down from a checkout that has it (`cargo xtask destroy`), or remove the state if the cluster is gone",
+                platform.state_bucket
+            )));
+        };
+        let parent = format!("{}^", r.commit);
+        let old = crate::cmd::baseline::baseline(root, "platform.toml", &parent)
+            .map_err(|e| Error::Other(format!("decommission {cluster}: {e}")))?;
+        let Some(c) = old.cluster(cluster) else {
+            return Err(Error::Other(format!(
+                "decommission {cluster}: {parent}:platform.toml has no cluster {cluster}"
+            )));
+        };
+        if c.protected {
+            return Err(Error::Other(format!(
+                "{cluster} was removed from platform.toml while protected: its deletion protection is still on. Put it back with `protected = false`, deploy, then remove it again (as for `cargo xtask destroy`)"
+            )));
+        }
+        let dir: PathBuf = root.join(DECOMMISSION_DIR).join(cluster);
+        writeln!(
+            out,
+            "\ndecommission {cluster}: removed from platform.toml in {}; tearing it down from the files of {parent} in {}",
+            &r.commit[..r.commit.len().min(12)],
+            dir.strip_prefix(root).unwrap_or(&dir).display()
+        )?;
+        extract(root, &parent, &dir)?;
+        let mut args = template.clone();
+        args.target = c.environment.clone();
+        args.confirm = Some(c.environment.clone());
+        let code = destroy(&dir, &old, &args, io, out)?;
+        if code != 0 {
+            writeln!(
+                out,
+                "decommission {cluster}: its teardown did not finish; its journal is under {}",
+                dir.join(RUNS_DIR).display()
+            )?;
+            return Ok(code);
+        }
+    }
+    Ok(0)
+}
