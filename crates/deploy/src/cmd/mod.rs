@@ -296,7 +296,7 @@ pub fn deploy(
     let mut template = DestroyArgs::new("", None);
     template.yes = args.yes;
     template.jobs = args.jobs;
-    template.timeouts = args.timeouts.clone();
+    template.timeouts = args.timeouts;
     template.as_committed = true;
     decommission::run(root, platform, &template, io, out)
 }
