@@ -45,7 +45,8 @@ enum Command {
         after_help = "Examples:\n  cargo xtask generate                 write infra/ and helm/ from platform.toml\n  cargo xtask generate --check         write nothing; exit 2 naming every drifted file\n  cargo xtask generate --out /tmp/out  write the tree elsewhere (to compare, or to try a copy of the platform with --platform)\n\nEnvironment: FLOTILLA_ROOT (the checkout; default: the nearest directory upwards with a platform.toml), FLOTILLA_TERRAFORM, FLOTILLA_HELM, FLOTILLA_KUBECTL (tool programs; default: PATH), FLOTILLA_KUBE_ENDPOINT_<CLUSTER> (an API endpoint instead of EKS's), AWS_PROFILE and the other AWS SDK variables, NO_COLOR.\nExit codes: 0 ok, 1 error, 2 changes or drift, 3 invalid platform, 4 tool missing, 64 usage, 130 interrupted (README, \"Exit codes\")."
     )]
     Generate(generate::Args),
-    /// Show what would change: generated files against the committed ones, live with --live.
+    /// Show what would change: platform.toml against the files in infra/ and helm/, or against
+    /// the cloud with --live, or one environment against another.
     #[command(
         after_help = "Examples:\n  cargo xtask diff staging             platform.toml against the files in infra/ and helm/ (exit 2: they differ)\n  cargo xtask diff staging --live      terraform plan, helm diff and a server-side dry run against the cloud\n  cargo xtask diff staging testing     what differs between two environments beyond their name\n\nEnvironment: FLOTILLA_ROOT (the checkout; default: the nearest directory upwards with a platform.toml), FLOTILLA_TERRAFORM, FLOTILLA_HELM, FLOTILLA_KUBECTL (tool programs; default: PATH), FLOTILLA_KUBE_ENDPOINT_<CLUSTER> (an API endpoint instead of EKS's), AWS_PROFILE and the other AWS SDK variables, NO_COLOR.\nExit codes: 0 ok, 1 error, 2 changes or drift, 3 invalid platform, 4 tool missing, 64 usage, 130 interrupted (README, \"Exit codes\")."
     )]

@@ -94,8 +94,12 @@ fn pairs(
             out.insert(path.clone(), (committed.remove(&path), Some(text)));
         }
     }
+    // What is left is no longer rendered: stale when an earlier render wrote it (its header),
+    // someone else's file otherwise, which `generate` leaves alone and so does the diff.
     for (path, text) in committed {
-        out.insert(path, (Some(text), None));
+        if flotilla_model::artifact::is_generated(text.as_bytes()) {
+            out.insert(path, (Some(text), None));
+        }
     }
     out
 }

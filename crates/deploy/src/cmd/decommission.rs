@@ -2,7 +2,9 @@
 //! state is still in the state bucket but which the model lost is torn down, as `destroy`
 //! would, from the files of the last commit that had it (its `infra/` and `helm/` and that
 //! commit's platform.toml), extracted under `.flotilla/decommission/<cluster>/`. A cluster that
-//! was protected there is refused: `protected = false` must be deployed first, as for destroy.
+//! was protected there needs the typed confirmation `--confirm-prune all`; a state that holds
+//! no resources (torn down already) is left alone, and a teardown that stopped continues from
+//! its journal.
 //! Nothing that Flotilla did not create is touched: only state keys of the form
 //! `<cluster>/terraform.tfstate`, only clusters a commit removed from `infra/`.
 
@@ -92,6 +94,18 @@ pub fn with_state(keys: &[String], platform: &Platform) -> BTreeSet<String> {
         .collect()
 }
 
+/// Whether a Terraform state (JSON) holds any resource.
+pub fn has_resources(state: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(state)
+        .ok()
+        .and_then(|v| {
+            v.get("resources")
+                .and_then(|r| r.as_array())
+                .map(|r| !r.is_empty())
+        })
+        .unwrap_or(true)
+}
+
 /// The lines of a `deploy all --dry-run` about removed clusters.
 pub fn dry_run_lines(root: &Path, platform: &Platform) -> Vec<String> {
     removed_in_history(root, platform)
@@ -152,6 +166,7 @@ pub fn run(
     root: &Path,
     platform: &Platform,
     template: &DestroyArgs,
+    confirmed: bool,
     io: &Io,
     out: &mut dyn Write,
 ) -> Result<i32, Error> {
@@ -159,7 +174,26 @@ pub fn run(
         .aws
         .list_keys(&platform.state_bucket, &platform.region)
         .map_err(|e| Error::Other(e.to_string()))?;
-    let stateful = with_state(&keys, platform);
+    // Only a state that still holds resources: after a teardown Terraform leaves the state
+    // object behind, empty, and an empty state is nothing to tear down (applying its module
+    // to lift a protection would create the cluster anew).
+    let mut stateful = BTreeSet::new();
+    for cluster in with_state(&keys, platform) {
+        let key = format!("{cluster}/terraform.tfstate");
+        let state = io
+            .aws
+            .get_object(&platform.state_bucket, &key, &platform.region)
+            .map_err(|e| Error::Other(e.to_string()))?;
+        if state.as_deref().is_some_and(has_resources) {
+            stateful.insert(cluster);
+        } else {
+            writeln!(
+                out,
+                "{cluster}: removed from platform.toml; its state s3://{}/{key} holds no resources (torn down already): nothing to do",
+                platform.state_bucket
+            )?;
+        }
+    }
     if stateful.is_empty() {
         return Ok(0);
     }
@@ -179,10 +213,17 @@ pub fn run(
                 "decommission {cluster}: {parent}:platform.toml has no cluster {cluster}"
             )));
         };
+        let mut old = old.clone();
         if c.protected {
-            return Err(Error::Other(format!(
-                "{cluster} was removed from platform.toml while protected: its deletion protection is still on. Put it back with `protected = false`, deploy, then remove it again (as for `cargo xtask destroy`)"
-            )));
+            if !confirmed {
+                return Err(Error::Other(format!(
+                    "{cluster} was protected when it was removed from platform.toml: tearing it down needs the typed confirmation, `cargo xtask deploy all --confirm-prune all` (after reviewing the dry run); nothing of it was touched"
+                )));
+            }
+            // Confirmed: the teardown lifts the deletion protection first, as destroy does.
+            for oc in old.clusters.iter_mut().filter(|oc| oc.name == *cluster) {
+                oc.protected = false;
+            }
         }
         let dir: PathBuf = root.join(DECOMMISSION_DIR).join(cluster);
         writeln!(
@@ -191,10 +232,19 @@ pub fn run(
             &r.commit[..r.commit.len().min(12)],
             dir.strip_prefix(root).unwrap_or(&dir).display()
         )?;
-        extract(root, &parent, &dir)?;
+        // A teardown that stopped earlier continues from its journal (the files it ran are
+        // the same commit's), never from a fresh start.
+        let marker = dir.join(".flotilla-commit");
+        let resume = std::fs::read_to_string(&marker).is_ok_and(|c| c.trim() == parent)
+            && crate::run::journal::latest(&dir, "destroy", &c.environment)?.is_some();
+        if !resume {
+            extract(root, &parent, &dir)?;
+            std::fs::write(&marker, &parent).map_err(|e| crate::run::journal::at(&marker, e))?;
+        }
         let mut args = template.clone();
         args.target = c.environment.clone();
         args.confirm = Some(c.environment.clone());
+        args.resume = resume;
         let code = destroy(&dir, &old, &args, io, out)?;
         if code != 0 {
             writeln!(

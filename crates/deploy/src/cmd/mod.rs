@@ -298,7 +298,7 @@ pub fn deploy(
     template.jobs = args.jobs;
     template.timeouts = args.timeouts;
     template.as_committed = true;
-    decommission::run(root, platform, &template, io, out)
+    decommission::run(root, platform, &template, prune_confirmed, io, out)
 }
 
 /// Arguments of `destroy`.
@@ -411,6 +411,32 @@ pub fn destroy(
         });
     }
     check_credentials(platform, &graph, io, out)?;
+    // A cluster torn down already (its states hold no resources; Terraform keeps the empty
+    // objects) has nothing to destroy, and lifting its protection would apply its module,
+    // that is create it anew: stop here.
+    if let Some(cluster) = target_cluster(platform, &target) {
+        let mut keys = vec![flotilla_terraform::state_key(cluster)];
+        if cluster.role == flotilla_model::Role::Workload {
+            keys.push(flotilla_terraform::link_state_key(&cluster.name));
+        }
+        let mut any = false;
+        for key in &keys {
+            let state = io
+                .aws
+                .get_object(&platform.state_bucket, key, &platform.region)
+                .map_err(|e| Error::Other(e.to_string()))?;
+            any |= state.as_deref().is_some_and(decommission::has_resources);
+        }
+        if !any {
+            writeln!(
+                out,
+                "destroy {target_name}: nothing to tear down: {} in s3://{} hold no resources",
+                keys.join(" and "),
+                platform.state_bucket
+            )?;
+            return Ok(0);
+        }
+    }
     execute(
         root,
         "destroy",
@@ -442,6 +468,18 @@ pub fn plan(
         flotilla_plan::report::report(platform, &target, format, with_dependencies)?
     )?;
     Ok(0)
+}
+
+/// The one cluster a target names (an environment or the controlplane).
+fn target_cluster<'a>(
+    platform: &'a Platform,
+    target: &Target,
+) -> Option<&'a flotilla_model::Cluster> {
+    match target {
+        Target::All => None,
+        Target::Controlplane => Some(platform.controlplane()),
+        Target::Environment(e) => platform.cluster_for_environment(e),
+    }
 }
 
 /// Before anything runs: the credentials resolve to an identity, in the account every cluster

@@ -92,6 +92,13 @@ pub trait Aws: Send + Sync {
     /// Every object key in a bucket (S3 ListObjectsV2, all pages): the state bucket's keys
     /// name the clusters that have Terraform state.
     fn list_keys(&self, bucket: &str, region: &str) -> Result<Vec<String>, AwsError>;
+    /// An object's bytes (S3 GetObject), `None` when there is none.
+    fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        region: &str,
+    ) -> Result<Option<Vec<u8>>, AwsError>;
     /// The value of a service quota in the account: the applied value (GetServiceQuota), else
     /// the AWS default (GetAWSDefaultServiceQuota); `None` when Service Quotas knows neither.
     fn service_quota(
@@ -272,6 +279,38 @@ impl Aws for SdkAws {
             }
         }
         Ok(keys)
+    }
+
+    fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        region: &str,
+    ) -> Result<Option<Vec<u8>>, AwsError> {
+        let config = self.config(region);
+        let s3 = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(config.endpoint_url().is_some())
+            .build();
+        let client = aws_sdk_s3::Client::from_conf(s3);
+        let err = |detail: String| AwsError::Bucket {
+            bucket: bucket.to_string(),
+            region: region.to_string(),
+            detail,
+        };
+        match self
+            .runtime
+            .block_on(client.get_object().bucket(bucket).key(key).send())
+        {
+            Ok(out) => {
+                let bytes = self
+                    .runtime
+                    .block_on(out.body.collect())
+                    .map_err(|e| err(format!("GetObject {key}: {e}")))?;
+                Ok(Some(bytes.into_bytes().to_vec()))
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            Err(e) => Err(err(format!("GetObject {key}: {}", error_chain(&e)))),
+        }
     }
 
     fn bucket_exists(&self, bucket: &str, region: &str) -> Result<bool, AwsError> {

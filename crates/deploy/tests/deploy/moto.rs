@@ -188,6 +188,9 @@ fn moto_child() {
 struct MotoAws(SdkAws);
 
 impl Aws for MotoAws {
+    fn get_object(&self, b: &str, k: &str, r: &str) -> Result<Option<Vec<u8>>, AwsError> {
+        self.0.get_object(b, k, r)
+    }
     fn list_keys(&self, bucket: &str, region: &str) -> Result<Vec<String>, AwsError> {
         self.0.list_keys(bucket, region)
     }

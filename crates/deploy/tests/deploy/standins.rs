@@ -1359,8 +1359,9 @@ fn terraform_working_files_do_not_make_a_protected_deploy_dirty() {
     );
     assert!(!stand.calls().is_empty());
     let _ = std::fs::remove_dir_all(stand.dir.parent().unwrap());
-    // Any other untracked file is a change nobody reviewed: outside the generated trees the
-    // clean-tree check refuses it, inside them the drift check does (before anything runs).
+    // Any other untracked file is a change nobody reviewed: the clean-tree check refuses it,
+    // outside the generated trees and inside them (a file without the generated header there is
+    // the user's own, not drift, and is deployed with its module once committed).
     std::fs::write(repo.path().join("NOTES.md"), "").unwrap();
     let err = deploy(repo.path(), &p, &args("production"), &io, &mut Vec::new()).unwrap_err();
     let e = err.to_string();
@@ -1369,6 +1370,16 @@ fn terraform_working_files_do_not_make_a_protected_deploy_dirty() {
     assert!(!e.contains("tfstate") && !e.contains("lock.hcl"), "{e}");
     std::fs::remove_file(repo.path().join("NOTES.md")).unwrap();
     std::fs::write(repo.path().join("infra/production/extra.tf"), "").unwrap();
+    let err = deploy(repo.path(), &p, &args("production"), &io, &mut Vec::new()).unwrap_err();
+    let e = err.to_string();
+    assert!(e.contains("production is protected"), "{e}");
+    assert!(e.contains("?? infra/production/extra.tf"), "{e}");
+    // A generated file that no render has (a stale one) is drift.
+    std::fs::write(
+        repo.path().join("infra/production/extra.tf"),
+        flotilla_model::artifact::header("#"),
+    )
+    .unwrap();
     let err = deploy(repo.path(), &p, &args("production"), &io, &mut Vec::new()).unwrap_err();
     assert!(
         matches!(&err, flotilla_deploy::Error::Drift { files } if files == &["infra/production/extra.tf".to_string()]),
@@ -1908,10 +1919,10 @@ fn deploy_all_decommissions_a_cluster_the_model_removed() {
     );
 }
 
-/// A cluster removed from platform.toml while it was protected keeps its deletion protection:
-/// `deploy all` refuses to tear it down and says how (put it back unprotected, deploy, remove).
+/// A cluster removed from platform.toml while it was protected: `deploy all` tears it down only
+/// with the typed confirmation; once torn down, its empty state is left alone.
 #[test]
-fn deploy_all_refuses_to_decommission_a_cluster_removed_while_protected() {
+fn deploy_all_decommissions_a_protected_cluster_only_when_confirmed_and_an_empty_state_never() {
     let base =
         std::fs::read_to_string(support::repo_root().join("crates/testkit/fixtures/two-envs.toml"))
             .unwrap();
@@ -1963,8 +1974,9 @@ fn deploy_all_refuses_to_decommission_a_cluster_removed_while_protected() {
     let io = io_without_kube_state(aws, &stand);
     let err = deploy(repo.path(), &after, &args("all"), &io, &mut Vec::new()).unwrap_err();
     assert!(
-        err.to_string()
-            .contains("qa was removed from platform.toml while protected"),
+        err.to_string().contains(
+            "qa was protected when it was removed from platform.toml: tearing it down needs the typed confirmation, `cargo xtask deploy all --confirm-prune all`"
+        ),
         "{err}"
     );
     assert!(
@@ -1972,4 +1984,75 @@ fn deploy_all_refuses_to_decommission_a_cluster_removed_while_protected() {
         "{:?}",
         stand.starts()
     );
+    // Confirmed: torn down, the deletion protection lifted by the first step.
+    let mut confirmed = args("all");
+    confirmed.confirm_prune = Some("all".into());
+    let mut out = Vec::new();
+    assert_eq!(
+        deploy(repo.path(), &after, &confirmed, &io, &mut out).unwrap(),
+        0,
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    assert!(
+        stand
+            .starts()
+            .iter()
+            .any(|c| c.args.starts_with("-chdir=infra/qa plan") && c.args.contains(" -destroy ")),
+        "{:?}",
+        stand.starts()
+    );
+    // Torn down: its state is empty now, and the next deploy leaves it alone.
+    let stand = StandIns::new(&repo.path().join("again"), &Behaviour::default());
+    let aws = FakeAws {
+        state_keys: vec!["qa/terraform.tfstate".into()],
+        states: [(
+            "qa/terraform.tfstate".to_string(),
+            r#"{"version": 4, "resources": []}"#.to_string(),
+        )]
+        .into(),
+        ..aws_with_receivers()
+    };
+    let io = io_without_kube_state(aws, &stand);
+    let mut out = Vec::new();
+    assert_eq!(
+        deploy(repo.path(), &after, &args("all"), &io, &mut out).unwrap(),
+        0
+    );
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.contains("qa: removed from platform.toml; its state s3://duo-111122223333-tfstate/qa/terraform.tfstate holds no resources (torn down already): nothing to do"),
+        "{out}"
+    );
+    assert!(!stand.starts().iter().any(|c| c.args.contains("infra/qa")));
+}
+
+/// Destroying a cluster that is gone already (its states hold no resources) does nothing: no
+/// step runs, so no apply of its module can create it anew.
+#[test]
+fn destroying_a_cluster_torn_down_already_does_nothing() {
+    let p = support::two_envs();
+    let repo = support::scratch_repo(&p);
+    let stand = StandIns::new(repo.path(), &Behaviour::default());
+    let empty = r#"{"version": 4, "resources": []}"#.to_string();
+    let aws = FakeAws {
+        state_keys: vec!["dev/terraform.tfstate".into(), "dev/link.tfstate".into()],
+        states: [
+            ("dev/terraform.tfstate".to_string(), empty.clone()),
+            ("dev/link.tfstate".to_string(), empty),
+        ]
+        .into(),
+        ..aws_with_receivers()
+    };
+    let io = io_without_kube_state(aws, &stand);
+    let mut d = DestroyArgs::new("dev", Some("dev"));
+    d.yes = true;
+    let mut out = Vec::new();
+    assert_eq!(destroy(repo.path(), &p, &d, &io, &mut out).unwrap(), 0);
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.contains("destroy dev: nothing to tear down: dev/terraform.tfstate and dev/link.tfstate in s3://duo-111122223333-tfstate hold no resources"),
+        "{out}"
+    );
+    assert!(stand.calls().is_empty(), "{:?}", stand.calls());
 }

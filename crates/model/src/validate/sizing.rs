@@ -40,7 +40,7 @@ impl Cx {
                 pool.name, pool.max
             ),
             format!(
-                "Kafka, Logstash and Elasticsearch for [sizing] request {:.1} CPU and {} GiB on nodes of {} vCPU, {} GiB: raise max to at least {need} (with headroom) or use larger instance types; `cargo xtask plan controlplane` shows the plan",
+                "Kafka, Logstash and Elasticsearch for [sizing] request {:.1} CPU and {} GiB on nodes of {} vCPU, {} GiB: raise max to at least {need} (the plan's node count, no headroom included: leave some above it) or use larger instance types; docs/capacity.md gives the formulas, and `cargo xtask plan controlplane` shows the whole plan once max holds it",
                 d.requested_cpu, d.requested_memory_gib, d.node_cpu, d.node_memory_gib
             ),
         );

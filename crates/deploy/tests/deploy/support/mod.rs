@@ -180,8 +180,12 @@ pub struct FakeAws {
     pub unoffered_addons: BTreeSet<String>,
     pub log_groups: Mutex<BTreeSet<String>>,
     pub calls: Mutex<Vec<String>>,
-    /// The state bucket's keys (ListObjectsV2).
+    /// The state bucket's keys (ListObjectsV2); each holds a state with one resource unless
+    /// `states` says otherwise. Left empty, no key is listed and every state asked for holds
+    /// resources (every cluster deployed).
     pub state_keys: Vec<String>,
+    /// Key -> the state object's text (GetObject).
+    pub states: BTreeMap<String, String>,
     /// What GetCallerIdentity answers (default: a role in 111122223333, the account of the
     /// two-environment fixture most tests deploy; [`FakeAws::in_account`] for another).
     pub identity: Option<Result<flotilla_deploy::aws::CallerIdentity, AwsError>>,
@@ -201,6 +205,22 @@ impl FakeAws {
 pub const FAKE_CA: &str = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";
 
 impl Aws for FakeAws {
+    fn get_object(
+        &self,
+        _bucket: &str,
+        key: &str,
+        _region: &str,
+    ) -> Result<Option<Vec<u8>>, AwsError> {
+        Ok(match self.states.get(key) {
+            Some(s) => Some(s.clone().into_bytes()),
+            // Unconfigured, every cluster has been deployed and holds resources.
+            None if self.state_keys.is_empty() || self.state_keys.iter().any(|k| k == key) => Some(
+                br#"{"version": 4, "resources": [{"mode": "managed", "type": "aws_vpc", "name": "this"}]}"#
+                    .to_vec(),
+            ),
+            None => None,
+        })
+    }
     fn list_keys(&self, bucket: &str, _region: &str) -> Result<Vec<String>, AwsError> {
         self.calls
             .lock()
@@ -478,6 +498,9 @@ pub fn io(aws: FakeAws, kube: Arc<FakeKube>, tools: BTreeMap<Tool, PathBuf>) -> 
 pub struct SharedAws(pub Arc<FakeAws>);
 
 impl Aws for SharedAws {
+    fn get_object(&self, b: &str, k: &str, r: &str) -> Result<Option<Vec<u8>>, AwsError> {
+        self.0.get_object(b, k, r)
+    }
     fn list_keys(&self, bucket: &str, region: &str) -> Result<Vec<String>, AwsError> {
         self.0.list_keys(bucket, region)
     }
