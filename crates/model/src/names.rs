@@ -4,10 +4,20 @@
 
 use ipnet::Ipv4Net;
 
-/// Levenshtein distance between two names, for "did you mean" (the loader's, shared with the
-/// command line's environment names).
+/// Levenshtein distance between two names, for "did you mean" (the loader's keys and names,
+/// the command line's environment names).
 pub fn edit_distance(a: &str, b: &str) -> usize {
-    crate::validate::edit_distance(a, b)
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 /// A DNS-1123 label: lowercase letters, digits and `-`, starting with a letter, ending with a

@@ -156,20 +156,7 @@ pub(super) fn parse_error(source: &str, e: &toml::de::Error) -> Diagnostic {
     )
 }
 
-/// Levenshtein distance, for "did you mean" on short key names.
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
+pub(crate) use crate::names::edit_distance;
 
 /// The byte range of the last line before `offset` with anything but blanks or a comment,
 /// without its surrounding whitespace.
