@@ -65,7 +65,7 @@ pub enum ReferenceError {
     #[error("`{name}` is not pinned in versions.toml (pinned: {known})")]
     NotPinned { name: String, known: String },
     #[error(
-        "no reference data for {name} {version}: {} does not exist (add the pinned upstream files, or pin a version that is there)",
+        "no reference data for {name} {version}: {} does not exist (run `cargo xtask reference sync`: it downloads a bumped version's files and records their digests in reference.lock; or pin a version that is there)",
         dir.display()
     )]
     MissingVersion {
