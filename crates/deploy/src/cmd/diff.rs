@@ -137,10 +137,44 @@ fn cluster_of(platform: &Platform, env: &str) -> Result<String, Error> {
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum TerraformDrift {
     InSync,
-    /// The plan's summary lines (`Plan: 1 to add, ...`, or what a refresh-only plan found).
+    /// The plan's summary lines (`Plan: 1 to add, ...`, or what a refresh-only plan found),
+    /// and the counts of its `Plan:` line when it has one.
     Changed {
         summary: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        counts: Option<PlanCounts>,
     },
+}
+
+/// The numbers of a Terraform `Plan: 1 to add, 2 to change, 0 to destroy.` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct PlanCounts {
+    pub add: u64,
+    pub change: u64,
+    pub destroy: u64,
+}
+
+impl PlanCounts {
+    /// The counts of the first `Plan:` line among `lines`.
+    pub fn parse(lines: &[String]) -> Option<PlanCounts> {
+        let line = lines.iter().find_map(|l| l.trim().strip_prefix("Plan: "))?;
+        let mut c = PlanCounts {
+            add: 0,
+            change: 0,
+            destroy: 0,
+        };
+        for part in line.trim_end_matches('.').split(',') {
+            let mut w = part.split_whitespace();
+            let n: u64 = w.next()?.parse().ok()?;
+            match w.last()? {
+                "add" => c.add = n,
+                "change" => c.change = n,
+                "destroy" => c.destroy = n,
+                _ => {}
+            }
+        }
+        Some(c)
+    }
 }
 
 /// One release or object and, when it differs, how.
@@ -194,7 +228,7 @@ impl ClusterDrift {
         let mut parts = Vec::new();
         let changed = |what: &str, t: &TerraformDrift| match t {
             TerraformDrift::InSync => None,
-            TerraformDrift::Changed { summary } => Some(format!(
+            TerraformDrift::Changed { summary, .. } => Some(format!(
                 "{what} ({})",
                 if summary.is_empty() {
                     "changes".to_string()
@@ -237,10 +271,10 @@ impl ClusterDrift {
         let terraform = |t: &TerraformDrift, out: &mut dyn Write| -> std::io::Result<()> {
             match t {
                 TerraformDrift::InSync => writeln!(out, "  no changes"),
-                TerraformDrift::Changed { summary } if summary.is_empty() => {
+                TerraformDrift::Changed { summary, .. } if summary.is_empty() => {
                     writeln!(out, "  changes pending (details in the log)")
                 }
-                TerraformDrift::Changed { summary } => {
+                TerraformDrift::Changed { summary, .. } => {
                     for l in summary {
                         writeln!(out, "  {l}")?;
                     }
@@ -393,7 +427,10 @@ pub fn inspect(
             .collect();
         match plan.code {
             Some(0) => Ok(TerraformDrift::InSync),
-            Some(2) => Ok(TerraformDrift::Changed { summary }),
+            Some(2) => Ok(TerraformDrift::Changed {
+                counts: PlanCounts::parse(&summary),
+                summary,
+            }),
             _ => Err(failed(format!("terraform plan of {dir} failed"))),
         }
     };
@@ -544,4 +581,26 @@ fn server_dry_run(io: &Io, conn: &Conn, object: &Value) -> Result<Option<String>
 /// Stdout that keeps the diff's colors on a terminal and strips them otherwise.
 pub fn colored_stdout() -> anstream::AutoStream<std::io::Stdout> {
     anstream::AutoStream::auto(std::io::stdout())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_line_gives_its_counts() {
+        let lines = vec![
+            "Note: Objects have changed outside of Terraform".to_string(),
+            "Plan: 1 to add, 2 to change, 3 to destroy.".to_string(),
+        ];
+        assert_eq!(
+            PlanCounts::parse(&lines),
+            Some(PlanCounts {
+                add: 1,
+                change: 2,
+                destroy: 3
+            })
+        );
+        assert_eq!(PlanCounts::parse(&["No changes.".to_string()]), None);
+    }
 }

@@ -146,7 +146,7 @@ fn write_text(report: &DriftReport, out: &mut dyn Write) -> std::io::Result<()> 
         for (what, t) in
             std::iter::once(("terraform", &c.terraform)).chain(c.link.as_ref().map(|l| ("link", l)))
         {
-            if let crate::cmd::diff::TerraformDrift::Changed { summary } = t {
+            if let crate::cmd::diff::TerraformDrift::Changed { summary, .. } = t {
                 for l in summary {
                     writeln!(out, "  {what}: {l}")?;
                 }
