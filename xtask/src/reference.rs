@@ -417,7 +417,7 @@ fn sync(ctx: &Context, args: &SyncArgs) -> Result<ExitCode, Error> {
     let mut problems: Vec<String> = Vec::new();
     if !want.unknown.is_empty() {
         problems.push(format!(
-            "pinned in versions.toml, but reference.lock has no file of them at any version: {}: add their entries (path, sha256 and url) to reference.lock",
+            "pinned in versions.toml, but reference.lock has no file of them at any version: {}: add their entries to reference.lock (path, url, and sha256 = \"\" for the sync to record)",
             want.unknown
                 .iter()
                 .map(|(d, v)| format!("{d} {v}"))
@@ -437,7 +437,25 @@ fn sync(ctx: &Context, args: &SyncArgs) -> Result<ExitCode, Error> {
             );
         }
     }
-    if args.locked && !want.new.is_empty() {
+    let unrecorded: Vec<&str> = want
+        .entries
+        .iter()
+        .filter(|e| {
+            e.sha256.is_empty()
+                && !want
+                    .new
+                    .iter()
+                    .any(|(d, _, _)| e.path.starts_with(d.as_str()))
+        })
+        .map(|e| e.path.as_str())
+        .collect();
+    if args.locked && !unrecorded.is_empty() {
+        problems.push(format!(
+            "reference.lock has no digest for {} (--locked records nothing: run `cargo xtask reference sync` and commit reference.lock)",
+            unrecorded.join(", ")
+        ));
+    }
+    if args.locked && (!want.new.is_empty() || !unrecorded.is_empty()) {
         for p in &problems {
             let _ = writeln!(err, "error: {p}");
         }
@@ -501,10 +519,13 @@ fn sync(ctx: &Context, args: &SyncArgs) -> Result<ExitCode, Error> {
             })
             .cloned()
             .collect();
+        // A recorded entry replaces the one of its path (an entry written with `sha256 = ""`),
+        // or joins the lock (a bumped version's).
         for e in &want.entries {
             if let Some(sha) = recorded.get(&e.path) {
                 let mut e = e.clone();
                 e.sha256 = sha.clone();
+                file.retain(|f| f.path != e.path);
                 file.push(e);
             }
         }

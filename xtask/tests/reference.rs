@@ -361,3 +361,51 @@ fn a_bumped_chart_gets_its_files_from_the_previous_version_and_its_digests_recor
         text(&o.stdout)
     );
 }
+
+/// An entry written by hand with `sha256 = ""` (a new file): `--locked` refuses it, a plain
+/// sync downloads it and records its digest in place (one entry, not two).
+#[test]
+fn a_hand_written_entry_gets_its_digest_recorded_once() {
+    let routes: Routes = Default::default();
+    let base = serve(None, routes.clone());
+    routes.lock().unwrap().insert(
+        "/x/schema.json".into(),
+        (b"{}".to_vec(), "application/json"),
+    );
+    let versions = std::fs::read_to_string(root().join("versions.toml")).unwrap();
+    let repo = scratch(
+        &versions,
+        &format!(
+            "\n[[file]]\npath = \"kubernetes-json-schema/extra/schema.json\"\nsha256 = \"\"\nurl = \"{base}/x/schema.json\"\n"
+        ),
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let cache_arg = cache.path().to_str().unwrap();
+    let o = sync(repo.path(), &["--cache", cache_arg, "--locked"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains(
+            "reference.lock has no digest for kubernetes-json-schema/extra/schema.json (--locked records nothing"
+        ),
+        "{}",
+        text(&o.stderr)
+    );
+    let _ = sync(repo.path(), &["--cache", cache_arg], &[]);
+    let lock = std::fs::read_to_string(repo.path().join("reference.lock")).unwrap();
+    assert_eq!(
+        lock.matches("kubernetes-json-schema/extra/schema.json")
+            .count(),
+        1,
+        "{lock}"
+    );
+    assert!(
+        lock.contains(&format!("sha256 = \"{}\"", sha(b"{}"))),
+        "{lock}"
+    );
+    assert!(
+        cache
+            .path()
+            .join("kubernetes-json-schema/extra/schema.json")
+            .is_file()
+    );
+}
