@@ -75,6 +75,16 @@ pub struct Entry {
     pub wheel_sha256: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member: Option<String>,
+    /// Lines of the file at `url` replaced before the digest is checked, as a release does to
+    /// a placeholder (`[line prefix, whole new line]`, the first line with that prefix each).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub patch: Vec<(String, String)>,
+    /// The document of a multi-document YAML file (another entry's `path`) whose
+    /// `metadata.name` is `document`, as it stands there, with a final newline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slice_of: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub derived_from: Option<String>,
 }
@@ -176,6 +186,9 @@ pub fn wanted(lock: &Lock, versions: &Versions) -> Wanted {
                         wheel: e.wheel.clone(),
                         wheel_sha256: e.wheel_sha256.clone(),
                         member: e.member.clone(),
+                        patch: e.patch.clone(),
+                        slice_of: e.slice_of.as_deref().map(swap),
+                        document: e.document.clone(),
                         derived_from: e.derived_from.clone(),
                     });
                 }
@@ -262,8 +275,14 @@ impl Fetcher {
         Ok(bytes)
     }
 
-    /// The bytes of one entry and where they came from.
-    fn fetch(&mut self, e: &Entry) -> Result<(Vec<u8>, String), String> {
+    /// The bytes of one entry and where they came from (`all`: every entry synced, for a slice
+    /// of another; `cache`: where that other may be already).
+    fn fetch(
+        &mut self,
+        e: &Entry,
+        all: &[Entry],
+        cache: &Path,
+    ) -> Result<(Vec<u8>, String), String> {
         if let Some(from) = &self.from {
             let at = if from.starts_with("http://") || from.starts_with("https://") {
                 format!("{}/{}", from.trim_end_matches('/'), e.path)
@@ -273,7 +292,24 @@ impl Fetcher {
             return self.get(&at).map(|b| (b, at));
         }
         if let Some(url) = &e.url {
-            return self.get(url).map(|b| (b, url.clone()));
+            let mut bytes = self.get(url)?;
+            if !e.patch.is_empty() {
+                bytes = patched(&bytes, &e.patch).map_err(|why| format!("{url}: {why}"))?;
+            }
+            return Ok((bytes, url.clone()));
+        }
+        if let (Some(of), Some(name)) = (&e.slice_of, &e.document) {
+            let source = all
+                .iter()
+                .find(|s| &s.path == of)
+                .ok_or_else(|| format!("slice of {of}, which reference.lock does not list"))?;
+            let bytes = match std::fs::read(cache.join(of)) {
+                Ok(b) if sha256_hex(&b) == source.sha256 => b,
+                _ => self.fetch(source, all, cache)?.0,
+            };
+            return slice(&bytes, name)
+                .map(|b| (b, format!("{of} (the document {name})")))
+                .ok_or_else(|| format!("{of} has no document named {name}"));
         }
         if let (Some(wheel), Some(member)) = (&e.wheel, &e.member) {
             let archive = self.wheel(wheel, e.wheel_sha256.as_deref())?;
@@ -351,6 +387,31 @@ impl Fetcher {
     }
 }
 
+/// `bytes` with each `(prefix, line)` applied: the first line starting with `prefix` becomes
+/// `line`.
+pub fn patched(bytes: &[u8], patch: &[(String, String)]) -> Result<Vec<u8>, String> {
+    let text = String::from_utf8(bytes.to_vec()).map_err(|_| "not UTF-8 text".to_string())?;
+    let mut lines: Vec<String> = text.split('\n').map(str::to_string).collect();
+    for (prefix, line) in patch {
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with(prefix.as_str()))
+            .ok_or_else(|| format!("patch: no line starts with {prefix:?}"))?;
+        lines[at] = line.clone();
+    }
+    Ok(lines.join("\n").into_bytes())
+}
+
+/// The document of a multi-document YAML file whose `metadata.name` is `name`, with a final
+/// newline.
+pub fn slice(bytes: &[u8], name: &str) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let needle = format!("\n  name: {name}\n");
+    text.split("\n---\n")
+        .find(|d| d.contains(&needle))
+        .map(|d| format!("{}\n", d.trim_end_matches('\n')).into_bytes())
+}
+
 /// The cache directory: `--cache`, else FLOTILLA_REFERENCE, else `.flotilla/reference`.
 pub fn cache_dir(ctx: &Context, given: Option<&Path>) -> PathBuf {
     given
@@ -384,11 +445,27 @@ pub fn render_lock(header: &str, lock: &Lock) -> String {
             ("wheel", &e.wheel),
             ("wheel_sha256", &e.wheel_sha256),
             ("member", &e.member),
+            ("slice_of", &e.slice_of),
+            ("document", &e.document),
             ("derived_from", &e.derived_from),
         ] {
             if let Some(v) = v {
                 kv(k, v);
             }
+        }
+        if !e.patch.is_empty() {
+            let pairs: Vec<String> = e
+                .patch
+                .iter()
+                .map(|(a, b)| {
+                    format!(
+                        "[{}, {}]",
+                        toml::Value::String(a.clone()),
+                        toml::Value::String(b.clone())
+                    )
+                })
+                .collect();
+            out.push_str(&format!("patch = [{}]\n", pairs.join(", ")));
         }
     }
     out
@@ -483,7 +560,7 @@ fn sync(ctx: &Context, args: &SyncArgs) -> Result<ExitCode, Error> {
             present += 1;
             continue;
         }
-        let (bytes, source) = match fetcher.fetch(e) {
+        let (bytes, source) = match fetcher.fetch(e, &want.entries, &cache) {
             Ok(b) => b,
             Err(why) => {
                 problems.push(format!("{}: {why}", e.path));
@@ -585,6 +662,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_patch_replaces_whole_lines_and_a_slice_is_one_document() {
+        let chart = b"apiVersion: v2\nversion: 0.1.1\nappVersion: \"0.1.0\"\n";
+        let p = patched(
+            chart,
+            &[
+                ("version: 0.1.1".into(), "version: 1.2.0".into()),
+                ("appVersion:".into(), "appVersion: \"1.2.0\"".into()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            p,
+            b"apiVersion: v2\nversion: 1.2.0\nappVersion: \"1.2.0\"\n"
+        );
+        assert!(patched(chart, &[("nope".into(), "x".into())]).is_err());
+        let all = b"kind: A\nmetadata:\n  name: a.x\n---\nkind: B\nmetadata:\n  name: b.x\n  labels: {}\n";
+        assert_eq!(
+            slice(all, "b.x").unwrap(),
+            b"kind: B\nmetadata:\n  name: b.x\n  labels: {}\n"
+        );
+        assert!(slice(all, "c.x").is_none());
+    }
+
+    #[test]
     fn paths_name_their_dataset_and_version() {
         assert_eq!(
             dataset_of("charts/grafana/12.11.1/values.yaml"),
@@ -611,6 +712,7 @@ mod tests {
             let sources = [
                 e.url.is_some(),
                 e.wheel.is_some() && e.member.is_some() && e.wheel_sha256.is_some(),
+                e.slice_of.is_some() && e.document.is_some(),
                 e.derived_from.is_some(),
             ];
             assert_eq!(

@@ -174,6 +174,31 @@ fn a_mirror_fills_the_cache_and_a_tampered_or_missing_file_is_refused() {
     assert!(out.contains("present, 2 downloaded, 0 failed"), "{out}");
     // The tests read a cache like this one as their reference data.
     assert!(cache.path().join(tampered).is_file());
+
+    // 4. Without a mirror, the three ECK CRDs that are slices of the bundle come from the
+    //    bundle in the cache, byte for byte the pinned files (no network needed for them).
+    let slices = [
+        "charts/eck-operator/3.5.0/crds/elasticsearch.k8s.elastic.co_elasticsearches.yaml",
+        "charts/eck-operator/3.5.0/crds/kibana.k8s.elastic.co_kibanas.yaml",
+        "charts/eck-operator/3.5.0/crds/logstash.k8s.elastic.co_logstashes.yaml",
+    ];
+    for f in slices {
+        std::fs::remove_file(cache.path().join(f)).unwrap();
+    }
+    let o = sync(&repo, &["--cache", cache_arg, "--locked"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("present, 3 downloaded, 0 failed"),
+        "{}",
+        text(&o.stdout)
+    );
+    for f in slices {
+        assert_eq!(
+            std::fs::read(cache.path().join(f)).unwrap(),
+            std::fs::read(reference.join(f)).unwrap(),
+            "{f}"
+        );
+    }
 }
 
 /// A minimal wheel holding one file.
