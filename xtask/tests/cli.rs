@@ -854,6 +854,7 @@ fn mistakes_on_the_command_line_are_usage_errors_that_say_what_to_do() {
         "{}",
         text(&o.stderr)
     );
+    assert_eq!(o.status.code(), Some(i32::from(exit::USAGE)));
     let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(["destroy", "staging", "--confirm", "staging"])
         .current_dir(checkout())
@@ -866,6 +867,7 @@ fn mistakes_on_the_command_line_are_usage_errors_that_say_what_to_do() {
         "{}",
         text(&o.stderr)
     );
+    assert_eq!(o.status.code(), Some(i32::from(exit::USAGE)));
 }
 
 /// `--format json`: plan, diff (one environment and two), doctor (its own test) and the

@@ -37,6 +37,9 @@ pub const TABLE: &[(u8, &str)] = &[
         TOOL_MISSING,
         "terraform, helm or kubectl missing or too old",
     ),
-    (USAGE, "wrong command line, or an unknown environment"),
+    (
+        USAGE,
+        "wrong command line: an unknown flag or environment, contradictory flags, no --yes off a terminal, a missing --confirm",
+    ),
     (INTERRUPTED, "interrupted; continue with --resume"),
 ];

@@ -77,7 +77,11 @@ impl Error {
     /// The exit code of the command this error stops ([`flotilla_plan::exit`]).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::UnknownTarget(_) => exit::USAGE,
+            // What the command line must say and did not: `--yes` off a terminal, `--confirm`.
+            Error::UnknownTarget(_)
+            | Error::NeedsYes { .. }
+            | Error::DestroyNeedsYes { .. }
+            | Error::Refused(DestroyRefused::Confirmation { .. }) => exit::USAGE,
             Error::Tools(_) => exit::TOOL_MISSING,
             Error::Drift { .. } => exit::CHANGES,
             _ => exit::ERROR,
