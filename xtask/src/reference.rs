@@ -145,6 +145,9 @@ pub struct Wanted {
     pub entries: Vec<Entry>,
     pub new: Vec<(String, String, String)>,
     pub unknown: Vec<(String, String)>,
+    /// Files of a new pin that cannot be made from the earlier version's entries (the address
+    /// does not name the version, or a release patch applies): written into the lock by hand.
+    pub manual: Vec<String>,
 }
 
 pub fn wanted(lock: &Lock, versions: &Versions) -> Wanted {
@@ -179,6 +182,16 @@ pub fn wanted(lock: &Lock, versions: &Versions) -> Wanted {
             Some((old, entries)) => {
                 for e in entries {
                     let swap = |s: &str| s.replace(old.as_str(), version);
+                    let derivable = e.wheel.is_some()
+                        || e.slice_of
+                            .as_deref()
+                            .is_some_and(|o| o.contains(old.as_str()))
+                        || (e.patch.is_empty()
+                            && e.url.as_deref().is_some_and(|u| u.contains(old.as_str())));
+                    if !derivable {
+                        w.manual.push(swap(&e.path));
+                        continue;
+                    }
                     w.entries.push(Entry {
                         path: swap(&e.path),
                         sha256: String::new(),
@@ -514,6 +527,12 @@ fn sync(ctx: &Context, args: &SyncArgs) -> Result<ExitCode, Error> {
             );
         }
     }
+    if !want.manual.is_empty() {
+        problems.push(format!(
+            "cannot make these entries from the earlier version's (their address does not name the version, or a release patch applies): write them into reference.lock by hand (path, url, sha256 = \"\"): {}",
+            want.manual.join(", ")
+        ));
+    }
     let unrecorded: Vec<&str> = want
         .entries
         .iter()
@@ -584,8 +603,28 @@ fn sync(ctx: &Context, args: &SyncArgs) -> Result<ExitCode, Error> {
         downloaded += 1;
     }
     if !recorded.is_empty() {
-        // Drop the entries of versions no longer pinned for the datasets that moved, add the new.
-        let moved: BTreeSet<&str> = want.new.iter().map(|(d, _, _)| d.as_str()).collect();
+        // A moved dataset changes in the lock only when every file of its new version was
+        // recorded: then its old version's entries go and the new ones come. A partly failed
+        // sync leaves that dataset as it was (nothing is lost; the next sync tries again).
+        let moved: BTreeSet<&str> = want
+            .new
+            .iter()
+            .filter(|(d, _, new)| {
+                let prefix = format!("{d}/{new}/");
+                !want.manual.iter().any(|m| m.starts_with(&prefix))
+                    && want
+                        .entries
+                        .iter()
+                        .filter(|e| e.path.starts_with(&prefix))
+                        .all(|e| recorded.contains_key(&e.path))
+            })
+            .map(|(d, _, _)| d.as_str())
+            .collect();
+        let in_moved_new = |path: &str| {
+            want.new
+                .iter()
+                .any(|(d, _, new)| path.starts_with(&format!("{d}/{new}/")))
+        };
         let mut file: Vec<Entry> = lock
             .file
             .iter()
@@ -599,6 +638,11 @@ fn sync(ctx: &Context, args: &SyncArgs) -> Result<ExitCode, Error> {
         // A recorded entry replaces the one of its path (an entry written with `sha256 = ""`),
         // or joins the lock (a bumped version's).
         for e in &want.entries {
+            if in_moved_new(&e.path)
+                && !dataset_of(&e.path).is_some_and(|(d, _)| moved.contains(d.as_str()))
+            {
+                continue;
+            }
             if let Some(sha) = recorded.get(&e.path) {
                 let mut e = e.clone();
                 e.sha256 = sha.clone();
@@ -745,6 +789,36 @@ mod tests {
             Some(
                 "https://raw.githubusercontent.com/grafana-community/helm-charts/grafana-12.11.2/charts/grafana/values.yaml"
             )
+        );
+    }
+
+    #[test]
+    fn a_bump_whose_addresses_do_not_name_the_version_is_left_to_the_hand() {
+        let lock: Lock = toml::from_str(include_str!("../../reference.lock")).unwrap();
+        let mut versions = Versions::embedded();
+        // Its files come from the eks-charts tag v0.0.242, which no version string names.
+        versions
+            .charts
+            .get_mut("aws-load-balancer-controller")
+            .unwrap()
+            .version = "3.5.1".into();
+        // Its Chart.yaml and values.yaml carry release patches.
+        versions.charts.get_mut("karpenter").unwrap().version = "1.14.2".into();
+        let w = wanted(&lock, &versions);
+        assert!(
+            w.manual
+                .contains(&"charts/aws-load-balancer-controller/3.5.1/values.yaml".to_string()),
+            "{:?}",
+            w.manual
+        );
+        assert!(
+            w.manual
+                .contains(&"charts/karpenter/1.14.2/Chart.yaml".to_string())
+        );
+        assert!(
+            !w.entries
+                .iter()
+                .any(|e| e.path.starts_with("charts/karpenter/1.14.2/"))
         );
     }
 

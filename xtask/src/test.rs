@@ -105,10 +105,15 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
     let mut totals = Totals::default();
     let mut stdout = std::io::stdout().lock();
     if let Some(out) = child.stdout.take() {
-        for line in BufReader::new(out).lines() {
-            let line = line?;
-            totals.add_line(&line);
-            writeln!(stdout, "{line}")?;
+        // Test output is anyone's bytes: read lines as bytes, never stop on invalid UTF-8.
+        let mut reader = BufReader::new(out);
+        let mut buf = Vec::new();
+        while reader.read_until(b'\n', &mut buf).unwrap_or(0) > 0 {
+            let line = String::from_utf8_lossy(&buf);
+            let line = line.trim_end_matches('\n');
+            totals.add_line(line);
+            let _ = writeln!(stdout, "{line}");
+            buf.clear();
         }
     }
     let status = child

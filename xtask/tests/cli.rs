@@ -120,13 +120,13 @@ fn generate_out_writes_a_tree_that_then_checks_clean_and_detects_drift() {
         dir.path().join("infra/gone/main.tf"),
     )
     .unwrap();
-    std::fs::write(dir.path().join("infra/gone/mine.tf"), "# mine\n").unwrap();
+    std::fs::write(dir.path().join("infra/gone/NOTES.md"), "# mine\n").unwrap();
     let o = xtask(&["generate", "--check", "--out", out]);
     assert_eq!(o.status.code(), Some(2));
     let err = text(&o.stderr);
     assert!(err.contains(&files[0]), "{err}");
     assert!(err.contains("infra/gone/main.tf"), "{err}");
-    assert!(!err.contains("mine.tf"), "{err}");
+    assert!(!err.contains("NOTES.md"), "{err}");
     assert!(
         err.contains(&format!("cargo xtask generate --out {out}")),
         "{err}"
@@ -151,7 +151,7 @@ fn generate_out_writes_a_tree_that_then_checks_clean_and_detects_drift() {
     );
     assert!(!dir.path().join("infra/gone/main.tf").exists());
     assert_eq!(
-        std::fs::read_to_string(dir.path().join("infra/gone/mine.tf")).unwrap(),
+        std::fs::read_to_string(dir.path().join("infra/gone/NOTES.md")).unwrap(),
         "# mine\n"
     );
     let o = xtask(&["generate", "--check", "--out", out]);
@@ -745,8 +745,16 @@ fn doctor_says_what_this_machine_can_do() {
     for tool in ["terraform", "helm", "kubectl", "helm-diff"] {
         assert_eq!(status_of(&v, tool), "ok", "{tool}: {v}");
     }
-    // The tools are there; the credentials were not asked for: no deploy yet, exit 1.
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    // The tools are there; `--offline` did not ask for credentials and says so: exit 0.
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(status_of(&v, "AWS credentials"), "skipped");
+    let said = text(&run(Path::new(&path), &[]).stdout);
+    assert!(
+        said.contains(
+            "the tools of a deploy are here; the AWS credentials were not checked (--offline)"
+        ),
+        "{said}"
+    );
 }
 
 /// Every flag of every command, as `--help` lists it, is in that command's row of the README's

@@ -360,8 +360,32 @@ fn a_bumped_chart_gets_its_files_from_the_previous_version_and_its_digests_recor
         std::fs::read_to_string(repo.join("reference.lock")).unwrap(),
         lock_text
     );
-    // Without: downloaded, recorded, the old version's entries gone, and a second run finds
-    // everything present.
+    // A sync that gets only part of the new version records nothing of it: the lock keeps
+    // the old version's entries, and the missing file is named.
+    let values = routes
+        .lock()
+        .unwrap()
+        .remove("/charts/grafana/12.11.2/values.yaml")
+        .unwrap();
+    let o = sync(repo, &["--from", &base, "--cache", cache_arg], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("charts/grafana/12.11.2/values.yaml: "),
+        "{}",
+        text(&o.stderr)
+    );
+    let kept = std::fs::read_to_string(repo.join("reference.lock")).unwrap();
+    assert!(
+        kept.contains("charts/grafana/12.11.1/values.yaml"),
+        "{kept}"
+    );
+    assert!(!kept.contains("charts/grafana/12.11.2/"), "{kept}");
+    routes
+        .lock()
+        .unwrap()
+        .insert("/charts/grafana/12.11.2/values.yaml".into(), values);
+    // Then all of it: downloaded, recorded, the old version's entries gone, and a second run
+    // finds everything present.
     let o = sync(repo, &["--from", &base, "--cache", cache_arg], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert!(

@@ -94,10 +94,13 @@ fn pairs(
             out.insert(path.clone(), (committed.remove(&path), Some(text)));
         }
     }
-    // What is left is no longer rendered: stale when an earlier render wrote it (its header),
-    // someone else's file otherwise, which `generate` leaves alone and so does the diff.
+    // What is left is no longer rendered: stale when an earlier render wrote it (its header) or
+    // when Terraform would read it; someone else's file otherwise (notes beside a module),
+    // which `generate` leaves alone and so does the diff.
     for (path, text) in committed {
-        if flotilla_model::artifact::is_generated(text.as_bytes()) {
+        if flotilla_model::artifact::is_generated(text.as_bytes())
+            || workdir::terraform_loads(&path)
+        {
             out.insert(path, (Some(text), None));
         }
     }

@@ -15,6 +15,16 @@ pub fn is_working_file(name: &str, is_dir: bool) -> bool {
         || name.ends_with(".flotilla-tmp")
 }
 
+/// Whether Terraform reads a file of a module directory (`*.tf`, `*.tf.json`, `*.tfvars`,
+/// `*.tfvars.json`): such a file under `infra/` is generated output or drift, never someone
+/// else's, since it changes what a deploy applies.
+pub fn terraform_loads(path: &str) -> bool {
+    path.starts_with("infra/")
+        && [".tf", ".tf.json", ".tfvars", ".tfvars.json"]
+            .iter()
+            .any(|e| path.ends_with(e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::is_working_file;

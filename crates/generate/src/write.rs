@@ -155,7 +155,8 @@ pub fn apply(
             if !wanted.contains(rel.as_str()) {
                 let path = out.join(&rel);
                 let head = read_head(&path).map_err(io_err(&path))?;
-                if !flotilla_model::artifact::is_generated(&head) {
+                if !flotilla_model::artifact::is_generated(&head) && !workdir::terraform_loads(&rel)
+                {
                     report.foreign.push(rel);
                     continue;
                 }
@@ -311,7 +312,7 @@ mod tests {
         // A file an earlier render wrote (it has the header), and one of the user's own.
         let old = format!("{}old\n", flotilla_model::artifact::header("#"));
         fs::write(root.join("infra/a/old.tf"), &old).unwrap();
-        fs::write(root.join("infra/a/mine.tf"), "# mine\n").unwrap();
+        fs::write(root.join("infra/a/NOTES.md"), "# mine\n").unwrap();
         fs::remove_file(root.join("helm/x/values.yaml")).unwrap();
         let report = apply(&r, root, None, Mode::Check).unwrap();
         assert_eq!(
@@ -339,13 +340,13 @@ mod tests {
         assert!(root.join("infra/a/old.tf").exists());
         assert!(report.drift_text().contains("run `cargo xtask generate`"));
 
-        assert_eq!(report.foreign, vec!["infra/a/mine.tf".to_string()]);
+        assert_eq!(report.foreign, vec!["infra/a/NOTES.md".to_string()]);
 
         let report = apply(&r, root, None, Mode::Write).unwrap();
         assert_eq!(report.removed, vec!["infra/a/old.tf".to_string()]);
         assert!(apply(&r, root, None, Mode::Check).unwrap().drift.is_empty());
         assert_eq!(
-            fs::read_to_string(root.join("infra/a/mine.tf")).unwrap(),
+            fs::read_to_string(root.join("infra/a/NOTES.md")).unwrap(),
             "# mine\n"
         );
     }

@@ -89,7 +89,11 @@ pub fn removed_in_history(root: &Path, platform: &Platform) -> Vec<Removed> {
 pub fn with_state(keys: &[String], platform: &Platform) -> BTreeSet<String> {
     keys.iter()
         .filter_map(|k| k.strip_suffix("/terraform.tfstate"))
-        .filter(|n| !n.contains('/') && platform.cluster(n).is_none())
+        .filter(|n| {
+            !n.contains('/')
+                && *n != flotilla_terraform::BOOTSTRAP_MODULE
+                && platform.cluster(n).is_none()
+        })
         .map(str::to_string)
         .collect()
 }
@@ -200,10 +204,12 @@ pub fn run(
     let history = removed_in_history(root, platform);
     for cluster in &stateful {
         let Some(r) = history.iter().find(|r| &r.cluster == cluster) else {
-            return Err(Error::Other(format!(
-                "the state bucket {} has {cluster}/terraform.tfstate, but platform.toml has no cluster {cluster} and no commit of this checkout removed infra/{cluster}: nothing of it is touched; tear it down from a checkout that has it (`cargo xtask destroy`), or remove the state if the cluster is gone",
+            writeln!(
+                out,
+                "warning: the state bucket {} has {cluster}/terraform.tfstate, but platform.toml has no cluster {cluster} and no commit of this checkout removed infra/{cluster}: nothing of it is touched; tear it down from a checkout that has it (`cargo xtask destroy`), or remove the state if it is not Flotilla's",
                 platform.state_bucket
-            )));
+            )?;
+            continue;
         };
         let parent = format!("{}^", r.commit);
         let old = crate::cmd::baseline::baseline(root, "platform.toml", &parent)
@@ -235,8 +241,13 @@ pub fn run(
         // A teardown that stopped earlier continues from its journal (the files it ran are
         // the same commit's), never from a fresh start.
         let marker = dir.join(".flotilla-commit");
-        let resume = std::fs::read_to_string(&marker).is_ok_and(|c| c.trim() == parent)
-            && crate::run::journal::latest(&dir, "destroy", &c.environment)?.is_some();
+        let unfinished =
+            crate::run::journal::latest(&dir, "destroy", &c.environment)?.is_some_and(|(_, j)| {
+                j.state != crate::run::journal::RunState::Finished
+                    || j.steps.iter().any(|s| !s.status.is_success())
+            });
+        let resume =
+            std::fs::read_to_string(&marker).is_ok_and(|c| c.trim() == parent) && unfinished;
         if !resume {
             extract(root, &parent, &dir)?;
             std::fs::write(&marker, &parent).map_err(|e| crate::run::journal::at(&marker, e))?;

@@ -418,7 +418,12 @@ pub fn destroy(
     // A cluster torn down already (its states hold no resources; Terraform keeps the empty
     // objects) has nothing to destroy, and lifting its protection would apply its module,
     // that is create it anew: stop here.
-    if let Some(cluster) = target_cluster(platform, &target) {
+    // (A teardown that stopped after Terraform, before the log group went, is continued
+    // instead: its journal is not finished.)
+    let unfinished = journal::latest(root, "destroy", &target_name)?.is_some_and(|(_, j)| {
+        j.state != journal::RunState::Finished || j.steps.iter().any(|s| !s.status.is_success())
+    });
+    if let Some(cluster) = target_cluster(platform, &target).filter(|_| !unfinished) {
         let mut keys = vec![flotilla_terraform::state_key(cluster)];
         if cluster.role == flotilla_model::Role::Workload {
             keys.push(flotilla_terraform::link_state_key(&cluster.name));

@@ -87,17 +87,17 @@ fn offline_diff_exits_0_when_current_and_2_with_a_unified_diff_when_not() {
     let text = fs::read_to_string(root.join(values)).unwrap();
     fs::write(root.join(values), format!("{text}edited: by hand\n")).unwrap();
     fs::remove_file(root.join("infra/dev/versions.tf")).unwrap();
-    // A stray generated file (a render wrote it: it has the header) is stale; a file of the
-    // user's own (no header) is not generated output and not compared, as `generate` leaves
-    // it alone.
+    // A stray generated file (a render wrote it: it has the header) is stale, and so is any
+    // file Terraform would read (it changes what a deploy applies); a note of the user's own
+    // (no header, not Terraform's) is not compared, as `generate` leaves it alone.
     fs::write(
         root.join("infra/dev/old.tf"),
         format!("{}# left over\n", flotilla_model::artifact::header("#")),
     )
     .unwrap();
-    fs::write(root.join("infra/dev/overrides.tf"), "# mine\n").unwrap();
+    fs::write(root.join("infra/dev/NOTES.md"), "# mine\n").unwrap();
     let (code, out) = run(root, &p, "dev", None, false, &io);
-    assert!(!out.contains("overrides.tf"), "{out}");
+    assert!(!out.contains("NOTES.md"), "{out}");
     assert_eq!(code, 2, "{out}");
     assert!(
         out.contains(&format!("--- a/{values}\n+++ b/{values}\n@@ ")),
