@@ -200,16 +200,7 @@ fn helm_diff(helm: &Check) -> Check {
 fn reference(ctx: &Context) -> Check {
     let enables =
         vec!["test: values keys, CRD and Kubernetes schemas, module inputs, provider schemas"];
-    let dir = match std::env::var_os("FLOTILLA_REFERENCE") {
-        Some(d) => Some(PathBuf::from(d)),
-        None => [
-            ctx.root.join("../shared/reference"),
-            ctx.root.join(".flotilla/reference"),
-        ]
-        .into_iter()
-        .find(|d| d.is_dir()),
-    };
-    let Some(dir) = dir.filter(|d| d.is_dir()) else {
+    let Ok(dir) = flotilla_testkit::reference_dir_in(&ctx.root) else {
         return Check {
             name: "reference data".into(),
             status: Status::Missing,

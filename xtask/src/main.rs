@@ -42,39 +42,39 @@ struct Cli {
 enum Command {
     /// Render infra/ and helm/ (and the diagram regions of the docs) from the platform.
     #[command(
-        after_help = "Examples:\n  cargo xtask generate                 write infra/ and helm/ from platform.toml\n  cargo xtask generate --check         write nothing; exit 2 naming every drifted file\n  cargo xtask generate --out /tmp/out  write the tree elsewhere (to compare, or to try a copy of the platform with --platform)\n\nEnvironment: FLOTILLA_ROOT (the checkout; default: the nearest directory upwards with a platform.toml), FLOTILLA_TERRAFORM, FLOTILLA_HELM, FLOTILLA_KUBECTL (tool programs; default: PATH), FLOTILLA_KUBE_ENDPOINT_<CLUSTER> (an API endpoint instead of EKS's), AWS_PROFILE and the other AWS SDK variables, NO_COLOR.\nExit codes: 0 ok, 1 error, 2 changes or drift, 3 invalid platform, 4 tool missing, 64 usage, 130 interrupted (README, \"Exit codes\")."
+        after_help = help("Examples:\n  cargo xtask generate                 write infra/ and helm/ from platform.toml\n  cargo xtask generate --check         write nothing; exit 2 naming every drifted file\n  cargo xtask generate --out /tmp/out  write the tree elsewhere (to compare, or to try a copy of the platform with --platform)")
     )]
     Generate(generate::Args),
     /// Show what would change: platform.toml against the files in infra/ and helm/, or against
     /// the cloud with --live, or one environment against another.
     #[command(
-        after_help = "Examples:\n  cargo xtask diff staging             platform.toml against the files in infra/ and helm/ (exit 2: they differ)\n  cargo xtask diff staging --live      terraform plan, helm diff and a server-side dry run against the cloud\n  cargo xtask diff staging testing     what differs between two environments beyond their name\n\nEnvironment: FLOTILLA_ROOT (the checkout; default: the nearest directory upwards with a platform.toml), FLOTILLA_TERRAFORM, FLOTILLA_HELM, FLOTILLA_KUBECTL (tool programs; default: PATH), FLOTILLA_KUBE_ENDPOINT_<CLUSTER> (an API endpoint instead of EKS's), AWS_PROFILE and the other AWS SDK variables, NO_COLOR.\nExit codes: 0 ok, 1 error, 2 changes or drift, 3 invalid platform, 4 tool missing, 64 usage, 130 interrupted (README, \"Exit codes\")."
+        after_help = help("Examples:\n  cargo xtask diff staging             platform.toml against the files in infra/ and helm/ (exit 2: they differ)\n  cargo xtask diff staging --live      terraform plan, helm diff and a server-side dry run against the cloud\n  cargo xtask diff staging testing     what differs between two environments beyond their name")
     )]
     Diff(diff::Args),
     /// Report what changed in the live platform outside the committed output (Terraform
     /// refresh-only plan, helm diff, server-side dry run), per cluster.
     #[command(
-        after_help = "Examples:\n  cargo xtask drift all --dry-run      what it would run, offline\n  cargo xtask drift production --format json\n\nEnvironment: FLOTILLA_ROOT (the checkout; default: the nearest directory upwards with a platform.toml), FLOTILLA_TERRAFORM, FLOTILLA_HELM, FLOTILLA_KUBECTL (tool programs; default: PATH), FLOTILLA_KUBE_ENDPOINT_<CLUSTER> (an API endpoint instead of EKS's), AWS_PROFILE and the other AWS SDK variables, NO_COLOR.\nExit codes: 0 ok, 1 error, 2 changes or drift, 3 invalid platform, 4 tool missing, 64 usage, 130 interrupted (README, \"Exit codes\")."
+        after_help = help("Examples:\n  cargo xtask drift all --dry-run      what it would run, offline\n  cargo xtask drift production --format json")
     )]
     Drift(drift::Args),
     /// Run the deploy step graph for an environment, `controlplane` or `all`.
     #[command(
-        after_help = "Examples:\n  cargo xtask deploy production --dry-run   every step, command and API call; touches nothing\n  cargo xtask deploy testing --yes          deploy without asking (CI)\n  cargo xtask deploy all --jobs 8 --resume  continue the last run of all\n\nEnvironment: FLOTILLA_ROOT (the checkout; default: the nearest directory upwards with a platform.toml), FLOTILLA_TERRAFORM, FLOTILLA_HELM, FLOTILLA_KUBECTL (tool programs; default: PATH), FLOTILLA_KUBE_ENDPOINT_<CLUSTER> (an API endpoint instead of EKS's), AWS_PROFILE and the other AWS SDK variables, NO_COLOR.\nExit codes: 0 ok, 1 error, 2 changes or drift, 3 invalid platform, 4 tool missing, 64 usage, 130 interrupted (README, \"Exit codes\")."
+        after_help = help("Examples:\n  cargo xtask deploy production --dry-run   every step, command and API call; touches nothing\n  cargo xtask deploy testing --yes          deploy without asking (CI)\n  cargo xtask deploy all --jobs 8 --resume  continue the last run of all")
     )]
     Deploy(deploy::Args),
     /// Tear an environment down in reverse order (Helm releases first, then Terraform).
     #[command(
-        after_help = "Examples:\n  cargo xtask destroy staging --confirm staging --dry-run   the teardown, touching nothing\n  cargo xtask destroy staging --confirm staging --yes\n\nEnvironment: FLOTILLA_ROOT (the checkout; default: the nearest directory upwards with a platform.toml), FLOTILLA_TERRAFORM, FLOTILLA_HELM, FLOTILLA_KUBECTL (tool programs; default: PATH), FLOTILLA_KUBE_ENDPOINT_<CLUSTER> (an API endpoint instead of EKS's), AWS_PROFILE and the other AWS SDK variables, NO_COLOR.\nExit codes: 0 ok, 1 error, 2 changes or drift, 3 invalid platform, 4 tool missing, 64 usage, 130 interrupted (README, \"Exit codes\")."
+        after_help = help("Examples:\n  cargo xtask destroy staging --confirm staging --dry-run   the teardown, touching nothing\n  cargo xtask destroy staging --confirm staging --yes")
     )]
     Destroy(destroy::Args),
     /// Print the step graph and the capacity plan of an environment.
     #[command(
-        after_help = "Examples:\n  cargo xtask plan production               capacity, quotas, step list, upgrade plan\n  cargo xtask plan all --format mermaid     the step graph as a diagram\n  cargo xtask plan staging --from origin/main   the upgrade plan a pull request makes\n\nEnvironment: FLOTILLA_ROOT (the checkout; default: the nearest directory upwards with a platform.toml), FLOTILLA_TERRAFORM, FLOTILLA_HELM, FLOTILLA_KUBECTL (tool programs; default: PATH), FLOTILLA_KUBE_ENDPOINT_<CLUSTER> (an API endpoint instead of EKS's), AWS_PROFILE and the other AWS SDK variables, NO_COLOR.\nExit codes: 0 ok, 1 error, 2 changes or drift, 3 invalid platform, 4 tool missing, 64 usage, 130 interrupted (README, \"Exit codes\")."
+        after_help = help("Examples:\n  cargo xtask plan production               capacity, quotas, step list, upgrade plan\n  cargo xtask plan all --format mermaid     the step graph as a diagram\n  cargo xtask plan staging --from origin/main   the upgrade plan a pull request makes")
     )]
     Plan(plan::Args),
     /// Print the platform as a Mermaid diagram.
     #[command(
-        after_help = "Example:\n  cargo xtask graph > platform.mmd\n\nEnvironment: FLOTILLA_ROOT (the checkout; default: the nearest directory upwards with a platform.toml), FLOTILLA_TERRAFORM, FLOTILLA_HELM, FLOTILLA_KUBECTL (tool programs; default: PATH), FLOTILLA_KUBE_ENDPOINT_<CLUSTER> (an API endpoint instead of EKS's), AWS_PROFILE and the other AWS SDK variables, NO_COLOR.\nExit codes: 0 ok, 1 error, 2 changes or drift, 3 invalid platform, 4 tool missing, 64 usage, 130 interrupted (README, \"Exit codes\")."
+        after_help = help("Example:\n  cargo xtask graph > platform.mmd")
     )]
     Graph,
     /// Performance measurements (docs/performance.md).
@@ -82,21 +82,29 @@ enum Command {
     /// What this machine can do: each tool with its version against the pin, the reference
     /// data, AWS credentials and their account, each cluster's endpoint.
     #[command(
-        after_help = "Examples:\n  cargo xtask doctor                   tools, reference data, credentials, endpoints\n  cargo xtask doctor --offline --format json\n\nEnvironment: FLOTILLA_ROOT (the checkout; default: the nearest directory upwards with a platform.toml), FLOTILLA_TERRAFORM, FLOTILLA_HELM, FLOTILLA_KUBECTL (tool programs; default: PATH), FLOTILLA_KUBE_ENDPOINT_<CLUSTER> (an API endpoint instead of EKS's), AWS_PROFILE and the other AWS SDK variables, NO_COLOR.\nExit codes: 0 ok, 1 error, 2 changes or drift, 3 invalid platform, 4 tool missing, 64 usage, 130 interrupted (README, \"Exit codes\")."
+        after_help = help("Examples:\n  cargo xtask doctor                   tools, reference data, credentials, endpoints\n  cargo xtask doctor --offline --format json")
     )]
     Doctor(doctor::Args),
     /// The pinned upstream reference data the checks read: `reference sync` downloads it for
     /// the versions in versions.toml and verifies every file against reference.lock.
     #[command(
-        after_help = "Examples:\n  cargo xtask reference sync                          from upstream, into .flotilla/reference\n  cargo xtask reference sync --from ../shared/reference --locked\n\nEnvironment: FLOTILLA_ROOT (the checkout; default: the nearest directory upwards with a platform.toml), FLOTILLA_TERRAFORM, FLOTILLA_HELM, FLOTILLA_KUBECTL (tool programs; default: PATH), FLOTILLA_KUBE_ENDPOINT_<CLUSTER> (an API endpoint instead of EKS's), AWS_PROFILE and the other AWS SDK variables, NO_COLOR.\nExit codes: 0 ok, 1 error, 2 changes or drift, 3 invalid platform, 4 tool missing, 64 usage, 130 interrupted (README, \"Exit codes\")."
+        after_help = help("Examples:\n  cargo xtask reference sync                          from upstream, into .flotilla/reference\n  cargo xtask reference sync --from ../shared/reference --locked")
     )]
     Reference(reference::Args),
     /// Run the whole test suite (`cargo test --workspace`), ending with one summary line and
     /// one line naming every check that was skipped.
     #[command(
-        after_help = "Examples:\n  cargo xtask test\n  cargo xtask test --no-fail-fast\n  FLOTILLA_FAST=1 cargo xtask test     the quick local loop (says what it skips)\n\nEnvironment: FLOTILLA_ROOT (the checkout; default: the nearest directory upwards with a platform.toml), FLOTILLA_TERRAFORM, FLOTILLA_HELM, FLOTILLA_KUBECTL (tool programs; default: PATH), FLOTILLA_KUBE_ENDPOINT_<CLUSTER> (an API endpoint instead of EKS's), AWS_PROFILE and the other AWS SDK variables, NO_COLOR.\nExit codes: 0 ok, 1 error, 2 changes or drift, 3 invalid platform, 4 tool missing, 64 usage, 130 interrupted (README, \"Exit codes\")."
+        after_help = help("Examples:\n  cargo xtask test\n  cargo xtask test --no-fail-fast\n  FLOTILLA_FAST=1 cargo xtask test     the quick local loop (says what it skips)")
     )]
     Test(test::Args),
+}
+
+/// The end of every command's help: its examples, then the environment it reads and the exit
+/// codes, which are the same for all.
+fn help(examples: &str) -> String {
+    format!(
+        "{examples}\n\nEnvironment: FLOTILLA_ROOT (the checkout; default: the nearest directory upwards with a platform.toml), FLOTILLA_TERRAFORM, FLOTILLA_HELM, FLOTILLA_KUBECTL (tool programs; default: PATH), FLOTILLA_KUBE_ENDPOINT_<CLUSTER> (an API endpoint instead of EKS's), AWS_PROFILE and the other AWS SDK variables, NO_COLOR.\nExit codes: 0 ok, 1 error, 2 changes or drift, 3 invalid platform, 4 tool missing, 64 usage, 130 interrupted (README, \"Exit codes\")."
+    )
 }
 
 fn main() -> ExitCode {

@@ -430,7 +430,7 @@ pub fn cache_dir(ctx: &Context, given: Option<&Path>) -> PathBuf {
     given
         .map(Path::to_path_buf)
         .or_else(|| std::env::var_os("FLOTILLA_REFERENCE").map(PathBuf::from))
-        .unwrap_or_else(|| ctx.root.join(".flotilla/reference"))
+        .unwrap_or_else(|| ctx.root.join(flotilla_testkit::REFERENCE_CACHE))
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -67,22 +67,7 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn files_under(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p.strip_prefix(dir).unwrap().display().to_string());
-            }
-        }
-    }
-    out.sort();
-    out
-}
+use flotilla_testkit::files_under;
 
 /// The seed platform with one line replaced.
 fn seed_with(from: &str, to: &str) -> String {
@@ -261,6 +246,17 @@ fn a_missing_platform_file_is_a_clear_error() {
 
 #[test]
 fn graph_prints_mermaid() {
+    // The diagram names the file it was drawn from.
+    let other = root().join("crates/testkit/fixtures/two-envs.toml");
+    let o = xtask(&["--platform", other.to_str().unwrap(), "graph"]);
+    assert!(
+        text(&o.stdout).starts_with(&format!(
+            "%% The duo platform, drawn from {} by `cargo xtask graph`.\n",
+            other.display()
+        )),
+        "{}",
+        text(&o.stdout)
+    );
     let o = xtask(&["graph"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(
@@ -850,26 +846,15 @@ fn mistakes_on_the_command_line_are_usage_errors_that_say_what_to_do() {
             text(&o.stderr)
         );
     }
-    let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["destroy", "staging"])
-        .current_dir(checkout())
-        .env("FLOTILLA_ROOT", checkout())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    // `xtask()` runs with stdin closed, as a CI job does.
+    let o = xtask(&["destroy", "staging"]);
     assert!(
         text(&o.stderr).contains("destroy needs `--confirm staging`"),
         "{}",
         text(&o.stderr)
     );
     assert_eq!(o.status.code(), Some(i32::from(exit::USAGE)));
-    let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["destroy", "staging", "--confirm", "staging"])
-        .current_dir(checkout())
-        .env("FLOTILLA_ROOT", checkout())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let o = xtask(&["destroy", "staging", "--confirm", "staging"]);
     assert!(
         text(&o.stderr).contains("destroying needs --yes when not interactive (stdin is not a terminal); review the teardown first with `cargo xtask destroy staging --confirm staging --dry-run`"),
         "{}",

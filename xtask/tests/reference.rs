@@ -84,22 +84,7 @@ fn sync(repo: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     c.output().expect("xtask runs")
 }
 
-fn files_under(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p.strip_prefix(dir).unwrap().display().to_string());
-            }
-        }
-    }
-    out.sort();
-    out
-}
+use flotilla_testkit::files_under;
 
 #[test]
 fn a_mirror_fills_the_cache_and_a_tampered_or_missing_file_is_refused() {

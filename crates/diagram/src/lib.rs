@@ -24,11 +24,17 @@ use flotilla_model::{
 
 /// The platform as a Mermaid `flowchart LR`, ending with a newline.
 pub fn mermaid(platform: &Platform) -> String {
+    mermaid_from(platform, "platform.toml")
+}
+
+/// [`mermaid`], its first comment naming `source` as the file it was drawn from.
+pub fn mermaid_from(platform: &Platform, source: &str) -> String {
     let mut d = Diagram::default();
     writeln!(
         d.out,
-        "%% The {} platform, drawn from platform.toml by `cargo xtask graph`.",
-        comment(&platform.name)
+        "%% The {} platform, drawn from {} by `cargo xtask graph`.",
+        comment(&platform.name),
+        comment(source)
     )
     .unwrap();
     d.out.push_str("flowchart LR\n");

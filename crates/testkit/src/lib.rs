@@ -174,27 +174,57 @@ pub fn skip(reason: &str) {
     note_skip(reason);
 }
 
-/// The pinned reference data folder, or `None` (after [`skip`]) when it is not there:
-/// `FLOTILLA_REFERENCE`, else `../shared/reference` beside the repository when present, else
-/// the cache `cargo xtask reference sync` fills (`.flotilla/reference`).
-pub fn reference_dir() -> Option<PathBuf> {
+/// Every file below `dir`, as paths relative to it, sorted.
+pub fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Where `cargo xtask reference sync` keeps the reference data, relative to the checkout.
+pub const REFERENCE_CACHE: &str = ".flotilla/reference";
+
+/// The pinned reference data of the checkout at `root`: `FLOTILLA_REFERENCE`, else
+/// `../shared/reference` beside it when present, else the sync's cache ([`REFERENCE_CACHE`]).
+/// `Err` lists the places looked at. The one lookup the tests and `cargo xtask doctor` share.
+pub fn reference_dir_in(root: &Path) -> Result<PathBuf, Vec<PathBuf>> {
     let candidates: Vec<PathBuf> = match std::env::var_os("FLOTILLA_REFERENCE") {
         Some(dir) => vec![PathBuf::from(dir)],
-        None => vec![
-            repo_root().join("../shared/reference"),
-            repo_root().join(".flotilla/reference"),
-        ],
+        None => vec![root.join("../shared/reference"), root.join(REFERENCE_CACHE)],
     };
-    if let Some(dir) = candidates.iter().find(|d| d.is_dir()) {
-        return Some(dir.clone());
+    candidates
+        .iter()
+        .find(|d| d.is_dir())
+        .cloned()
+        .ok_or(candidates)
+}
+
+/// The pinned reference data folder ([`reference_dir_in`] of this repository), or `None`
+/// (after [`skip`]) when it is not there.
+pub fn reference_dir() -> Option<PathBuf> {
+    match reference_dir_in(&repo_root()) {
+        Ok(dir) => Some(dir),
+        Err(candidates) => {
+            skip(&format!(
+                "no pinned reference data at {}: run `cargo xtask reference sync` (or set FLOTILLA_REFERENCE)",
+                candidates
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ));
+            None
+        }
     }
-    skip(&format!(
-        "no pinned reference data at {}: run `cargo xtask reference sync` (or set FLOTILLA_REFERENCE)",
-        candidates
-            .iter()
-            .map(|d| d.display().to_string())
-            .collect::<Vec<_>>()
-            .join(" or ")
-    ));
-    None
 }

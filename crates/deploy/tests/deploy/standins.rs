@@ -1778,27 +1778,17 @@ fn credentials_are_checked_before_anything_runs() {
     assert!(out.contains("  tools:       ok here (terraform "), "{out}");
 }
 
-/// A workload cluster removed from platform.toml: `deploy all` lists it in its dry run, and a
-/// real `deploy all` (after everything else succeeded) tears it down from the files of the
-/// commit before its removal, as `destroy` would: its releases, its link, then its module.
-/// A cluster removed while protected is refused; state the checkout never had is not touched.
-#[test]
-fn deploy_all_decommissions_a_cluster_the_model_removed() {
-    let before_text =
-        std::fs::read_to_string(support::repo_root().join("crates/testkit/fixtures/two-envs.toml"))
-            .unwrap();
+/// A git history of two commits: `before_text` (with the cluster `qa`) and its generated
+/// output, then the same platform without `qa` and its output. Returns the checkout and the
+/// platform after.
+fn removal_history(before_text: &str) -> (tempfile::TempDir, flotilla_model::Platform) {
+    let versions = flotilla_model::Versions::embedded();
     let start = before_text.find("[[clusters]]\nname = \"qa\"").unwrap();
     let end = before_text[start..].find("[observability]").unwrap() + start;
     let after_text = format!("{}{}", &before_text[..start], &before_text[end..]);
-    let before = support::load("crates/testkit/fixtures/two-envs.toml");
-    let after = flotilla_model::load(
-        "platform.toml",
-        &after_text,
-        &flotilla_model::Versions::embedded(),
-    )
-    .unwrap();
-    assert!(after.cluster("qa").is_none());
-    // History: the platform with qa, then without it (each with its generated output).
+    let before = flotilla_model::load("platform.toml", before_text, &versions)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let after = flotilla_model::load("platform.toml", &after_text, &versions).unwrap();
     let repo = support::scratch_repo(&before);
     let write_platform = |text: &str| {
         std::fs::write(repo.path().join("platform.toml"), text).unwrap();
@@ -1808,7 +1798,7 @@ fn deploy_all_decommissions_a_cluster_the_model_removed() {
         )
         .unwrap();
     };
-    write_platform(&before_text);
+    write_platform(before_text);
     git(repo.path(), &["init", "-q"]);
     git(repo.path(), &["add", "."]);
     git(repo.path(), &["commit", "-q", "-m", "with qa"]);
@@ -1823,6 +1813,20 @@ fn deploy_all_decommissions_a_cluster_the_model_removed() {
     write_platform(&after_text);
     git(repo.path(), &["add", "-A"]);
     git(repo.path(), &["commit", "-q", "-m", "qa removed"]);
+    (repo, after)
+}
+
+/// A workload cluster removed from platform.toml: `deploy all` lists it in its dry run, and a
+/// real `deploy all` (after everything else succeeded) tears it down from the files of the
+/// commit before its removal, as `destroy` would: its releases, its link, then its module.
+/// A cluster removed while protected is refused; state the checkout never had is not touched.
+#[test]
+fn deploy_all_decommissions_a_cluster_the_model_removed() {
+    let before_text =
+        std::fs::read_to_string(support::repo_root().join("crates/testkit/fixtures/two-envs.toml"))
+            .unwrap();
+    let (repo, after) = removal_history(&before_text);
+    assert!(after.cluster("qa").is_none());
 
     // The dry run names it, offline.
     let stand = StandIns::new(repo.path(), &Behaviour::default());
@@ -1936,37 +1940,8 @@ fn deploy_all_decommissions_a_protected_cluster_only_when_confirmed_and_an_empty
             "availability_zones = 3\nprotected = true\n",
         ),
     );
-    let start = before_text.find("[[clusters]]\nname = \"qa\"").unwrap();
-    let end = before_text[start..].find("[observability]").unwrap() + start;
-    let after_text = format!("{}{}", &before_text[..start], &before_text[end..]);
-    let versions = flotilla_model::Versions::embedded();
-    let before = flotilla_model::load("platform.toml", &before_text, &versions)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let after = flotilla_model::load("platform.toml", &after_text, &versions).unwrap();
-    let repo = support::scratch_repo(&before);
-    let write_platform = |text: &str| {
-        std::fs::write(repo.path().join("platform.toml"), text).unwrap();
-        std::fs::copy(
-            support::repo_root().join("versions.toml"),
-            repo.path().join("versions.toml"),
-        )
-        .unwrap();
-    };
-    write_platform(&before_text);
-    git(repo.path(), &["init", "-q"]);
-    git(repo.path(), &["add", "."]);
-    git(repo.path(), &["commit", "-q", "-m", "with qa"]);
-    for d in ["infra", "helm"] {
-        std::fs::remove_dir_all(repo.path().join(d)).unwrap();
-    }
-    for (path, text) in flotilla_generate::render_all(&after).files {
-        let p = repo.path().join(&path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-    write_platform(&after_text);
-    git(repo.path(), &["add", "-A"]);
-    git(repo.path(), &["commit", "-q", "-m", "qa removed"]);
+    let (repo, after) = removal_history(&before_text);
+
     let stand = StandIns::new(repo.path(), &Behaviour::default());
     let aws = FakeAws {
         state_keys: vec!["qa/terraform.tfstate".into()],
