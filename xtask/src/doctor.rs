@@ -174,15 +174,26 @@ fn helm_diff(helm: &Check) -> Check {
             .map(str::to_string)
     });
     match line {
-        Some(l) => Check {
-            name: "helm-diff".into(),
-            status: Status::Ok,
-            version: l.split_whitespace().nth(1).map(str::to_string),
-            pinned: Some(pinned),
-            detail: "helm plugin".into(),
-            enables,
-            deploy_needs: true,
-        },
+        Some(l) => {
+            let version = l.split_whitespace().nth(1).map(str::to_string);
+            // Another version works as a rule (helm diff's output is what the deploy reads),
+            // but is not what the suite and the toolbox image run: said, not refused.
+            let detail = match &version {
+                Some(v) if v.trim_start_matches('v') != pinned => format!(
+                    "helm plugin, version {v} where {pinned} is pinned: helm plugin update diff, or helm plugin install https://github.com/databus23/helm-diff --version v{pinned}"
+                ),
+                _ => "helm plugin".into(),
+            };
+            Check {
+                name: "helm-diff".into(),
+                status: Status::Ok,
+                version,
+                pinned: Some(pinned),
+                detail,
+                enables,
+                deploy_needs: true,
+            }
+        }
         None => Check {
             name: "helm-diff".into(),
             status: Status::Missing,

@@ -8,6 +8,7 @@
 //! platform, 4 a tool missing, 64 usage, 130 interrupted), in the README.
 
 mod bench;
+mod cost;
 mod deploy;
 mod destroy;
 mod diff;
@@ -72,6 +73,12 @@ enum Command {
         after_help = help("Examples:\n  cargo xtask plan production               capacity, quotas, step list, upgrade plan\n  cargo xtask plan all --format mermaid     the step graph as a diagram\n  cargo xtask plan staging --from origin/main   the upgrade plan a pull request makes")
     )]
     Plan(plan::Args),
+    /// The platform's monthly cost at the pinned AWS list prices, per cluster and in total,
+    /// each line with its price and source; --base compares with a git ref.
+    #[command(
+        after_help = help("Examples:\n  cargo xtask cost                          every cluster's lines and the total\n  cargo xtask cost production --format json\n  cargo xtask cost all --base origin/main --format markdown   the pull request comment's table")
+    )]
+    Cost(cost::Args),
     /// Print the platform as a Mermaid diagram.
     #[command(
         after_help = help("Example:\n  cargo xtask graph > platform.mmd")
@@ -130,6 +137,7 @@ fn main() -> ExitCode {
         Command::Deploy(args) => deploy::run(&ctx, &args),
         Command::Destroy(args) => destroy::run(&ctx, &args),
         Command::Plan(args) => plan::run(&ctx, &args),
+        Command::Cost(args) => cost::run(&ctx, &args),
         Command::Test(args) => test::run(&ctx, &args),
         Command::Reference(args) => reference::run(&ctx, &args),
         Command::Doctor(args) => doctor::run(&ctx, &args),

@@ -741,6 +741,13 @@ fn doctor_says_what_this_machine_can_do() {
     for tool in ["terraform", "helm", "kubectl", "helm-diff"] {
         assert_eq!(status_of(&v, tool), "ok", "{tool}: {v}");
     }
+    let diff = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "helm-diff")
+        .unwrap();
+    assert_eq!(diff["detail"], "helm plugin", "{diff}");
     // The tools are there; `--offline` did not ask for credentials and says so: exit 0.
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(status_of(&v, "AWS credentials"), "skipped");
@@ -749,6 +756,20 @@ fn doctor_says_what_this_machine_can_do() {
         said.contains(
             "the tools of a deploy are here; the AWS credentials were not checked (--offline)"
         ),
+        "{said}"
+    );
+    // A helm-diff other than the pinned one is said, with how to get the pinned one.
+    std::fs::write(
+        bin.join("helm"),
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = plugin ]; then printf 'NAME\\tVERSION\\ndiff\\t3.1.0\\n'; else echo v{}; fi\n",
+            t.helm
+        ),
+    )
+    .unwrap();
+    let said = text(&run(Path::new(&path), &[]).stdout);
+    assert!(
+        said.contains(&format!("version 3.1.0 where {} is pinned", t.helm_diff)),
         "{said}"
     );
 }
@@ -921,5 +942,95 @@ fn output_for_machines_is_one_json_object() {
             .status
             .code(),
         Some(64)
+    );
+}
+
+/// `cost --format json` on the example platform: a total that is the sum of its clusters, and
+/// against a commit, the change an edit makes, computed by hand (two more m6i.xlarge nodes of
+/// production's apps pool: 2 x 730.5 h x $0.192, and their 2 x 50 GiB root volumes x $0.08).
+#[test]
+fn cost_prices_every_cluster_and_the_change_against_a_commit() {
+    let o = xtask(&["cost", "--format", "json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let clusters = v["clusters"].as_array().unwrap();
+    assert_eq!(clusters.len(), 4);
+    let sum: f64 = clusters
+        .iter()
+        .map(|c| c["monthly_usd"].as_f64().unwrap())
+        .sum();
+    assert!((sum - v["monthly_usd"].as_f64().unwrap()).abs() < 1e-6);
+    assert!(
+        v["sources"]["karpenter"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://github.com/aws/")
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("platform.toml"), std::fs::read(seed_file()).unwrap()).unwrap();
+    std::fs::copy(root().join("versions.toml"), d.join("versions.toml")).unwrap();
+    for args in [
+        &["init", "-q"][..],
+        &["add", "."][..],
+        &["commit", "-q", "-m", "base"][..],
+    ] {
+        let ok = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+            .args(args)
+            .current_dir(d)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+    let seed = std::fs::read_to_string(seed_file()).unwrap();
+    let from = "instance_types = [\"m6i.xlarge\", \"m6a.xlarge\"]\nmin = 3\ndesired = 3";
+    assert!(seed.contains(from));
+    std::fs::write(
+        d.join("platform.toml"),
+        seed.replacen(
+            from,
+            "instance_types = [\"m6i.xlarge\", \"m6a.xlarge\"]\nmin = 3\ndesired = 5",
+            1,
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(args)
+            .current_dir(d)
+            .env("FLOTILLA_ROOT", d)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["cost", "production", "--base", "HEAD", "--format", "json"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let change = v["change_usd"].as_f64().unwrap();
+    assert!(
+        (change - (2.0 * 730.5 * 0.192 + 2.0 * 50.0 * 0.08)).abs() < 1e-6,
+        "{change}"
+    );
+    assert_eq!(v["clusters"].as_array().unwrap().len(), 1);
+
+    let o = run(&["cost", "all", "--base", "HEAD", "--format", "markdown"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let md = text(&o.stdout);
+    assert!(
+        md.contains("| `production` | 1,313.34 | 1,601.86 | +288.51 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| `staging` | 598.87 | 598.87 | 0.00 |"),
+        "{md}"
+    );
+
+    let o = run(&["cost", "all", "--base", "no-such-ref"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("no platform to compare with at no-such-ref"),
+        "{}",
+        text(&o.stderr)
     );
 }

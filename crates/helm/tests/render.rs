@@ -655,3 +655,45 @@ fn kafka_sizes_point_at_the_capacity_plan() {
         }
     }
 }
+
+/// Every persistent volume the cost and quota plans count (crates/model quotas) is one the
+/// render requests: its size appears as a storage request of the cluster's values or
+/// manifests, and a cluster requests no size the list lacks.
+#[test]
+fn the_cost_plan_counts_the_volumes_the_render_requests() {
+    fn sizes(v: &serde_json::Value, out: &mut std::collections::BTreeSet<u64>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    if matches!(k.as_str(), "storage" | "size")
+                        && let Some(n) = x.as_str().and_then(|s| s.strip_suffix("Gi"))
+                    {
+                        out.insert(n.parse().unwrap());
+                    }
+                    sizes(x, out);
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| sizes(x, out)),
+            _ => {}
+        }
+    }
+    for (name, platform) in common::fixtures() {
+        for cluster in &platform.clusters {
+            let mut rendered = std::collections::BTreeSet::new();
+            for r in releases(&platform, cluster) {
+                let values = flotilla_helm::release_values(&platform, cluster, &r.name).unwrap();
+                sizes(&values, &mut rendered);
+            }
+            for m in manifests(&platform, cluster) {
+                m.objects.iter().for_each(|o| sizes(o, &mut rendered));
+            }
+            let counted: std::collections::BTreeSet<u64> =
+                flotilla_model::quotas::persistent_volumes(&platform, cluster)
+                    .iter()
+                    .filter(|(_, n, _)| *n > 0)
+                    .map(|(_, _, gib)| *gib)
+                    .collect();
+            assert_eq!(counted, rendered, "{name}/{}", cluster.name);
+        }
+    }
+}

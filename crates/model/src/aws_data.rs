@@ -49,6 +49,10 @@ pub const PRICES_TOML: &str = include_str!("../data/aws-prices.toml");
 pub struct Prices {
     pub retrieved: String,
     pub eks: EksPrices,
+    /// Where the rows come from, by the key the rows name.
+    pub sources: BTreeMap<String, PriceSource>,
+    /// Per region: its service prices and EC2 on-demand prices.
+    pub regions: BTreeMap<String, RegionPrices>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -57,6 +61,50 @@ pub struct EksPrices {
     pub source: String,
     pub standard_per_cluster_hour: f64,
     pub extended_per_cluster_hour: f64,
+}
+
+/// A public source of prices: its address and what it gives.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceSource {
+    pub url: String,
+    pub what: String,
+}
+
+/// One price and the key of its source in [`Prices::sources`].
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceRow {
+    pub usd: f64,
+    pub source: String,
+}
+
+/// The prices of one region.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionPrices {
+    pub ebs_gp3_gib_month: PriceRow,
+    pub nat_gateway_hour: PriceRow,
+    pub nat_gateway_gb: PriceRow,
+    pub public_ipv4_hour: PriceRow,
+    pub nlb_hour: PriceRow,
+    /// One NLCU: for TCP, 1 GB processed per hour (or 800 new / 100,000 active connections).
+    pub nlb_lcu_hour: PriceRow,
+    pub inter_az_gb_each_way: PriceRow,
+    pub transit_gateway_attachment_hour: PriceRow,
+    pub transit_gateway_gb: PriceRow,
+    /// The source of every row of [`RegionPrices::ec2`].
+    pub ec2_source: String,
+    /// On-demand Linux USD per hour, by instance type.
+    pub ec2: BTreeMap<String, f64>,
+}
+
+impl Prices {
+    /// The address of a source key (the key itself if the table lacks it, which a test
+    /// forbids).
+    pub fn source_url<'a>(&'a self, key: &'a str) -> &'a str {
+        self.sources.get(key).map_or(key, |s| s.url.as_str())
+    }
 }
 
 pub fn prices() -> &'static Prices {
@@ -111,5 +159,72 @@ mod tests {
         let p = prices();
         assert!(p.eks.extended_per_cluster_hour > p.eks.standard_per_cluster_hour);
         assert!(p.eks.source.starts_with("https://"));
+    }
+
+    #[test]
+    fn every_price_row_names_a_public_source_and_every_instance_type_is_real() {
+        let p = prices();
+        assert!(p.sources.values().all(|s| s.url.starts_with("https://")));
+        assert!(p.regions.contains_key("us-east-1"));
+        for (region, r) in &p.regions {
+            assert!(crate::names::region(region).is_ok(), "{region}");
+            let rows = [
+                &r.ebs_gp3_gib_month,
+                &r.nat_gateway_hour,
+                &r.nat_gateway_gb,
+                &r.public_ipv4_hour,
+                &r.nlb_hour,
+                &r.nlb_lcu_hour,
+                &r.inter_az_gb_each_way,
+                &r.transit_gateway_attachment_hour,
+                &r.transit_gateway_gb,
+            ];
+            for row in rows {
+                assert!(
+                    p.sources.contains_key(&row.source),
+                    "{region}: {}",
+                    row.source
+                );
+                assert!(row.usd > 0.0);
+            }
+            assert!(p.sources.contains_key(&r.ec2_source));
+            assert!(
+                r.ec2.len() > 500,
+                "{region}: {} instance types",
+                r.ec2.len()
+            );
+            // Most priced types are in the pinned botocore's EC2 API; the rest are families
+            // newer than it (the price data is from 2026). Each is `family.size`.
+            let known = r
+                .ec2
+                .keys()
+                .filter(|t| instance_types().contains(t.as_str()))
+                .count();
+            assert!(
+                known * 2 > r.ec2.len(),
+                "{region}: {known} of {} known",
+                r.ec2.len()
+            );
+            for t in r.ec2.keys() {
+                let (family, size) = t.split_once('.').expect("family.size");
+                assert!(
+                    family
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                    "{t}"
+                );
+                assert!(
+                    size.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                    "{t}"
+                );
+            }
+            assert!(r.ec2.values().all(|usd| *usd > 0.0));
+        }
+        // Rows checked by hand against the source file at its tag.
+        let east = &p.regions["us-east-1"].ec2;
+        assert_eq!(east["m6i.large"], 0.096);
+        assert_eq!(east["r6i.4xlarge"], 1.008);
+        assert_eq!(east["t3.large"], 0.0832);
     }
 }

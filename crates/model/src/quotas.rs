@@ -122,27 +122,61 @@ pub fn load_balancers(platform: &Platform, cluster: &Cluster) -> u64 {
     }
 }
 
+/// A cluster's persistent volumes (gp3, through the EBS CSI driver): what holds them, how many,
+/// and the size of each. Prometheus everywhere; on the controlplane Kafka's brokers and
+/// controllers, Elasticsearch's data and master nodes, Alertmanager and Grafana. crates/helm's
+/// tests check that the render requests exactly these sizes.
+pub fn persistent_volumes(platform: &Platform, cluster: &Cluster) -> Vec<(&'static str, u64, u64)> {
+    let prometheus_replicas = if cluster.protected { 2 } else { 1 };
+    let mut out = vec![(
+        "Prometheus",
+        prometheus_replicas,
+        u64::from(platform.observability.prometheus_volume_gib),
+    )];
+    if cluster.role == Role::Controlplane {
+        let plan = platform.capacity_plan();
+        let (k, es) = (&plan.kafka, &plan.elasticsearch);
+        let alertmanager_replicas = if cluster.protected { 3 } else { 1 };
+        out.extend([
+            (
+                "Kafka brokers",
+                u64::from(k.brokers),
+                u64::from(k.broker_disk_gib),
+            ),
+            (
+                "Kafka controllers",
+                u64::from(k.controllers),
+                u64::from(k.controller_disk_gib),
+            ),
+            (
+                "Elasticsearch data nodes",
+                u64::from(es.data_nodes),
+                u64::from(es.disk_gib_per_node),
+            ),
+            (
+                "Elasticsearch masters",
+                u64::from(es.master_nodes),
+                u64::from(es.master_disk_gib),
+            ),
+            ("Alertmanager", alertmanager_replicas, 10),
+            ("Grafana", 1, 10),
+        ]);
+    }
+    out
+}
+
 /// gp3 GiB a cluster may hold: node root volumes at every pool's max, and its persistent
-/// volumes (Prometheus; on the controlplane Kafka, Elasticsearch, Alertmanager and Grafana).
+/// volumes.
 fn gp3_gib(platform: &Platform, cluster: &Cluster) -> u64 {
     let roots: u64 = cluster
         .node_pools
         .iter()
         .map(|p| u64::from(p.max) * u64::from(p.disk_gib))
         .sum();
-    let prometheus_replicas = if cluster.protected { 2 } else { 1 };
-    let mut volumes = prometheus_replicas * u64::from(platform.observability.prometheus_volume_gib);
-    if cluster.role == Role::Controlplane {
-        let plan = platform.capacity_plan();
-        let (k, es) = (&plan.kafka, &plan.elasticsearch);
-        let alertmanager_replicas = if cluster.protected { 3 } else { 1 };
-        volumes += u64::from(k.brokers) * u64::from(k.broker_disk_gib)
-            + u64::from(k.controllers) * u64::from(k.controller_disk_gib)
-            + u64::from(es.data_nodes) * u64::from(es.disk_gib_per_node)
-            + u64::from(es.master_nodes) * u64::from(es.master_disk_gib)
-            + alertmanager_replicas * 10
-            + 10;
-    }
+    let volumes: u64 = persistent_volumes(platform, cluster)
+        .iter()
+        .map(|(_, n, gib)| n * gib)
+        .sum();
     roots + volumes
 }
 
