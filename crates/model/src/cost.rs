@@ -327,6 +327,7 @@ pub fn bill(platform: &Platform) -> Bill {
                     .get(&c.environment)
                     .map_or(0, |e| e.peak_bytes_per_second);
                 let gb = env_bytes as f64 * SECONDS_PER_MONTH / GB;
+                let lines_before = l.lines.len();
                 match platform.network_hub {
                     crate::NetworkHub::Peering => {
                         l.across_zones(
@@ -357,6 +358,16 @@ pub fn bill(platform: &Platform) -> Bill {
                             ),
                             gb * cross_zone_share(cp.availability_zones),
                         );
+                    }
+                }
+                if c.region != cp.region {
+                    for line in &mut l.lines[lines_before..] {
+                        if line.item.starts_with("zone to zone") {
+                            line.note = Some(format!(
+                                "{} to {}: transfer between regions costs more and is not in the table; priced as zone to zone, a lower bound",
+                                c.region, cp.region
+                            ));
+                        }
                     }
                 }
             }

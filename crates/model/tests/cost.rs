@@ -160,3 +160,30 @@ fn usd_groups_thousands_and_keeps_the_sign() {
     assert_eq!(usd(-288.512), "-288.51");
     assert_eq!(usd(999.999), "1,000.00");
 }
+
+#[test]
+fn events_sent_to_the_controlplane_of_another_region_say_the_transfer_is_a_lower_bound() {
+    let mut p = flotilla_model::load("two-envs.toml", DUO, &Versions::embedded()).unwrap();
+    p.clusters
+        .iter_mut()
+        .find(|c| c.name == "dev")
+        .unwrap()
+        .region = "us-west-2".into();
+    let b = bill(&p);
+    let dev = b.clusters.iter().find(|c| c.cluster == "dev").unwrap();
+    assert_eq!(dev.priced_at, "us-east-1");
+    let l = dev
+        .lines
+        .iter()
+        .find(|l| l.item.starts_with("zone to zone"))
+        .unwrap();
+    assert!(
+        l.note
+            .as_deref()
+            .unwrap()
+            .starts_with("us-west-2 to us-east-1: transfer between regions"),
+        "{l:?}"
+    );
+    let qa = b.clusters.iter().find(|c| c.cluster == "qa").unwrap();
+    assert!(qa.lines.iter().all(|l| l.note.is_none()), "{:?}", qa.lines);
+}
