@@ -18,6 +18,7 @@ mod generate;
 mod graph;
 mod plan;
 mod platform;
+mod provider_schema;
 mod reference;
 mod test;
 

@@ -4,8 +4,10 @@
 //! its SHA-256 in `reference.lock`.
 //!
 //! Where a file comes from is written in its lock entry: `url` (the file at an upstream git tag,
-//! byte for byte), `wheel` + `member` (inside a PyPI wheel, itself checked), or `derived_from`
-//! (data made from upstream sources, which only a mirror serves). `--from URL|DIR` takes every
+//! byte for byte), `wheel` + `member` (inside a PyPI wheel, itself checked), `slice_of` (a
+//! document of another entry), `provider_schema` (made from `terraform providers schema -json`,
+//! [`crate::provider_schema`]), or `derived_from` (data made from upstream sources, which only a
+//! mirror serves). `--from URL|DIR` takes every
 //! file from a mirror laid out like the cache instead. Nothing is written unless its digest
 //! matches, and a file is written whole (a temporary file renamed) or not at all.
 
@@ -41,8 +43,8 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct SyncArgs {
     /// A mirror laid out like the cache (`<from>/charts/grafana/12.11.1/values.yaml`): an
-    /// `http(s)://` address or a directory. Every file is taken from there (derived data can
-    /// only come from a mirror).
+    /// `http(s)://` address or a directory. Every file is taken from there (the Terraform
+    /// module interfaces can only come from a mirror).
     #[arg(long, value_name = "URL|DIR")]
     pub from: Option<String>,
     /// Refuse to record new digests: every pinned file must already be in reference.lock (CI).
@@ -85,8 +87,29 @@ pub struct Entry {
     pub slice_of: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document: Option<String>,
+    /// A provider schema file made from `terraform providers schema -json` of the provider and
+    /// version its path names (`terraform/aws-provider/5.100.0/resources.json`): which part
+    /// (`resources`, `data-sources`, `ephemeral-resources`, `provider`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_schema: Option<String>,
+    /// Types a `provider_schema` file leaves out (kept elsewhere, or too large).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub omit: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub derived_from: Option<String>,
+}
+
+/// The provider (`hashicorp/aws`) and version of a provider schema path
+/// (`terraform/aws-provider/5.100.0/resources.json`).
+pub fn provider_of(path: &str) -> Option<(String, String)> {
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        ["terraform", dir, version, _] => {
+            let name = dir.strip_suffix("-provider")?;
+            Some((format!("hashicorp/{name}"), version.to_string()))
+        }
+        _ => None,
+    }
 }
 
 /// The dataset a path belongs to and its version: `charts/grafana/12.11.1/values.yaml` ->
@@ -183,6 +206,7 @@ pub fn wanted(lock: &Lock, versions: &Versions) -> Wanted {
                 for e in entries {
                     let swap = |s: &str| s.replace(old.as_str(), version);
                     let derivable = e.wheel.is_some()
+                        || e.provider_schema.is_some()
                         || e.slice_of
                             .as_deref()
                             .is_some_and(|o| o.contains(old.as_str()))
@@ -202,6 +226,8 @@ pub fn wanted(lock: &Lock, versions: &Versions) -> Wanted {
                         patch: e.patch.clone(),
                         slice_of: e.slice_of.as_deref().map(swap),
                         document: e.document.clone(),
+                        provider_schema: e.provider_schema.clone(),
+                        omit: e.omit.clone(),
                         derived_from: e.derived_from.clone(),
                     });
                 }
@@ -228,6 +254,8 @@ struct Fetcher {
     /// `FLOTILLA_PYPI_URL` (tests), else https://pypi.org.
     pypi: String,
     wheels: BTreeMap<String, Result<Wheel, String>>,
+    /// `terraform providers schema -json` per provider and version, run once per sync.
+    schemas: BTreeMap<(String, String), Result<serde_json::Value, String>>,
     /// Hosts that could not be reached, with the first error: every later file from there fails
     /// at once with it (a run without network ends in seconds, not a timeout per file).
     unreachable: std::cell::RefCell<BTreeMap<String, String>>,
@@ -333,6 +361,21 @@ impl Fetcher {
             file.read_to_end(&mut out)
                 .map_err(|err| format!("{wheel}: {member}: {err}"))?;
             return Ok((out, format!("{wheel} {member}")));
+        }
+        if let Some(part) = &e.provider_schema {
+            let (provider, version) = provider_of(&e.path)
+                .ok_or_else(|| format!("{}: not a provider schema path", e.path))?;
+            let key = (provider.clone(), version.clone());
+            let dump = self
+                .schemas
+                .entry(key)
+                .or_insert_with(|| crate::provider_schema::dump(&provider, &version));
+            let dump = dump.as_ref().map_err(Clone::clone)?;
+            let bytes = crate::provider_schema::convert(dump, &provider, part, &e.omit)?;
+            return Ok((
+                bytes,
+                format!("terraform providers schema -json of {provider} {version} ({part})"),
+            ));
         }
         Err(format!(
             "derived data ({}): no upstream location serves this file as is; sync it from a mirror with `--from URL|DIR`",
@@ -460,11 +503,20 @@ pub fn render_lock(header: &str, lock: &Lock) -> String {
             ("member", &e.member),
             ("slice_of", &e.slice_of),
             ("document", &e.document),
+            ("provider_schema", &e.provider_schema),
             ("derived_from", &e.derived_from),
         ] {
             if let Some(v) = v {
                 kv(k, v);
             }
+        }
+        if !e.omit.is_empty() {
+            let names: Vec<String> = e
+                .omit
+                .iter()
+                .map(|n| toml::Value::String(n.clone()).to_string())
+                .collect();
+            out.push_str(&format!("omit = [{}]\n", names.join(", ")));
         }
         if !e.patch.is_empty() {
             let pairs: Vec<String> = e
@@ -563,6 +615,7 @@ fn sync(ctx: &Context, args: &SyncArgs) -> Result<ExitCode, Error> {
         from: args.from.clone(),
         pypi: std::env::var("FLOTILLA_PYPI_URL").unwrap_or_else(|_| "https://pypi.org".into()),
         wheels: BTreeMap::new(),
+        schemas: BTreeMap::new(),
     };
     let total = want.entries.len();
     let (mut present, mut downloaded) = (0usize, 0usize);
@@ -757,6 +810,7 @@ mod tests {
                 e.url.is_some(),
                 e.wheel.is_some() && e.member.is_some() && e.wheel_sha256.is_some(),
                 e.slice_of.is_some() && e.document.is_some(),
+                e.provider_schema.is_some() && provider_of(&e.path).is_some(),
                 e.derived_from.is_some(),
             ];
             assert_eq!(

@@ -443,3 +443,94 @@ fn a_hand_written_entry_gets_its_digest_recorded_once() {
             .is_file()
     );
 }
+
+/// The aws provider schemas are made by the sync itself, from `terraform providers schema
+/// -json` of the pinned release (here from the plugin mirror this machine has, as the ci
+/// workflow makes one), byte for byte the files reference.lock pins; a provider release that
+/// cannot be installed is an error naming terraform's complaint, and nothing is written.
+#[test]
+fn the_provider_schemas_are_made_from_terraform_and_match_the_lock() {
+    let Some(terraform) = flotilla_testkit::tool(
+        "terraform",
+        Some("FLOTILLA_TERRAFORM"),
+        "https://developer.hashicorp.com/terraform/install",
+    ) else {
+        return;
+    };
+    let mirror = std::env::var_os("FLOTILLA_TF_PLUGIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/opt/tf-plugins"));
+    if !mirror
+        .join("registry.terraform.io/hashicorp/aws/5.100.0")
+        .is_dir()
+    {
+        flotilla_testkit::skip(&format!(
+            "no hashicorp/aws 5.100.0 in the plugin mirror {} (set FLOTILLA_TF_PLUGIN_DIR)",
+            mirror.display()
+        ));
+        return;
+    }
+    let lock = std::fs::read_to_string(root().join("reference.lock")).unwrap();
+    let entries: Vec<&str> = lock
+        .split("\n[[file]]\n")
+        .filter(|b| b.starts_with("path = \"terraform/aws-provider/5.100.0/"))
+        .collect();
+    assert_eq!(
+        entries.len(),
+        4,
+        "resources, data sources, ephemeral resources, provider"
+    );
+    assert!(entries.iter().all(|e| e.contains("provider_schema = ")));
+    let versions = std::fs::read_to_string(root().join("versions.toml")).unwrap();
+    let body: String = entries.iter().map(|e| format!("\n[[file]]\n{e}")).collect();
+    let repo = scratch(&versions, &body);
+    let cache = tempfile::tempdir().unwrap();
+    let env = [
+        ("FLOTILLA_TERRAFORM", terraform.to_str().unwrap()),
+        ("FLOTILLA_TF_PLUGIN_DIR", mirror.to_str().unwrap()),
+    ];
+    let o = sync(
+        repo.path(),
+        &["--cache", cache.path().to_str().unwrap()],
+        &env,
+    );
+    let err = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    // The lock of this scratch repository has no chart entries, which the sync reports; the
+    // four schema files are made and verified.
+    assert!(err.contains("4 files for the pinned versions"), "{err}");
+    assert!(err.contains("0 present, 4 downloaded"), "{err}");
+    assert!(!err.contains("error: terraform/aws-provider/"), "{err}");
+    for e in &entries {
+        let path = e.lines().next().unwrap().split('"').nth(1).unwrap();
+        let digest = e.lines().nth(1).unwrap().split('"').nth(1).unwrap();
+        assert_eq!(
+            sha(&std::fs::read(cache.path().join(path)).unwrap()),
+            digest,
+            "{path}"
+        );
+    }
+
+    // A mirror that does not hold the release: terraform's error, named; nothing written.
+    let empty = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let env = [
+        ("FLOTILLA_TERRAFORM", terraform.to_str().unwrap()),
+        ("FLOTILLA_TF_PLUGIN_DIR", empty.path().to_str().unwrap()),
+    ];
+    let o = sync(
+        repo.path(),
+        &["--cache", cache.path().to_str().unwrap()],
+        &env,
+    );
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("error: terraform/aws-provider/5.100.0/resources.json: terraform init -input=false -backend=false -no-color for hashicorp/aws 5.100.0 (mirror "),
+        "{err}"
+    );
+    assert!(
+        files_under(cache.path()).is_empty(),
+        "{:?}",
+        files_under(cache.path())
+    );
+}
