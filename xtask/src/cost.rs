@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use flotilla_model::cost::{Bill, bill, to_markdown, to_text, usd};
+use flotilla_model::cost::{Bill, bill, change_usd, to_markdown, to_text, usd};
 
 use crate::platform::{Context, Error};
 
@@ -37,12 +37,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
     crate::platform::check_target(&platform, &args.target, true)?;
     let target = flotilla_plan::Target::parse(&platform, &args.target)
         .map_err(|e| Error::Other(e.to_string()))?;
-    let keep = |c: &flotilla_model::cost::ClusterCost| match &target {
-        flotilla_plan::Target::All => true,
-        flotilla_plan::Target::Controlplane => c.cluster == platform.controlplane().name,
-        flotilla_plan::Target::Environment(e) => &c.environment == e,
-    };
-    let head = bill(&platform).only(keep);
+    let head = bill(&platform).only(|c| target.has_cluster(&platform, &c.cluster));
     let base_ref = match (&args.base, args.format) {
         (Some(r), _) => Some(r.clone()),
         (None, Format::Markdown) => Some("HEAD".to_string()),
@@ -51,15 +46,12 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
     let base: Option<Bill> = match &base_ref {
         None => None,
         Some(r) => {
-            let rel = ctx
-                .platform_file
-                .strip_prefix(&ctx.root)
-                .unwrap_or(&ctx.platform_file)
-                .to_string_lossy()
-                .into_owned();
-            let platform = flotilla_deploy::cmd::baseline::baseline(&ctx.root, &rel, r)
+            let base = flotilla_deploy::cmd::baseline::baseline(&ctx.root, &ctx.platform_rel(), r)
                 .map_err(|e| Error::Other(format!("no platform to compare with at {r}: {e}")))?;
-            Some(bill(&platform).only(keep))
+            // The base's clusters of the same target, by this platform's reading of it.
+            Some(bill(&base).only(|c| {
+                target.has_cluster(&platform, &c.cluster) || target.has_cluster(&base, &c.cluster)
+            }))
         }
     };
     let mut out = std::io::stdout().lock();
@@ -118,11 +110,5 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
 }
 
 fn signed(d: f64) -> String {
-    if d.abs() < 0.005 {
-        "no change".to_string()
-    } else if d > 0.0 {
-        format!("+{}", usd(d))
-    } else {
-        usd(d)
-    }
+    change_usd(d, "no change")
 }

@@ -61,12 +61,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
     deploy.confirm_prune = args.confirm_prune.clone();
     if args.dry_run {
         // The dry run also shows the upgrade from the committed platform (HEAD).
-        let rel = ctx
-            .platform_file
-            .strip_prefix(&ctx.root)
-            .unwrap_or(&ctx.platform_file)
-            .to_string_lossy()
-            .into_owned();
+        let rel = ctx.platform_rel();
         if let Ok(base) = flotilla_deploy::cmd::baseline::baseline(&ctx.root, &rel, "HEAD") {
             deploy.baseline = Some(("HEAD".into(), base));
         }

@@ -36,21 +36,10 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
         return Ok(ExitCode::from(code as u8));
     }
     // The upgrade plan from the baseline ref, for the target's clusters.
-    let rel = ctx
-        .platform_file
-        .strip_prefix(&ctx.root)
-        .unwrap_or(&ctx.platform_file)
-        .to_string_lossy()
-        .into_owned();
+    let rel = ctx.platform_rel();
     let target = flotilla_plan::Target::parse(&platform, &args.target)
         .map_err(|e| Error::Other(e.to_string()))?;
-    let in_target = |cluster: &str| match &target {
-        flotilla_plan::Target::All => true,
-        flotilla_plan::Target::Controlplane => platform.controlplane().name == cluster,
-        flotilla_plan::Target::Environment(e) => platform
-            .cluster(cluster)
-            .is_some_and(|c| &c.environment == e),
-    };
+    let in_target = |cluster: &str| target.has_cluster(&platform, cluster);
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "\nUpgrade plan\n------------\n")?;
     let base = match flotilla_deploy::cmd::baseline::baseline(&ctx.root, &rel, &args.from) {

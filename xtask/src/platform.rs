@@ -144,6 +144,15 @@ impl Context {
             .to_string()
     }
 
+    /// The platform file relative to the repository root, as git names it (`git show REF:path`).
+    pub fn platform_rel(&self) -> String {
+        self.platform_file
+            .strip_prefix(&self.root)
+            .unwrap_or(&self.platform_file)
+            .to_string_lossy()
+            .into_owned()
+    }
+
     pub fn load(&self) -> Result<Platform, Error> {
         let bytes = std::fs::read(&self.platform_file).map_err(|source| Error::Read {
             path: self.platform_file.clone(),

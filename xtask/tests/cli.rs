@@ -35,23 +35,24 @@ fn checkout() -> &'static Path {
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", text(&o.stderr));
-        for args in [
-            &["init", "-q"][..],
-            &["add", "."][..],
-            &["commit", "-q", "-m", "the example platform"][..],
-        ] {
-            let ok = Command::new("git")
-                .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
-                .args(args)
-                .current_dir(&dir)
-                .output()
-                .unwrap()
-                .status
-                .success();
-            assert!(ok, "git {args:?}");
-        }
+        git(&dir, &["init", "-q"]);
+        git(&dir, &["add", "."]);
+        git(&dir, &["commit", "-q", "-m", "the example platform"]);
         dir
     })
+}
+
+/// Runs git in `dir` as a test author; fails the test when git does.
+fn git(dir: &Path, args: &[&str]) {
+    let ok = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+        .status
+        .success();
+    assert!(ok, "git {args:?}");
 }
 
 fn xtask(args: &[&str]) -> Output {
@@ -430,17 +431,7 @@ fn drift_dry_run_lists_every_clusters_inspection() {
 fn plan_shows_the_upgrade_from_a_git_ref_and_refuses_a_skipped_minor() {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path();
-    let git = |args: &[&str]| {
-        let ok = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
-            .args(args)
-            .current_dir(repo)
-            .output()
-            .unwrap()
-            .status
-            .success();
-        assert!(ok, "git {args:?}");
-    };
+    let git = |args: &[&str]| git(repo, args);
     std::fs::copy(root().join("versions.toml"), repo.join("versions.toml")).unwrap();
     let seed = std::fs::read_to_string(seed_file()).unwrap();
     let staging = "name = \"staging\"\nrole = \"workload\"\nenvironment = \"staging\"\nvpc_cidr = \"10.20.0.0/16\"\navailability_zones = 2\nkubernetes_version = \"1.34\"";
@@ -971,19 +962,9 @@ fn cost_prices_every_cluster_and_the_change_against_a_commit() {
     let d = dir.path();
     std::fs::write(d.join("platform.toml"), std::fs::read(seed_file()).unwrap()).unwrap();
     std::fs::copy(root().join("versions.toml"), d.join("versions.toml")).unwrap();
-    for args in [
-        &["init", "-q"][..],
-        &["add", "."][..],
-        &["commit", "-q", "-m", "base"][..],
-    ] {
-        let ok = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
-            .args(args)
-            .current_dir(d)
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
+    git(d, &["init", "-q"]);
+    git(d, &["add", "."]);
+    git(d, &["commit", "-q", "-m", "base"]);
     let seed = std::fs::read_to_string(seed_file()).unwrap();
     let from = "instance_types = [\"m6i.xlarge\", \"m6a.xlarge\"]\nmin = 3\ndesired = 3";
     assert!(seed.contains(from));

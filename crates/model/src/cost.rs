@@ -456,6 +456,17 @@ pub fn usd(amount: f64) -> String {
     format!("{sign}{grouped}.{frac:02}")
 }
 
+/// A change in dollars with its sign (`+288.51`, `-12.00`), or `zero` when it rounds to no cent.
+pub fn change_usd(d: f64, zero: &str) -> String {
+    if d.abs() < 0.005 {
+        zero.to_string()
+    } else if d > 0.0 {
+        format!("+{}", usd(d))
+    } else {
+        usd(d)
+    }
+}
+
 fn quantity(q: f64) -> String {
     if q.fract() == 0.0 || q >= 100.0 {
         usd(q).trim_end_matches(".00").to_string()
@@ -557,16 +568,7 @@ pub fn to_markdown(base: &Bill, head: &Bill, base_ref: &str) -> String {
         }
     }
     let cell = |v: Option<f64>| v.map_or("-".to_string(), usd);
-    let change = |b: f64, h: f64| {
-        let d = h - b;
-        if d.abs() < 0.005 {
-            "0.00".to_string()
-        } else if d > 0.0 {
-            format!("+{}", usd(d))
-        } else {
-            usd(d)
-        }
-    };
+    let change = |b: f64, h: f64| change_usd(h - b, "0.00");
     for n in names {
         let (b, h) = (base.cluster_usd(n), head.cluster_usd(n));
         let _ = writeln!(

@@ -35,6 +35,17 @@ impl Target {
         }
     }
 
+    /// Whether the target takes in the cluster named `cluster` (`all` takes every one).
+    pub fn has_cluster(&self, platform: &Platform, cluster: &str) -> bool {
+        match self {
+            Target::All => true,
+            Target::Controlplane => platform.controlplane().name == cluster,
+            Target::Environment(e) => platform
+                .cluster(cluster)
+                .is_some_and(|c| &c.environment == e),
+        }
+    }
+
     pub fn name(&self, platform: &Platform) -> String {
         match self {
             Target::Environment(e) => e.clone(),
