@@ -16,6 +16,7 @@ mod doctor;
 mod drift;
 mod generate;
 mod graph;
+mod module_interface;
 mod plan;
 mod platform;
 mod provider_schema;

@@ -6,8 +6,8 @@
 //! Where a file comes from is written in its lock entry: `url` (the file at an upstream git tag,
 //! byte for byte), `wheel` + `member` (inside a PyPI wheel, itself checked), `slice_of` (a
 //! document of another entry), `provider_schema` (made from `terraform providers schema -json`,
-//! [`crate::provider_schema`]), or `derived_from` (data made from upstream sources, which only a
-//! mirror serves). `--from URL|DIR` takes every
+//! [`crate::provider_schema`]), or `module_archive` (a Terraform module interface extracted from
+//! the module's source archive at its tag, [`crate::module_interface`]). `--from URL|DIR` takes every
 //! file from a mirror laid out like the cache instead. Nothing is written unless its digest
 //! matches, and a file is written whole (a temporary file renamed) or not at all.
 
@@ -43,8 +43,7 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct SyncArgs {
     /// A mirror laid out like the cache (`<from>/charts/grafana/12.11.1/values.yaml`): an
-    /// `http(s)://` address or a directory. Every file is taken from there (the Terraform
-    /// module interfaces can only come from a mirror).
+    /// `http(s)://` address or a directory. Every file is taken from there.
     #[arg(long, value_name = "URL|DIR")]
     pub from: Option<String>,
     /// Refuse to record new digests: every pinned file must already be in reference.lock (CI).
@@ -95,8 +94,11 @@ pub struct Entry {
     /// Types a `provider_schema` file leaves out (kept elsewhere, or too large).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub omit: Vec<String>,
+    /// A Terraform module interface (`terraform/<repo>/<version>/<submodule>/variables.json`,
+    /// `outputs.json`, `versions.json`) extracted from the `.tf` files of the module's source
+    /// archive at its tag (`https://codeload.github.com/<owner>/<repo>/tar.gz/refs/tags/<tag>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub derived_from: Option<String>,
+    pub module_archive: Option<String>,
 }
 
 /// The provider (`hashicorp/aws`) and version of a provider schema path
@@ -207,6 +209,9 @@ pub fn wanted(lock: &Lock, versions: &Versions) -> Wanted {
                     let swap = |s: &str| s.replace(old.as_str(), version);
                     let derivable = e.wheel.is_some()
                         || e.provider_schema.is_some()
+                        || e.module_archive
+                            .as_deref()
+                            .is_some_and(|u| u.contains(old.as_str()))
                         || e.slice_of
                             .as_deref()
                             .is_some_and(|o| o.contains(old.as_str()))
@@ -228,7 +233,7 @@ pub fn wanted(lock: &Lock, versions: &Versions) -> Wanted {
                         document: e.document.clone(),
                         provider_schema: e.provider_schema.clone(),
                         omit: e.omit.clone(),
-                        derived_from: e.derived_from.clone(),
+                        module_archive: e.module_archive.as_deref().map(swap),
                     });
                 }
                 w.new.push((dataset.clone(), old.clone(), version.clone()));
@@ -254,6 +259,8 @@ struct Fetcher {
     /// `FLOTILLA_PYPI_URL` (tests), else https://pypi.org.
     pypi: String,
     wheels: BTreeMap<String, Result<Wheel, String>>,
+    /// Module source archives by address, downloaded once per sync.
+    archives: BTreeMap<String, Result<crate::module_interface::Archive, String>>,
     /// `terraform providers schema -json` per provider and version, run once per sync.
     schemas: BTreeMap<(String, String), Result<serde_json::Value, String>>,
     /// Hosts that could not be reached, with the first error: every later file from there fails
@@ -377,10 +384,25 @@ impl Fetcher {
                 format!("terraform providers schema -json of {provider} {version} ({part})"),
             ));
         }
-        Err(format!(
-            "derived data ({}): no upstream location serves this file as is; sync it from a mirror with `--from URL|DIR`",
-            e.derived_from.as_deref().unwrap_or("no source in the lock")
-        ))
+        if let Some(url) = &e.module_archive {
+            if !self.archives.contains_key(url) {
+                let got = self
+                    .get(url)
+                    .and_then(|b| crate::module_interface::read_archive(&b))
+                    .map_err(|why| {
+                        if why.starts_with(url.as_str()) {
+                            why
+                        } else {
+                            format!("{url}: {why}")
+                        }
+                    });
+                self.archives.insert(url.clone(), got);
+            }
+            let archive = self.archives[url].as_ref().map_err(Clone::clone)?;
+            let bytes = crate::module_interface::file(archive, url, &e.path)?;
+            return Ok((bytes, format!("{url} (the module's .tf files, extracted)")));
+        }
+        Err(format!("{}: reference.lock names no source for it", e.path))
     }
 
     /// A wheel `pypi:<name>==<version>`, found through PyPI's simple index (the JSON form of
@@ -504,7 +526,7 @@ pub fn render_lock(header: &str, lock: &Lock) -> String {
             ("slice_of", &e.slice_of),
             ("document", &e.document),
             ("provider_schema", &e.provider_schema),
-            ("derived_from", &e.derived_from),
+            ("module_archive", &e.module_archive),
         ] {
             if let Some(v) = v {
                 kv(k, v);
@@ -616,6 +638,7 @@ fn sync(ctx: &Context, args: &SyncArgs) -> Result<ExitCode, Error> {
         pypi: std::env::var("FLOTILLA_PYPI_URL").unwrap_or_else(|_| "https://pypi.org".into()),
         wheels: BTreeMap::new(),
         schemas: BTreeMap::new(),
+        archives: BTreeMap::new(),
     };
     let total = want.entries.len();
     let (mut present, mut downloaded) = (0usize, 0usize);
@@ -811,7 +834,7 @@ mod tests {
                 e.wheel.is_some() && e.member.is_some() && e.wheel_sha256.is_some(),
                 e.slice_of.is_some() && e.document.is_some(),
                 e.provider_schema.is_some() && provider_of(&e.path).is_some(),
-                e.derived_from.is_some(),
+                e.module_archive.is_some() && crate::module_interface::part_of(&e.path).is_some(),
             ];
             assert_eq!(
                 sources.iter().filter(|s| **s).count(),

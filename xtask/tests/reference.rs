@@ -534,3 +534,186 @@ fn the_provider_schemas_are_made_from_terraform_and_match_the_lock() {
         files_under(cache.path())
     );
 }
+
+/// A module release as GitHub serves it: a scratch git repository holding `files`, committed at
+/// `date` and tagged `tag`, archived by `git archive` (which codeload.github.com runs). Returns
+/// the archive and the commit.
+fn module_release(files: &[(&str, &str)], date: &str, tag: &str) -> (Vec<u8>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, body) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, body).unwrap();
+    }
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .args(args)
+            .current_dir(dir.path())
+            .env("GIT_AUTHOR_DATE", date)
+            .env("GIT_COMMITTER_DATE", date)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.org")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.org")
+            .output()
+            .expect("git runs");
+        assert!(o.status.success(), "git {args:?}: {}", text(&o.stderr));
+        o.stdout
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "release"]);
+    git(&["tag", tag]);
+    let commit = text(&git(&["rev-parse", "HEAD"])).trim().to_string();
+    let prefix = format!("terraform-aws-eks-pod-identity-{}/", &tag[1..]);
+    let archive = git(&[
+        "archive",
+        "--format=tar.gz",
+        &format!("--prefix={prefix}"),
+        tag,
+    ]);
+    (archive, commit)
+}
+
+/// A module bump (eks-pod-identity 2.8.1 -> 2.8.2 in versions.toml): the sync takes the new
+/// release's entries from the old one's, downloads the tag's source archive, extracts the
+/// module interface from its `.tf` files and records the digests; an archive whose content
+/// differs from the locked digests is refused, a missing tag is an HTTP 404 naming the address.
+#[test]
+fn a_bumped_module_gets_its_interface_from_the_tag_archive() {
+    let Some(reference) = flotilla_testkit::reference_dir() else {
+        return;
+    };
+    let routes: Routes = Default::default();
+    let base = serve(None, routes.clone());
+    let route = "/terraform-aws-modules/terraform-aws-eks-pod-identity/tar.gz/refs/tags/v2.8.2";
+    let variables_tf = "# Inputs\n\nvariable \"name\" {\n  description = <<-EOT\n    Name of the\n    association\n  EOT\n  type = object({\n    # the role\n    role = optional(string) # an ARN\n  })\n  default = null\n}\n";
+    let versions_tf = "terraform {\n  required_version = \">= 1.5.7\"\n  required_providers {\n    aws = {\n      source  = \"hashicorp/aws\"\n      version = \">= 6.28\"\n    }\n  }\n}\n";
+    let (archive, commit) = module_release(
+        &[
+            ("variables.tf", variables_tf),
+            ("versions.tf", versions_tf),
+            (
+                "outputs.tf",
+                "output \"arn\" {\n  value = aws_iam_role.this.arn\n}\n",
+            ),
+            (
+                "examples/complete/main.tf",
+                "variable \"not_the_module_s\" {}\n",
+            ),
+        ],
+        "2026-05-29T10:00:00Z",
+        "v2.8.2",
+    );
+    routes
+        .lock()
+        .unwrap()
+        .insert(route.into(), (archive, "application/x-gzip"));
+
+    let versions = std::fs::read_to_string(root().join("versions.toml"))
+        .unwrap()
+        .replace(
+            "source = \"terraform-aws-modules/eks-pod-identity/aws\"\nversion = \"2.8.1\"",
+            "source = \"terraform-aws-modules/eks-pod-identity/aws\"\nversion = \"2.8.2\"",
+        );
+    assert!(versions.contains("version = \"2.8.2\""));
+    let lock_text = std::fs::read_to_string(root().join("reference.lock"))
+        .unwrap()
+        .replace("https://codeload.github.com", &base);
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path();
+    std::fs::write(repo.join("versions.toml"), &versions).unwrap();
+    std::fs::write(repo.join("platform.toml"), "").unwrap();
+    std::fs::write(repo.join("reference.lock"), &lock_text).unwrap();
+    // Everything else is in the cache already.
+    let cache = tempfile::tempdir().unwrap();
+    let cache_arg = cache.path().to_str().unwrap();
+    for rel in files_under(&reference) {
+        if rel.starts_with("terraform/terraform-aws-eks-pod-identity/") {
+            continue;
+        }
+        let to = cache.path().join(&rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(reference.join(&rel), to).unwrap();
+    }
+
+    let o = sync(repo, &["--cache", cache_arg], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("reference.lock: 3 digest(s) recorded"),
+        "{}",
+        text(&o.stderr)
+    );
+    let new = cache
+        .path()
+        .join("terraform/terraform-aws-eks-pod-identity/2.8.2/root");
+    let variables: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(new.join("variables.json")).unwrap()).unwrap();
+    assert_eq!(variables["meta"]["commit"], commit.as_str());
+    assert_eq!(variables["meta"]["commit_date"], "2026-05-29T10:00:00Z");
+    assert_eq!(
+        variables["meta"]["tf_files_scanned"],
+        serde_json::json!(["outputs.tf", "variables.tf", "versions.tf"])
+    );
+    let names: Vec<&str> = variables["variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["name"]);
+    let name = &variables["variables"][0];
+    assert_eq!(name["type"], "object({\n    role = optional(string)\n  })");
+    assert_eq!(name["description"], "Name of the\nassociation\n");
+    assert_eq!(name["default"], "null");
+    let versions_json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(new.join("versions.json")).unwrap()).unwrap();
+    assert_eq!(
+        versions_json["required_providers"]["aws"]["version"],
+        ">= 6.28"
+    );
+    let lock = std::fs::read_to_string(repo.join("reference.lock")).unwrap();
+    assert!(
+        lock.contains(&format!("module_archive = \"{base}{route}\"")),
+        "{lock}"
+    );
+    assert!(!lock.contains("terraform-aws-eks-pod-identity/2.8.1/"));
+
+    // The same tag moved to a commit with another interface: refused, nothing written.
+    let (moved, _) = module_release(
+        &[
+            (
+                "variables.tf",
+                &variables_tf.replace("\"name\"", "\"renamed\""),
+            ),
+            ("versions.tf", versions_tf),
+            (
+                "outputs.tf",
+                "output \"arn\" {\n  value = aws_iam_role.this.arn\n}\n",
+            ),
+        ],
+        "2026-05-30T10:00:00Z",
+        "v2.8.2",
+    );
+    routes
+        .lock()
+        .unwrap()
+        .insert(route.into(), (moved, "application/x-gzip"));
+    std::fs::remove_dir_all(&new).unwrap();
+    let o = sync(repo, &["--cache", cache_arg, "--locked"], &[]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("terraform/terraform-aws-eks-pod-identity/2.8.2/root/variables.json")
+            && err.contains("reference.lock has"),
+        "{err}"
+    );
+    assert!(!new.join("variables.json").exists());
+
+    // No such tag: the address and the status.
+    routes.lock().unwrap().clear();
+    let o = sync(repo, &["--cache", cache_arg, "--locked"], &[]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("{base}{route}: HTTP 404")), "{err}");
+}
