@@ -49,7 +49,8 @@ pub struct SyncArgs {
     /// Refuse to record new digests: every pinned file must already be in reference.lock (CI).
     #[arg(long)]
     pub locked: bool,
-    /// The cache to fill (default: FLOTILLA_REFERENCE, else .flotilla/reference).
+    /// The cache to fill (default: FLOTILLA_REFERENCE, else `reference` in the state directory:
+    /// FLOTILLA_STATE_DIR, else .flotilla of the checkout).
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
 }
@@ -495,7 +496,7 @@ pub fn cache_dir(ctx: &Context, given: Option<&Path>) -> PathBuf {
     given
         .map(Path::to_path_buf)
         .or_else(|| std::env::var_os("FLOTILLA_REFERENCE").map(PathBuf::from))
-        .unwrap_or_else(|| ctx.root.join(flotilla_testkit::REFERENCE_CACHE))
+        .unwrap_or_else(|| flotilla_testkit::reference_cache(&ctx.root))
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -1015,3 +1015,40 @@ fn cost_prices_every_cluster_and_the_change_against_a_commit() {
         text(&o.stderr)
     );
 }
+
+/// FLOTILLA_STATE_DIR moves everything a run writes (journals, logs, saved plans, Terraform's
+/// data directories) out of the checkout: the dry run's commands say where, for an absolute and
+/// a relative (taken from the checkout) value, and `.flotilla` of the checkout without it.
+#[test]
+fn the_state_directory_can_be_moved_out_of_the_checkout() {
+    let state = tempfile::tempdir().unwrap();
+    let dry_run = |value: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        c.args(["deploy", "testing", "--dry-run"])
+            .current_dir(checkout())
+            .env("FLOTILLA_ROOT", checkout());
+        match value {
+            Some(v) => c.env("FLOTILLA_STATE_DIR", v),
+            None => c.env_remove("FLOTILLA_STATE_DIR"),
+        };
+        let o = c.output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        text(&o.stdout)
+    };
+    let check = |out: &str, base: &Path| {
+        let data = format!("TF_DATA_DIR={}/terraform/testing ", base.display());
+        let plan = format!("-out={}/runs/<run-id>/plans/testing.tfplan", base.display());
+        assert!(out.contains(&data), "{data} not in:\n{out}");
+        assert!(out.contains(&plan), "{plan} not in:\n{out}");
+    };
+    let moved = dry_run(Some(state.path().to_str().unwrap()));
+    check(&moved, state.path());
+    assert!(
+        !moved.contains(&format!("{}/.flotilla", checkout().display())),
+        "{moved}"
+    );
+    check(&dry_run(Some("../state")), &checkout().join("../state"));
+    check(&dry_run(None), &checkout().join(".flotilla"));
+    // A dry run writes nothing there.
+    assert!(files_under(state.path()).is_empty());
+}

@@ -717,3 +717,39 @@ fn a_bumped_module_gets_its_interface_from_the_tag_archive() {
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains(&format!("{base}{route}: HTTP 404")), "{err}");
 }
+
+/// Without `--cache` (and FLOTILLA_REFERENCE), the cache is `reference` in the state directory:
+/// FLOTILLA_STATE_DIR when set.
+#[test]
+fn the_default_cache_is_in_the_state_directory() {
+    let routes: Routes = Default::default();
+    let base = serve(None, routes.clone());
+    routes.lock().unwrap().insert(
+        "/x/schema.json".into(),
+        (b"{}".to_vec(), "application/json"),
+    );
+    let versions = std::fs::read_to_string(root().join("versions.toml")).unwrap();
+    let repo = scratch(
+        &versions,
+        &format!(
+            "\n[[file]]\npath = \"kubernetes-json-schema/extra/schema.json\"\nsha256 = \"{}\"\nurl = \"{base}/x/schema.json\"\n",
+            sha(b"{}")
+        ),
+    );
+    let state = tempfile::tempdir().unwrap();
+    let _ = sync(
+        repo.path(),
+        &[],
+        &[("FLOTILLA_STATE_DIR", state.path().to_str().unwrap())],
+    );
+    assert_eq!(
+        std::fs::read(
+            state
+                .path()
+                .join("reference/kubernetes-json-schema/extra/schema.json")
+        )
+        .unwrap(),
+        b"{}"
+    );
+    assert!(!repo.path().join(".flotilla").exists());
+}

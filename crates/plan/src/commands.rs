@@ -44,12 +44,15 @@ impl Default for Timeouts {
 #[derive(Debug, Clone)]
 pub struct Paths {
     pub root: PathBuf,
+    /// The state directory (`.flotilla` of the checkout, or `FLOTILLA_STATE_DIR`): Terraform's
+    /// data directories live in `<state>/terraform/<module>`.
+    pub state: PathBuf,
     pub run_dir: PathBuf,
 }
 
 impl Paths {
     pub fn tf_data_dir(&self, module: &str) -> PathBuf {
-        self.root.join(".flotilla/terraform").join(module)
+        self.state.join("terraform").join(module)
     }
     pub fn plan_file(&self, module: &str) -> PathBuf {
         self.run_dir.join("plans").join(format!("{module}.tfplan"))

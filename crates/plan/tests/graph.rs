@@ -13,6 +13,7 @@ use flotilla_testkit::fixtures as support;
 fn render(graph: &Graph) -> String {
     let paths = Paths {
         root: Path::new("/repo").to_path_buf(),
+        state: Path::new("/repo/.flotilla").to_path_buf(),
         run_dir: Path::new("/repo/.flotilla/runs/<run-id>").to_path_buf(),
     };
     let mut out = String::new();

@@ -192,16 +192,25 @@ pub fn files_under(dir: &Path) -> Vec<String> {
     out
 }
 
-/// Where `cargo xtask reference sync` keeps the reference data, relative to the checkout.
-pub const REFERENCE_CACHE: &str = ".flotilla/reference";
+/// Where `cargo xtask reference sync` keeps the reference data by default: `reference` in the
+/// state directory, `FLOTILLA_STATE_DIR` (a relative path taken from the checkout) or `.flotilla`
+/// of the checkout (the rule of `flotilla_deploy::journal::state_dir`, which this crate does
+/// not depend on).
+pub fn reference_cache(root: &Path) -> PathBuf {
+    let state = match std::env::var_os("FLOTILLA_STATE_DIR").filter(|v| !v.is_empty()) {
+        Some(dir) => root.join(dir),
+        None => root.join(".flotilla"),
+    };
+    state.join("reference")
+}
 
 /// The pinned reference data of the checkout at `root`: `FLOTILLA_REFERENCE`, else
-/// `../shared/reference` beside it when present, else the sync's cache ([`REFERENCE_CACHE`]).
+/// `../shared/reference` beside it when present, else the sync's cache ([`reference_cache`]).
 /// `Err` lists the places looked at. The one lookup the tests and `cargo xtask doctor` share.
 pub fn reference_dir_in(root: &Path) -> Result<PathBuf, Vec<PathBuf>> {
     let candidates: Vec<PathBuf> = match std::env::var_os("FLOTILLA_REFERENCE") {
         Some(dir) => vec![PathBuf::from(dir)],
-        None => vec![root.join("../shared/reference"), root.join(REFERENCE_CACHE)],
+        None => vec![root.join("../shared/reference"), reference_cache(root)],
     };
     candidates
         .iter()

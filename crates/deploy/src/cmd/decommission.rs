@@ -16,10 +16,11 @@ use std::process::Command;
 use flotilla_model::Platform;
 
 use crate::cmd::{DestroyArgs, Error, Io, destroy};
-use crate::run::journal::RUNS_DIR;
 
 /// Where a removed cluster's last files are extracted.
-pub const DECOMMISSION_DIR: &str = ".flotilla/decommission";
+pub fn decommission_dir(root: &Path) -> PathBuf {
+    crate::run::journal::state_dir(root).join("decommission")
+}
 
 /// A cluster the model lost, and the commit that removed its module.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,7 +232,7 @@ pub fn run(
                 oc.protected = false;
             }
         }
-        let dir: PathBuf = root.join(DECOMMISSION_DIR).join(cluster);
+        let dir: PathBuf = decommission_dir(root).join(cluster);
         writeln!(
             out,
             "\ndecommission {cluster}: removed from platform.toml in {}; tearing it down from the files of {parent} in {}",
@@ -261,7 +262,7 @@ pub fn run(
             writeln!(
                 out,
                 "decommission {cluster}: its teardown did not finish; its journal is under {}",
-                dir.join(RUNS_DIR).display()
+                crate::run::journal::runs_dir(&dir).display()
             )?;
             return Ok(code);
         }

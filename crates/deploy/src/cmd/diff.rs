@@ -20,7 +20,6 @@ use serde_json::Value;
 use crate::cmd::{Error, Io};
 use crate::edge::kube::{Conn, ObjectRef};
 use crate::edge::tools;
-use crate::run::journal::RUNS_DIR;
 use crate::run::scheduler::StepLog;
 use flotilla_plan::commands::{self as engine, Paths};
 use flotilla_plan::{Invocation, Target, Tool};
@@ -360,7 +359,8 @@ pub fn inspect(
     let run_id = crate::run::journal::new_run_id("diff", cluster);
     let paths = Paths {
         root: root.to_path_buf(),
-        run_dir: root.join(RUNS_DIR).join(run_id),
+        state: crate::run::journal::state_dir(root),
+        run_dir: crate::run::journal::runs_dir(root).join(run_id),
     };
     let log = StepLog::create(paths.run_dir.join("logs").join("diff-live.log"))?;
     // Shown relative to the repository root, as deploy shows its logs.

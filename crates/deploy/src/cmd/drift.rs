@@ -197,7 +197,8 @@ fn write_dry_run(
     use flotilla_plan::commands::{Paths, helm_diff, tf_init, tf_output, tf_refresh_only};
     let paths = Paths {
         root: root.to_path_buf(),
-        run_dir: root.join(crate::run::journal::RUNS_DIR).join("<run-id>"),
+        state: crate::run::journal::state_dir(root),
+        run_dir: crate::run::journal::runs_dir(root).join("<run-id>"),
     };
     let inputs = crate::cmd::planning_inputs(root, platform, true)?;
     let clusters = clusters_of(platform, target);

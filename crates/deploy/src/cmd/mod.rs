@@ -19,7 +19,7 @@ use crate::edge::aws::{Aws, SdkAws};
 use crate::edge::kube::{Kube, KubeClient};
 use crate::edge::tools::{self, ToolError};
 use crate::exec::{Engine, inputs_hash, manifest_objects};
-use crate::run::journal::{self, RUNS_DIR};
+use crate::run::journal;
 use crate::run::prompt::Prompt;
 use crate::run::scheduler::{self as runner, Cancel, Reporter, RunOptions, RunSummary};
 use flotilla_plan::graph::{
@@ -53,8 +53,12 @@ pub enum Error {
     Refused(#[from] DestroyRefused),
     #[error("internal: {0}")]
     Graph(#[from] GraphError),
-    #[error("--resume: no earlier {command} run of `{target}` under {RUNS_DIR}")]
-    NothingToResume { command: String, target: String },
+    #[error("--resume: no earlier {command} run of `{target}` under {}", runs.display())]
+    NothingToResume {
+        command: String,
+        target: String,
+        runs: PathBuf,
+    },
     #[error(
         "the committed infra/ and helm/ differ from platform.toml in {} file(s): {}{}\na deploy applies what is committed and reviewed, so it does not run: `cargo xtask generate`, review and commit the result, then deploy (or check out the platform.toml that matches)",
         files.len(),
@@ -569,7 +573,8 @@ fn print_dry_run(
 ) -> Result<bool, Error> {
     let paths = Paths {
         root: root.to_path_buf(),
-        run_dir: root.join(RUNS_DIR).join("<run-id>"),
+        state: journal::state_dir(root),
+        run_dir: journal::runs_dir(root).join("<run-id>"),
     };
     writeln!(
         out,
@@ -867,6 +872,7 @@ fn execute(
                 return Err(Error::NothingToResume {
                     command: command.to_string(),
                     target: target.to_string(),
+                    runs: journal::runs_dir(root),
                 });
             }
         }
@@ -874,11 +880,13 @@ fn execute(
         None
     };
     let run_id = journal::new_run_id(command, target);
-    let run_dir = root.join(RUNS_DIR).join(&run_id);
-    // The hash must not depend on the run directory, so it is taken over a placeholder path.
+    let run_dir = journal::runs_dir(root).join(&run_id);
+    // The hash must not depend on the run or state directory, so it is taken over placeholder
+    // paths.
     let hash_paths = Paths {
         root: root.to_path_buf(),
-        run_dir: root.join(RUNS_DIR).join("<run-id>"),
+        state: root.join(".flotilla"),
+        run_dir: root.join(".flotilla/runs/<run-id>"),
     };
     let hashes = graph
         .steps()
@@ -897,6 +905,7 @@ fn execute(
     let mut engine = Engine::new(
         Paths {
             root: root.to_path_buf(),
+            state: journal::state_dir(root),
             run_dir: run_dir.clone(),
         },
         found.into_iter().map(|(t, f)| (t, f.program)).collect(),

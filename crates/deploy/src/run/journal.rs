@@ -20,8 +20,28 @@ pub fn timestamp() -> String {
 
 use flotilla_plan::graph::StepId;
 
-/// Where runs live, relative to the repository root.
-pub const RUNS_DIR: &str = ".flotilla/runs";
+/// The variable that moves the state directory out of the checkout.
+pub const STATE_DIR_ENV: &str = "FLOTILLA_STATE_DIR";
+
+/// Where Flotilla keeps what runs leave (journals and logs, Terraform's data directories,
+/// decommission checkouts, the reference cache): `FLOTILLA_STATE_DIR` when set (a relative path
+/// is taken from the checkout), else `.flotilla` in the checkout. A decommission checkout (the
+/// files of a past commit, marked by `.flotilla-commit`) always keeps its own `.flotilla`, so
+/// its teardown's journal and Terraform data never mix with the checkout's.
+pub fn state_dir(root: &Path) -> PathBuf {
+    if root.join(".flotilla-commit").is_file() {
+        return root.join(".flotilla");
+    }
+    match std::env::var_os(STATE_DIR_ENV).filter(|v| !v.is_empty()) {
+        Some(dir) => root.join(dir),
+        None => root.join(".flotilla"),
+    }
+}
+
+/// Where runs live: `<state>/runs`.
+pub fn runs_dir(root: &Path) -> PathBuf {
+    state_dir(root).join("runs")
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -132,7 +152,7 @@ pub fn new_run_id(command: &str, target: &str) -> String {
 
 /// The newest journal of a command and target, if any.
 pub fn latest(root: &Path, command: &str, target: &str) -> io::Result<Option<(PathBuf, Journal)>> {
-    let dir = root.join(RUNS_DIR);
+    let dir = runs_dir(root);
     let Ok(entries) = fs::read_dir(&dir) else {
         return Ok(None);
     };
@@ -159,7 +179,7 @@ pub fn at(path: &Path, e: io::Error) -> io::Error {
         || e.kind() == io::ErrorKind::PermissionDenied
     {
         format!(
-            " (a run keeps its journal, logs and saved plans under {RUNS_DIR}: run from a writable checkout)"
+            " (a run keeps its journal, logs, saved plans and Terraform data in the state directory: set {STATE_DIR_ENV} to a writable directory, or run from a writable checkout)"
         )
     } else {
         String::new()
@@ -179,7 +199,10 @@ mod tests {
         );
         let text = e.to_string();
         assert!(text.starts_with("/ro/.flotilla/runs/x: "), "{text}");
-        assert!(text.contains("run from a writable checkout"), "{text}");
+        assert!(
+            text.contains("set FLOTILLA_STATE_DIR to a writable directory"),
+            "{text}"
+        );
         assert_eq!(e.kind(), io::ErrorKind::ReadOnlyFilesystem);
     }
 }
