@@ -36,6 +36,7 @@ pub fn describe(
             region,
             quotas,
             addons,
+            clusters,
         } => {
             let mut v = vec![format!(
                 "aws service-quotas GetServiceQuota region={region} (GetAWSDefaultServiceQuota where the account never changed it), each at least what the platform needs:"
@@ -52,7 +53,13 @@ pub fn describe(
                     a.addon, a.kubernetes, a.version
                 ));
             }
-            v.push("stop before any Terraform step when a quota is short or a pin is not offered".into());
+            for c in clusters {
+                v.push(format!(
+                    "aws eks DescribeCluster name={} region={region}: not there yet, or running a version EKS can move to {} ({}: never down, one minor version at a time)",
+                    c.eks_name, c.kubernetes, c.cluster
+                ));
+            }
+            v.push("stop before any Terraform step when a quota is short, a pin is not offered or a version change is one EKS refuses".into());
             v
         }
         Work::Bootstrap {

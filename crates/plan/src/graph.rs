@@ -48,6 +48,15 @@ pub enum TerraformMode {
     Destroy,
 }
 
+/// A cluster the preflight compares with what runs: its name in platform.toml and in EKS, and
+/// the Kubernetes version the deploy would give it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterVersion {
+    pub cluster: String,
+    pub eks_name: String,
+    pub kubernetes: String,
+}
+
 /// An EKS add-on version versions.toml pins for a Kubernetes version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddonPin {
@@ -67,6 +76,9 @@ pub enum Work {
         region: String,
         quotas: Vec<QuotaNeed>,
         addons: Vec<AddonPin>,
+        /// The applied clusters of the region with their EKS names and `kubernetes_version`:
+        /// a running cluster's version (DescribeCluster) must be one EKS can move from.
+        clusters: Vec<ClusterVersion>,
     },
     /// The state bucket (`infra/bootstrap`, whose own state is local). Where that local state
     /// is on this machine, Terraform compares it with the module (verify: `plan
@@ -558,7 +570,13 @@ fn preflight_steps(platform: &Platform, applied: &[&Cluster], steps: &mut Vec<St
             .flat_map(|q| q.needs.clone())
             .collect();
         let mut addons: Vec<AddonPin> = Vec::new();
+        let mut clusters = Vec::new();
         for c in applied.iter().filter(|c| c.region == region) {
+            clusters.push(ClusterVersion {
+                cluster: c.name.clone(),
+                eks_name: platform.eks_cluster_name(c),
+                kubernetes: c.kubernetes_version.clone(),
+            });
             for addon in flotilla_model::versions::EKS_ADDONS {
                 let version = platform
                     .versions
@@ -580,11 +598,12 @@ fn preflight_steps(platform: &Platform, applied: &[&Cluster], steps: &mut Vec<St
                 region: region.to_string(),
                 quotas: needs,
                 addons,
+                clusters,
             },
             needs: vec![],
             inputs: vec![],
             outputs: vec![format!(
-                "the account's quotas and EKS's add-on versions in {region} hold the platform"
+                "the account's quotas, EKS's add-on versions and the running clusters' versions in {region} hold the platform"
             )],
             volatile: true,
         });

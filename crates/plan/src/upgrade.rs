@@ -78,6 +78,26 @@ impl std::fmt::Display for Problem {
     }
 }
 
+/// What EKS refuses in moving a control plane from `from` to `to` (`1.33` -> `1.35`, or down):
+/// `None` when it takes the change (the same version, or the next minor). The rule the upgrade
+/// plan applies against a git baseline and the deploy's preflight against the running cluster.
+pub fn control_plane_change(from: &str, to: &str) -> Option<Problem> {
+    let (f, t) = (minor_of(from)?, minor_of(to)?);
+    if t < f {
+        Some(Problem::Downgrade {
+            from: from.to_string(),
+            to: to.to_string(),
+        })
+    } else if t != f && (t.0 != f.0 || t.1 != f.1 + 1) {
+        Some(Problem::Skips {
+            from: from.to_string(),
+            to: to.to_string(),
+        })
+    } else {
+        None
+    }
+}
+
 /// The upgrade of one cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterUpgrade {
@@ -123,17 +143,7 @@ fn cluster_upgrade(
     };
     let tf = format!("terraform:{}", cluster.name);
     if t != f {
-        if t < f {
-            u.problems.push(Problem::Downgrade {
-                from: from.clone(),
-                to: to.clone(),
-            });
-        } else if t.0 != f.0 || t.1 != f.1 + 1 {
-            u.problems.push(Problem::Skips {
-                from: from.clone(),
-                to: to.clone(),
-            });
-        }
+        u.problems.extend(control_plane_change(from, to));
         u.steps.push(format!(
             "control plane {from} -> {to} ({tf}: EKS upgrades it in place, the API keeps serving)"
         ));

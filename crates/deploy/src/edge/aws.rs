@@ -1,4 +1,4 @@
-//! AWS: EKS DescribeCluster (endpoint, certificate authority), the EKS bearer token (a presigned
+//! AWS: EKS DescribeCluster (endpoint, certificate authority, version), the EKS bearer token (a presigned
 //! STS GetCallerIdentity URL), Secrets Manager for receiver credentials, S3 HeadBucket for the
 //! state bucket (whether the bootstrap is deployed, where its local state is not at hand), and
 //! the preflight and destroy calls: Service Quotas, EKS DescribeAddonVersions, CloudWatch Logs
@@ -81,6 +81,9 @@ pub trait Aws: Send + Sync {
     /// call of every real run, so missing or wrong credentials stop it before anything starts.
     fn caller_identity(&self, region: &str) -> Result<CallerIdentity, AwsError>;
     fn describe_cluster(&self, name: &str, region: &str) -> Result<ClusterEndpoint, AwsError>;
+    /// The Kubernetes version an EKS cluster runs (DescribeCluster's `version`), `None` when
+    /// there is no such cluster (not created yet).
+    fn cluster_version(&self, name: &str, region: &str) -> Result<Option<String>, AwsError>;
     /// A bearer token for the cluster's API (`k8s-aws-v1.` + presigned GetCallerIdentity).
     fn eks_token(&self, name: &str, region: &str) -> Result<String, AwsError>;
     /// The `SecretString` of a Secrets Manager secret.
@@ -199,6 +202,28 @@ impl Aws for SdkAws {
             endpoint,
             ca_pem: String::from_utf8_lossy(&ca).into_owned(),
         })
+    }
+
+    fn cluster_version(&self, name: &str, region: &str) -> Result<Option<String>, AwsError> {
+        let config = self.config(region);
+        let client = aws_sdk_eks::Client::new(&config);
+        match self
+            .runtime
+            .block_on(client.describe_cluster().name(name).send())
+        {
+            Ok(out) => Ok(out.cluster.and_then(|c| c.version)),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(AwsError::Cluster {
+                cluster: name.to_string(),
+                region: region.to_string(),
+                detail: format!("DescribeCluster failed: {}", error_chain(&e)),
+            }),
+        }
     }
 
     fn eks_token(&self, name: &str, region: &str) -> Result<String, AwsError> {

@@ -15,7 +15,7 @@ use sha2::{Digest as _, Sha256};
 
 use flotilla_model::quotas::QuotaNeed;
 use flotilla_plan::commands::*;
-use flotilla_plan::graph::{AddonPin, Step, TerraformMode, Work};
+use flotilla_plan::graph::{AddonPin, ClusterVersion, Step, TerraformMode, Work};
 use flotilla_plan::{Invocation, Tool, describe};
 
 use crate::edge::aws::Aws;
@@ -388,15 +388,39 @@ impl<'a> Engine<'a> {
     }
 
     /// See [`Work::Preflight`]. A quota Service Quotas has no value for is reported and not
-    /// held against the deploy; a short quota or an add-on pin EKS does not offer stops it.
+    /// held against the deploy; a short quota, an add-on pin EKS does not offer or a version
+    /// change EKS refuses (down, or more than one minor version) stops it.
     fn preflight(
         &self,
         region: &str,
         quotas: &[QuotaNeed],
         addons: &[AddonPin],
+        clusters: &[ClusterVersion],
         ctx: &StepContext<'_>,
     ) -> Result<(), StepFailure> {
         let mut problems = Vec::new();
+        for c in clusters {
+            let running = self
+                .aws
+                .cluster_version(&c.eks_name, region)
+                .map_err(StepFailure::error)?;
+            match running {
+                None => ctx.log.line(&format!(
+                    "cluster {} ({}): not in EKS yet; it is created at {}",
+                    c.cluster, c.eks_name, c.kubernetes
+                )),
+                Some(v) => match flotilla_plan::upgrade::control_plane_change(&v, &c.kubernetes) {
+                    None => ctx.log.line(&format!(
+                        "cluster {} ({}): runs {v}; kubernetes_version {} is a change EKS takes",
+                        c.cluster, c.eks_name, c.kubernetes
+                    )),
+                    Some(problem) => problems.push(format!(
+                        "cluster {} ({}) runs Kubernetes {v} in EKS, and its kubernetes_version in platform.toml is {}: {problem}",
+                        c.cluster, c.eks_name, c.kubernetes
+                    )),
+                },
+            }
+        }
         for q in quotas {
             let value = self
                 .aws
@@ -1100,7 +1124,8 @@ impl StepExecutor for Engine<'_> {
                 region,
                 quotas,
                 addons,
-            } => self.preflight(region, quotas, addons, ctx),
+                clusters,
+            } => self.preflight(region, quotas, addons, clusters, ctx),
             Work::Bootstrap {
                 dir,
                 bucket,

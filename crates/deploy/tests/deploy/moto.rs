@@ -124,6 +124,14 @@ fn moto_child() {
         .unwrap();
     assert_eq!(described.ca_pem, String::from_utf8_lossy(&ca));
 
+    // The preflight's version check: what runs, and no cluster (not created yet) as `None`.
+    assert_eq!(
+        aws.cluster_version("flotilla-production", region).unwrap(),
+        created.version().map(str::to_string)
+    );
+    assert!(created.version().is_some());
+    assert_eq!(aws.cluster_version("nope", region).unwrap(), None);
+
     let missing_cluster = aws.describe_cluster("nope", region).unwrap_err();
     assert!(
         missing_cluster.to_string().contains("EKS cluster `nope`"),
@@ -206,6 +214,9 @@ impl Aws for MotoAws {
         region: &str,
     ) -> Result<flotilla_deploy::aws::ClusterEndpoint, AwsError> {
         self.0.describe_cluster(name, region)
+    }
+    fn cluster_version(&self, name: &str, region: &str) -> Result<Option<String>, AwsError> {
+        self.0.cluster_version(name, region)
     }
     fn eks_token(&self, name: &str, region: &str) -> Result<String, AwsError> {
         self.0.eks_token(name, region)

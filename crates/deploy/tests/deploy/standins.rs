@@ -2032,3 +2032,74 @@ fn destroying_a_cluster_torn_down_already_does_nothing() {
     );
     assert!(stand.calls().is_empty(), "{:?}", stand.calls());
 }
+
+/// The preflight asks EKS which version each applied cluster runs (DescribeCluster) and stops
+/// the deploy before Terraform when `kubernetes_version` is a change EKS refuses: lower than
+/// what runs, or more than one minor version up. The next minor, the same version, or a
+/// cluster not created yet pass.
+#[test]
+fn a_version_change_eks_refuses_stops_the_deploy_before_terraform() {
+    let p = support::two_envs();
+    let dev = p.cluster("dev").unwrap();
+    let eks_name = p.eks_cluster_name(dev);
+    let (major, minor) = flotilla_model::kubernetes::minor_of(&dev.kubernetes_version).unwrap();
+    let running = |m: u32| format!("{major}.{m}");
+    let run = |version: Option<String>| {
+        let repo = support::scratch_repo(&p);
+        let stand = StandIns::new(repo.path(), &Behaviour::default());
+        let aws = Arc::new(FakeAws {
+            cluster_versions: version
+                .map(|v| [(eks_name.clone(), v)].into())
+                .unwrap_or_default(),
+            ..aws_with_receivers()
+        });
+        let mut io = support::io(
+            FakeAws::default(),
+            Arc::new(FakeKube::with_controlplane_for(&p, "dev")),
+            stand.tools(),
+        );
+        io.aws = Box::new(support::SharedAws(aws.clone()));
+        let mut out = Vec::new();
+        let code = deploy(repo.path(), &p, &args("dev"), &io, &mut out).unwrap();
+        let j = latest(repo.path(), "dev");
+        let preflight = j
+            .steps
+            .iter()
+            .find(|s| s.id.as_str().starts_with("preflight:"))
+            .expect("a preflight step")
+            .clone();
+        let asked = aws
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|c| c.starts_with(&format!("DescribeCluster {eks_name} ")));
+        assert!(asked, "the preflight asks EKS");
+        (code, preflight, terraform_of(&stand, "dev").len())
+    };
+
+    let cases = [
+        (running(minor + 1), "is lower than"),
+        (running(minor - 2), "skips a minor version"),
+    ];
+    for (version, why) in cases {
+        let (code, preflight, terraform_runs) = run(Some(version.clone()));
+        assert_eq!(code, 1);
+        assert_eq!(preflight.status, Status::Failed);
+        let m = preflight.message.unwrap();
+        assert!(
+            m.contains(&format!(
+                "cluster dev ({eks_name}) runs Kubernetes {version} in EKS, and its kubernetes_version in platform.toml is {}: kubernetes_version {} {why}",
+                dev.kubernetes_version, dev.kubernetes_version
+            )) && m.contains("nothing was created"),
+            "{m}"
+        );
+        assert_eq!(terraform_runs, 0, "no Terraform step ran");
+    }
+    for version in [Some(running(minor - 1)), Some(running(minor)), None] {
+        let (code, preflight, terraform_runs) = run(version.clone());
+        assert_eq!(preflight.status, Status::Succeeded, "{version:?}");
+        assert_eq!(code, 0, "{version:?}");
+        assert!(terraform_runs > 0);
+    }
+}

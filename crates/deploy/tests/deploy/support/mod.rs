@@ -178,6 +178,9 @@ pub struct FakeAws {
     pub quotas: BTreeMap<String, f64>,
     /// Add-ons whose pinned version EKS does not offer.
     pub unoffered_addons: BTreeSet<String>,
+    /// EKS name -> the Kubernetes version it runs (DescribeCluster); a cluster not listed is
+    /// not created yet as far as the preflight asks.
+    pub cluster_versions: BTreeMap<String, String>,
     pub log_groups: Mutex<BTreeSet<String>>,
     pub calls: Mutex<Vec<String>>,
     /// The state bucket's keys (ListObjectsV2); each holds a state with one resource unless
@@ -252,6 +255,13 @@ impl Aws for FakeAws {
             endpoint: format!("https://{name}.eks.test"),
             ca_pem: FAKE_CA.into(),
         })
+    }
+    fn cluster_version(&self, name: &str, region: &str) -> Result<Option<String>, AwsError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("DescribeCluster {name} {region} (version)"));
+        Ok(self.cluster_versions.get(name).cloned())
     }
     fn eks_token(&self, name: &str, _region: &str) -> Result<String, AwsError> {
         Ok(format!("k8s-aws-v1.fake-{name}"))
@@ -512,6 +522,9 @@ impl Aws for SharedAws {
     }
     fn describe_cluster(&self, name: &str, region: &str) -> Result<ClusterEndpoint, AwsError> {
         self.0.describe_cluster(name, region)
+    }
+    fn cluster_version(&self, name: &str, region: &str) -> Result<Option<String>, AwsError> {
+        self.0.cluster_version(name, region)
     }
     fn eks_token(&self, name: &str, region: &str) -> Result<String, AwsError> {
         self.0.eks_token(name, region)
