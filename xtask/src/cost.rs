@@ -37,7 +37,8 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
     crate::platform::check_target(&platform, &args.target, true)?;
     let target = flotilla_plan::Target::parse(&platform, &args.target)
         .map_err(|e| Error::Other(e.to_string()))?;
-    let head = bill(&platform).only(|c| target.has_cluster(&platform, &c.cluster));
+    let today = flotilla_deploy::today()?;
+    let head = bill(&platform, today).only(|c| target.has_cluster(&platform, &c.cluster));
     let base_ref = match (&args.base, args.format) {
         (Some(r), _) => Some(r.clone()),
         (None, Format::Markdown) => Some("HEAD".to_string()),
@@ -49,7 +50,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
             let base = flotilla_deploy::cmd::baseline::baseline(&ctx.root, &ctx.platform_rel(), r)
                 .map_err(|e| Error::Other(format!("no platform to compare with at {r}: {e}")))?;
             // The base's clusters of the same target, by this platform's reading of it.
-            Some(bill(&base).only(|c| {
+            Some(bill(&base, today).only(|c| {
                 target.has_cluster(&platform, &c.cluster) || target.has_cluster(&base, &c.cluster)
             }))
         }

@@ -112,7 +112,7 @@ enum Command {
 /// codes, which are the same for all.
 fn help(examples: &str) -> String {
     format!(
-        "{examples}\n\nEnvironment: FLOTILLA_ROOT (the checkout; default: the nearest directory upwards with a platform.toml), FLOTILLA_TERRAFORM, FLOTILLA_HELM, FLOTILLA_KUBECTL (tool programs; default: PATH), FLOTILLA_KUBE_ENDPOINT_<CLUSTER> (an API endpoint instead of EKS's), FLOTILLA_STATE_DIR (runs, Terraform data and the reference cache; default: .flotilla of the checkout), AWS_PROFILE and the other AWS SDK variables, NO_COLOR.\nExit codes: 0 ok, 1 error, 2 changes or drift, 3 invalid platform, 4 tool missing, 64 usage, 130 interrupted (README, \"Exit codes\")."
+        "{examples}\n\nEnvironment: FLOTILLA_ROOT (the checkout; default: the nearest directory upwards with a platform.toml), FLOTILLA_TERRAFORM, FLOTILLA_HELM, FLOTILLA_KUBECTL (tool programs; default: PATH), FLOTILLA_KUBE_ENDPOINT_<CLUSTER> (an API endpoint instead of EKS's), FLOTILLA_STATE_DIR (runs, Terraform data and the reference cache; default: .flotilla of the checkout), FLOTILLA_TODAY (YYYY-MM-DD: the day plan and cost read EKS support on; default: today, UTC), AWS_PROFILE and the other AWS SDK variables, NO_COLOR.\nExit codes: 0 ok, 1 error, 2 changes or drift, 3 invalid platform, 4 tool missing, 64 usage, 130 interrupted (README, \"Exit codes\")."
     )
 }
 

@@ -30,6 +30,7 @@ pub fn run(ctx: &Context, args: &Args) -> Result<ExitCode, Error> {
         &args.target,
         args.format,
         args.with_dependencies,
+        flotilla_deploy::today()?,
         &mut std::io::stdout().lock(),
     )?;
     if args.format != flotilla_plan::report::Format::Text {

@@ -556,8 +556,14 @@ fn the_documented_output_is_what_the_commands_print() {
         block,
     ));
     for (at, args, expected) in excerpts {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let o = xtask(&args);
+        // On the day the excerpts were taken (plan's EKS support section reads the date).
+        let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(&args)
+            .current_dir(checkout())
+            .env("FLOTILLA_ROOT", checkout())
+            .env("FLOTILLA_TODAY", "2026-12-02")
+            .output()
+            .expect("xtask runs");
         let actual = format!("{}{}", text(&o.stdout), text(&o.stderr))
             .replace(&root_text, "/home/ops/flotilla");
         let actual: Vec<&str> = actual.lines().map(str::trim_end).collect();
@@ -1051,4 +1057,54 @@ fn the_state_directory_can_be_moved_out_of_the_checkout() {
     check(&dry_run(None), &checkout().join(".flotilla"));
     // A dry run writes nothing there.
     assert!(files_under(state.path()).is_empty());
+}
+
+/// `plan`'s EKS support section reads each cluster's version in versions.toml's calendar on
+/// today's date (FLOTILLA_TODAY here): the seed's 1.34 is in standard support with notice
+/// before 2026-12-02 and out of it from that day; JSON says the same; a date that is not one
+/// is an error naming the variable.
+#[test]
+fn plan_says_where_each_clusters_version_stands_in_eks_support_on_a_day() {
+    let plan = |today: &str, format: &str| {
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["plan", "production", "--format", format])
+            .current_dir(checkout())
+            .env("FLOTILLA_ROOT", checkout())
+            .env("FLOTILLA_TODAY", today)
+            .output()
+            .unwrap()
+    };
+    let o = plan("2026-10-01", "text");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(out.contains("Today is 2026-10-01;"), "{out}");
+    assert!(
+        out.contains("  production: Kubernetes 1.34, support standard: standard support ends 2026-12-02, in 62 day(s): set kubernetes_version = \"1.35\" and deploy before then"),
+        "{out}"
+    );
+    let out = text(&plan("2026-12-02", "text").stdout);
+    assert!(
+        out.contains("  production: Kubernetes 1.34, support standard: standard support ended 2026-12-02: EKS upgrades the cluster to 1.35 itself"),
+        "{out}"
+    );
+    let o = plan("2026-12-02", "json");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(json["today"], "2026-12-02");
+    let production = json["support"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["cluster"] == "production")
+        .unwrap();
+    assert_eq!(production["status"]["phase"], "extended");
+    assert_eq!(production["status"]["since"], "2026-12-02");
+    assert_eq!(production["support"], "standard");
+    let o = plan("2026-12-32", "text");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("FLOTILLA_TODAY=2026-12-32: not a date (YYYY-MM-DD)"),
+        "{}",
+        text(&o.stderr)
+    );
 }

@@ -20,7 +20,8 @@ pub mod run;
 pub use cmd::diff::{DiffArgs, diff};
 pub use cmd::drift::{DriftArgs, DriftFormat, drift};
 pub use cmd::{
-    DeployArgs, DestroyArgs, Error, Format, Io, deploy, destroy, endpoints_from_env, plan,
+    DeployArgs, DestroyArgs, Error, Format, Io, TODAY_ENV, deploy, destroy, endpoints_from_env,
+    plan, today,
 };
 pub use edge::{aws, kube, process, tools};
 pub use flotilla_plan::Timeouts;

@@ -14,8 +14,107 @@ use crate::{Platform, Role, SupportType};
 /// Hours in the month the cost lines use (365.25 days / 12).
 pub const HOURS_PER_MONTH: f64 = 730.5;
 
-/// The EKS support section of `cargo xtask plan`.
-pub fn eks_support_text(platform: &Platform) -> String {
+/// Where a Kubernetes version stands in EKS's release calendar (`versions.toml
+/// [kubernetes.calendar]`) on a day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum SupportPhase {
+    /// In standard support until `until` (that many days from today).
+    Standard { until: String, days_left: i64 },
+    /// Out of standard support since `since`, in extended support until `until`.
+    Extended { since: String, until: String },
+    /// Out of extended support too.
+    Ended { since: String },
+    /// The calendar has no such version.
+    Unknown,
+}
+
+/// Days before the end of standard support from which `plan` says to upgrade.
+pub const UPGRADE_NOTICE_DAYS: i64 = 90;
+
+/// The support phase of `kubernetes` on `today` (days since 1970-01-01, [`crate::dates`]).
+pub fn support_phase(platform: &Platform, kubernetes: &str, today: i64) -> SupportPhase {
+    let Some(w) = platform.versions.kubernetes.calendar.get(kubernetes) else {
+        return SupportPhase::Unknown;
+    };
+    let (Some(standard), Some(extended)) = (
+        crate::dates::parse(&w.end_of_standard_support),
+        crate::dates::parse(&w.end_of_extended_support),
+    ) else {
+        return SupportPhase::Unknown;
+    };
+    if today < standard {
+        SupportPhase::Standard {
+            until: w.end_of_standard_support.clone(),
+            days_left: standard - today,
+        }
+    } else if today < extended {
+        SupportPhase::Extended {
+            since: w.end_of_standard_support.clone(),
+            until: w.end_of_extended_support.clone(),
+        }
+    } else {
+        SupportPhase::Ended {
+            since: w.end_of_extended_support.clone(),
+        }
+    }
+}
+
+/// The next minor version (`1.34` -> `1.35`).
+fn next_minor(version: &str) -> String {
+    match crate::kubernetes::minor_of(version) {
+        Some((major, minor)) => format!("{major}.{}", minor + 1),
+        None => "the next minor version".into(),
+    }
+}
+
+/// One cluster's support line of `plan`: its phase today and what its support policy makes
+/// of it.
+pub fn support_line(platform: &Platform, c: &crate::Cluster, today: i64) -> String {
+    let eks = &prices().eks;
+    let k = &c.kubernetes_version;
+    let next = next_minor(k);
+    let more = (eks.extended_per_cluster_hour - eks.standard_per_cluster_hour) * HOURS_PER_MONTH;
+    let head = format!(
+        "{}: Kubernetes {k}, support {}",
+        c.name,
+        c.support.eks_name().to_lowercase()
+    );
+    match (support_phase(platform, k, today), c.support) {
+        (SupportPhase::Standard { until, days_left }, support) => {
+            let policy = match support {
+                SupportType::Standard => "then EKS upgrades the cluster itself".to_string(),
+                SupportType::Extended => format!(
+                    "then it stays, at ${:.2} per hour (${more:.0} a month more)",
+                    eks.extended_per_cluster_hour
+                ),
+            };
+            if days_left <= UPGRADE_NOTICE_DAYS {
+                format!(
+                    "{head}: standard support ends {until}, in {days_left} day(s): set kubernetes_version = \"{next}\" and deploy before then ({policy})"
+                )
+            } else {
+                format!("{head}: standard support until {until} ({days_left} days; {policy})")
+            }
+        }
+        (SupportPhase::Extended { since, .. }, SupportType::Standard) => format!(
+            "{head}: standard support ended {since}: EKS upgrades the cluster to {next} itself, outside this repository, and a deploy of {k} is then refused (EKS cannot downgrade): set kubernetes_version = \"{next}\" and deploy (`cargo xtask plan <env> --from <ref>` shows the upgrade)"
+        ),
+        (SupportPhase::Extended { since, until }, SupportType::Extended) => format!(
+            "{head}: in extended support since {since}, until {until}: ${:.2} per hour (${more:.0} a month more than standard); set kubernetes_version = \"{next}\" and deploy to leave it",
+            eks.extended_per_cluster_hour
+        ),
+        (SupportPhase::Ended { since }, _) => format!(
+            "{head}: extended support ended {since}: EKS upgrades the cluster itself; set kubernetes_version to a supported version"
+        ),
+        (SupportPhase::Unknown, _) => {
+            format!("{head}: not in versions.toml's [kubernetes.calendar]; add its support dates")
+        }
+    }
+}
+
+/// The EKS support section of `cargo xtask plan` on `today` (days since 1970-01-01).
+pub fn eks_support_text(platform: &Platform, today: i64) -> String {
     let eks = &prices().eks;
     let mut s = String::new();
     let _ = writeln!(
@@ -28,22 +127,13 @@ pub fn eks_support_text(platform: &Platform) -> String {
         prices().retrieved,
         eks.source
     );
+    let _ = writeln!(
+        s,
+        "Today is {}; the support dates are versions.toml's [kubernetes.calendar].",
+        crate::dates::format(today)
+    );
     for c in &platform.clusters {
-        let line = match c.support {
-            SupportType::Standard => format!(
-                "  {}: Kubernetes {}, support standard: upgraded by EKS when {} leaves standard support, never billed extended support",
-                c.name, c.kubernetes_version, c.kubernetes_version
-            ),
-            SupportType::Extended => format!(
-                "  {}: Kubernetes {}, support extended: once {} leaves standard support it stays, at ${:.2} per hour (${:.0} a month more than standard)",
-                c.name,
-                c.kubernetes_version,
-                c.kubernetes_version,
-                eks.extended_per_cluster_hour,
-                (eks.extended_per_cluster_hour - eks.standard_per_cluster_hour) * HOURS_PER_MONTH
-            ),
-        };
-        let _ = writeln!(s, "{line}");
+        let _ = writeln!(s, "  {}", support_line(platform, c, today));
     }
     s
 }
@@ -151,8 +241,9 @@ fn copies_in_other_zones(copies: u32, zones: u8) -> f64 {
     f64::from(copies.saturating_sub(1).min(u32::from(zones.max(1)) - 1))
 }
 
-/// The platform's monthly cost at the pinned list prices.
-pub fn bill(platform: &Platform) -> Bill {
+/// The platform's monthly cost at the pinned list prices, each control plane at the support
+/// price of its version on `today` (days since 1970-01-01).
+pub fn bill(platform: &Platform, today: i64) -> Bill {
     let table = prices();
     let plan = platform.capacity_plan();
     let cp = platform.controlplane();
@@ -168,23 +259,41 @@ pub fn bill(platform: &Platform) -> Bill {
             prices: rp,
             lines: Vec::new(),
         };
-        // The control plane.
+        // The control plane, at its version's support price today.
+        let more = HOURS_PER_MONTH
+            * (table.eks.extended_per_cluster_hour - table.eks.standard_per_cluster_hour);
+        let phase = support_phase(platform, &c.kubernetes_version, today);
+        let (usd, note) = match (&phase, c.support) {
+            (SupportPhase::Extended { since, until }, SupportType::Extended) => (
+                table.eks.extended_per_cluster_hour,
+                Some(format!(
+                    "in extended support since {since} (until {until}): ${more:.2} a month more than standard"
+                )),
+            ),
+            (SupportPhase::Extended { since, .. }, SupportType::Standard) => (
+                table.eks.standard_per_cluster_hour,
+                Some(format!(
+                    "standard support ended {since}: EKS upgrades the cluster to {} itself",
+                    next_minor(&c.kubernetes_version)
+                )),
+            ),
+            (SupportPhase::Standard { until, .. }, SupportType::Extended) => (
+                table.eks.standard_per_cluster_hour,
+                Some(format!(
+                    "support extended: ${more:.2} a month more from {until}, when {} leaves standard support",
+                    c.kubernetes_version
+                )),
+            ),
+            _ => (table.eks.standard_per_cluster_hour, None),
+        };
         l.lines.push(Line {
             item: format!("EKS control plane, Kubernetes {}", c.kubernetes_version),
             quantity: HOURS_PER_MONTH,
             unit: "cluster-hour",
-            usd_per_unit: Some(table.eks.standard_per_cluster_hour),
-            monthly_usd: Some(HOURS_PER_MONTH * table.eks.standard_per_cluster_hour),
+            usd_per_unit: Some(usd),
+            monthly_usd: Some(HOURS_PER_MONTH * usd),
             source: Some("eks".into()),
-            note: (c.support == SupportType::Extended).then(|| {
-                format!(
-                    "support extended: ${:.2} a month more once {} leaves standard support",
-                    HOURS_PER_MONTH
-                        * (table.eks.extended_per_cluster_hour
-                            - table.eks.standard_per_cluster_hour),
-                    c.kubernetes_version
-                )
-            }),
+            note,
         });
         // Nodes: each node group at its desired size, on its first instance type (managed node
         // groups launch on-demand capacity in the order of the types).

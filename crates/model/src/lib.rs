@@ -9,6 +9,7 @@ pub mod artifact;
 pub mod aws_data;
 pub mod capacity;
 pub mod cost;
+pub mod dates;
 mod diagnostic;
 pub mod kubernetes;
 pub mod names;

@@ -40,6 +40,20 @@ pub struct Versions {
 #[serde(deny_unknown_fields)]
 pub struct KubernetesVersions {
     pub supported: Vec<String>,
+    /// EKS's release calendar: per Kubernetes version, when standard and extended support end.
+    /// Empty in a versions.toml older than the calendar (a git baseline of `plan --from` or
+    /// `cost --base`), whose clusters then have no known support phase.
+    #[serde(default)]
+    pub calendar: BTreeMap<String, SupportWindow>,
+}
+
+/// When EKS's standard and extended support of a Kubernetes version end (`YYYY-MM-DD`, as AWS's
+/// table gives them: from that day on, the version is out of that support).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupportWindow {
+    pub end_of_standard_support: String,
+    pub end_of_extended_support: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,6 +166,26 @@ impl Versions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every supported version has its support window, dates that parse, extended support
+    /// after standard, and later versions ending later.
+    #[test]
+    fn every_supported_version_has_its_eks_support_window() {
+        let v = Versions::embedded();
+        let mut last = i64::MIN;
+        for k in &v.kubernetes.supported {
+            let w = v
+                .kubernetes
+                .calendar
+                .get(k)
+                .unwrap_or_else(|| panic!("{k}"));
+            let standard = crate::dates::parse(&w.end_of_standard_support).expect("a date");
+            let extended = crate::dates::parse(&w.end_of_extended_support).expect("a date");
+            assert!(standard < extended, "{k}");
+            assert!(standard > last, "{k}");
+            last = standard;
+        }
+    }
 
     #[test]
     fn embedded_versions_parse() {

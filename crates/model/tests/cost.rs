@@ -7,9 +7,13 @@ use flotilla_model::cost::{Bill, bill};
 const DUO: &str = include_str!("../../testkit/fixtures/two-envs.toml");
 const SEED: &str = include_str!("../../testkit/fixtures/seed.toml");
 
+/// A day on which the fixtures' Kubernetes 1.34 is in standard support (2026-08-01): the hand
+/// computed figures below price every control plane at the standard price.
+const BEFORE_1_34_LEAVES_STANDARD: i64 = 20_666;
+
 fn duo() -> Bill {
     let p = flotilla_model::load("two-envs.toml", DUO, &Versions::embedded()).unwrap();
-    bill(&p)
+    bill(&p, BEFORE_1_34_LEAVES_STANDARD)
 }
 
 fn line(bill: &Bill, cluster: &str, starts: &str) -> f64 {
@@ -111,7 +115,7 @@ fn the_controlplanes_nodes_load_balancers_and_transfer_match_the_hand_computed_f
 #[test]
 fn every_line_names_a_source_the_bill_lists_and_a_region_without_rows_is_said() {
     let seed = flotilla_model::load("seed.toml", SEED, &Versions::embedded()).unwrap();
-    let b = bill(&seed);
+    let b = bill(&seed, BEFORE_1_34_LEAVES_STANDARD);
     for c in &b.clusters {
         // The seed is in eu-west-1, which the table has no rows for.
         assert_eq!(
@@ -137,7 +141,7 @@ fn an_instance_type_the_table_lacks_is_a_line_without_a_price_not_a_wrong_one() 
     let mut p = flotilla_model::load("two-envs.toml", DUO, &Versions::embedded()).unwrap();
     let dev = p.clusters.iter_mut().find(|c| c.name == "dev").unwrap();
     dev.node_pools[0].instance_types = vec!["x9z.large".into()];
-    let b = bill(&p);
+    let b = bill(&p, BEFORE_1_34_LEAVES_STANDARD);
     let dev = b.clusters.iter().find(|c| c.cluster == "dev").unwrap();
     let l = dev
         .lines
@@ -169,7 +173,7 @@ fn events_sent_to_the_controlplane_of_another_region_say_the_transfer_is_a_lower
         .find(|c| c.name == "dev")
         .unwrap()
         .region = "us-west-2".into();
-    let b = bill(&p);
+    let b = bill(&p, BEFORE_1_34_LEAVES_STANDARD);
     let dev = b.clusters.iter().find(|c| c.cluster == "dev").unwrap();
     assert_eq!(dev.priced_at, "us-east-1");
     let l = dev
@@ -186,4 +190,115 @@ fn events_sent_to_the_controlplane_of_another_region_say_the_transfer_is_a_lower
     );
     let qa = b.clusters.iter().find(|c| c.cluster == "qa").unwrap();
     assert!(qa.lines.iter().all(|l| l.note.is_none()), "{:?}", qa.lines);
+}
+
+/// The control plane's price and the plan's support line follow EKS's calendar for the
+/// cluster's version and its support policy: in standard support (with notice from 90 days
+/// before its end), out of it with `support = "standard"` (EKS upgrades the cluster itself:
+/// the standard price, and what to do), out of it with `"extended"` (the extended price), and
+/// past extended support.
+#[test]
+fn the_control_plane_follows_the_eks_calendar_of_its_version() {
+    use flotilla_model::cost::{SupportPhase, support_line, support_phase};
+    use flotilla_model::dates::parse;
+    let standard = flotilla_model::load("two-envs.toml", DUO, &Versions::embedded()).unwrap();
+    let extended_text = DUO.replacen(
+        "kubernetes_version = \"1.34\"",
+        "kubernetes_version = \"1.34\"\nsupport = \"extended\"",
+        1,
+    );
+    let extended =
+        flotilla_model::load("two-envs.toml", &extended_text, &Versions::embedded()).unwrap();
+    let first = extended.clusters[0].name.clone();
+    let day = |d: &str| parse(d).unwrap();
+    let control_plane = |p: &flotilla_model::Platform, d: &str| {
+        let b = bill(p, day(d));
+        let c = b.clusters.iter().find(|c| c.cluster == first).unwrap();
+        c.lines
+            .iter()
+            .find(|l| l.item.starts_with("EKS control plane"))
+            .unwrap()
+            .clone()
+    };
+    // 1.34: standard support ends 2026-12-02, extended on 2027-12-02 (versions.toml).
+    assert_eq!(
+        support_phase(&standard, "1.34", day("2026-12-01")),
+        SupportPhase::Standard {
+            until: "2026-12-02".into(),
+            days_left: 1
+        }
+    );
+    assert_eq!(
+        support_phase(&standard, "1.34", day("2026-12-02")),
+        SupportPhase::Extended {
+            since: "2026-12-02".into(),
+            until: "2027-12-02".into()
+        }
+    );
+    assert_eq!(
+        support_phase(&standard, "1.34", day("2027-12-02")),
+        SupportPhase::Ended {
+            since: "2027-12-02".into()
+        }
+    );
+    assert_eq!(support_phase(&standard, "1.99", 0), SupportPhase::Unknown);
+
+    // Standard support: the standard price, 0.10 x 730.5.
+    near(
+        control_plane(&standard, "2026-12-01").monthly_usd.unwrap(),
+        73.05,
+    );
+    near(
+        control_plane(&extended, "2026-12-01").monthly_usd.unwrap(),
+        73.05,
+    );
+    // After its end: standard support keeps the standard price (EKS upgrades the cluster),
+    // extended support costs 0.60 x 730.5.
+    let after = control_plane(&standard, "2026-12-02");
+    near(after.monthly_usd.unwrap(), 73.05);
+    assert_eq!(
+        after.note.as_deref(),
+        Some("standard support ended 2026-12-02: EKS upgrades the cluster to 1.35 itself")
+    );
+    let after = control_plane(&extended, "2026-12-02");
+    near(after.monthly_usd.unwrap(), 438.3);
+    assert!(
+        after.note.as_deref().unwrap().starts_with(
+            "in extended support since 2026-12-02 (until 2027-12-02): $365.25 a month more"
+        ),
+        "{:?}",
+        after.note
+    );
+
+    let line = |p: &flotilla_model::Platform, d: &str| {
+        let c = p.cluster(&first).unwrap();
+        support_line(p, c, day(d))
+    };
+    assert_eq!(
+        line(&standard, "2026-08-01"),
+        format!(
+            "{first}: Kubernetes 1.34, support standard: standard support until 2026-12-02 (123 days; then EKS upgrades the cluster itself)"
+        )
+    );
+    assert_eq!(
+        line(&standard, "2026-10-01"),
+        format!(
+            "{first}: Kubernetes 1.34, support standard: standard support ends 2026-12-02, in 62 day(s): set kubernetes_version = \"1.35\" and deploy before then (then EKS upgrades the cluster itself)"
+        )
+    );
+    assert!(
+        line(&standard, "2026-12-02").contains(
+            "standard support ended 2026-12-02: EKS upgrades the cluster to 1.35 itself, outside this repository, and a deploy of 1.34 is then refused (EKS cannot downgrade)"
+        ),
+        "{}",
+        line(&standard, "2026-12-02")
+    );
+    assert!(
+        line(&extended, "2026-12-02").contains(
+            "in extended support since 2026-12-02, until 2027-12-02: $0.60 per hour ($365 a month more than standard)"
+        ),
+        "{}",
+        line(&extended, "2026-12-02")
+    );
+    assert!(line(&extended, "2028-01-01").contains("extended support ended 2027-12-02"));
 }

@@ -36,12 +36,14 @@ impl std::str::FromStr for Format {
     }
 }
 
-/// The report of `plan` for a target.
+/// The report of `plan` for a target, its EKS support section as of `today` (days since
+/// 1970-01-01).
 pub fn report(
     platform: &Platform,
     target: &Target,
     format: Format,
     with_dependencies: bool,
+    today: i64,
 ) -> Result<String, GraphError> {
     let inputs = GraphInputs::from_platform(platform);
     let graph = deploy_graph(
@@ -66,7 +68,7 @@ pub fn report(
             let _ = writeln!(
                 out,
                 "{}",
-                flotilla_model::cost::eks_support_text(platform).trim_end()
+                flotilla_model::cost::eks_support_text(platform, today).trim_end()
             );
             let title = format!(
                 "Step graph of `deploy {}` ({} steps)",
@@ -91,10 +93,25 @@ pub fn report(
                     })
                 })
                 .collect();
+            let support: Vec<serde_json::Value> = platform
+                .clusters
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "cluster": c.name,
+                        "kubernetes": c.kubernetes_version,
+                        "support": c.support.eks_name().to_lowercase(),
+                        "status": flotilla_model::cost::support_phase(platform, &c.kubernetes_version, today),
+                        "advice": flotilla_model::cost::support_line(platform, c, today),
+                    })
+                })
+                .collect();
             let report = serde_json::json!({
                 "target": target.name(platform),
                 "capacity": &*platform.capacity_plan(),
                 "quotas": flotilla_model::quotas::needs(platform),
+                "today": flotilla_model::dates::format(today),
+                "support": support,
                 "steps": steps,
             });
             out.push_str(&serde_json::to_string_pretty(&report).unwrap_or_default());

@@ -472,15 +472,30 @@ pub fn plan(
     target: &str,
     format: Format,
     with_dependencies: bool,
+    today: i64,
     out: &mut dyn Write,
 ) -> Result<i32, Error> {
     let target = Target::parse(platform, target)?;
     write!(
         out,
         "{}",
-        flotilla_plan::report::report(platform, &target, format, with_dependencies)?
+        flotilla_plan::report::report(platform, &target, format, with_dependencies, today)?
     )?;
     Ok(0)
+}
+
+/// The variable that fixes today's date for `plan` and `cost` (tests, or "what will this say
+/// on the day standard support ends").
+pub const TODAY_ENV: &str = "FLOTILLA_TODAY";
+
+/// Today (UTC) as days since 1970-01-01: `FLOTILLA_TODAY` (`YYYY-MM-DD`) when set, else the
+/// clock.
+pub fn today() -> Result<i64, Error> {
+    match std::env::var(TODAY_ENV) {
+        Ok(text) if !text.is_empty() => flotilla_model::dates::parse(&text)
+            .ok_or_else(|| Error::Other(format!("{TODAY_ENV}={text}: not a date (YYYY-MM-DD)"))),
+        _ => Ok(jiff::Timestamp::now().as_second().div_euclid(86_400)),
+    }
 }
 
 /// The one cluster a target names (an environment or the controlplane).
