@@ -187,6 +187,22 @@ mod tests {
         }
     }
 
+    /// A versions.toml from before the calendar (a git baseline of `plan --from`) still parses,
+    /// with no support dates.
+    #[test]
+    fn a_versions_toml_without_the_calendar_is_a_baseline_with_no_dates() {
+        let start = VERSIONS_TOML.find("[kubernetes.calendar]").unwrap();
+        let end = start + VERSIONS_TOML[start..].find("\n\n").unwrap();
+        let old = format!("{}{}", &VERSIONS_TOML[..start], &VERSIONS_TOML[end..]);
+        assert!(!old.contains("end_of_standard_support"));
+        let v = Versions::parse(&old).unwrap();
+        assert!(v.kubernetes.calendar.is_empty());
+        assert_eq!(
+            v.kubernetes.supported,
+            Versions::embedded().kubernetes.supported
+        );
+    }
+
     #[test]
     fn embedded_versions_parse() {
         let v = Versions::embedded();
