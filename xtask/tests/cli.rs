@@ -1100,6 +1100,29 @@ fn plan_says_where_each_clusters_version_stands_in_eks_support_on_a_day() {
     assert_eq!(production["status"]["phase"], "extended");
     assert_eq!(production["status"]["since"], "2026-12-02");
     assert_eq!(production["support"], "standard");
+    // The deploy dry run names the clusters due (here the controlplane and production), or
+    // says none is.
+    let dry_run = |today: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["deploy", "production", "--dry-run"])
+            .current_dir(checkout())
+            .env("FLOTILLA_ROOT", checkout())
+            .env("FLOTILLA_TODAY", today)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        text(&o.stdout)
+    };
+    let out = dry_run("2026-12-02");
+    assert!(
+        out.contains("support (EKS's calendar in versions.toml, on 2026-12-02):\n  controlplane: Kubernetes 1.34, support standard: standard support ended 2026-12-02: ")
+            && out.contains("\n  production: Kubernetes 1.34, support standard: standard support ended 2026-12-02: ")
+            && !out.contains("  staging: Kubernetes"),
+        "{out}"
+    );
+    assert!(
+        dry_run("2026-06-01").contains("\nsupport: every cluster's Kubernetes version stays in EKS standard support for more than 90 days"),
+    );
     let o = plan("2026-12-32", "text");
     assert_eq!(o.status.code(), Some(1));
     assert!(

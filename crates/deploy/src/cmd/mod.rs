@@ -638,11 +638,59 @@ fn print_dry_run(
             flotilla_plan::upgrade::to_text(&upgrades, name)
         )?;
     }
+    if command == "deploy" {
+        write_support(platform, graph, today()?, out)?;
+    }
     writeln!(out)?;
     for (i, s) in graph.steps().iter().enumerate() {
         write_step(out, i + 1, s, &paths, timeouts, &io.endpoints)?;
     }
     Ok(drift.is_empty())
+}
+
+/// The deployed clusters whose Kubernetes version leaves EKS standard support within
+/// [`flotilla_model::cost::UPGRADE_NOTICE_DAYS`] or has left it, with what to do (`plan`'s EKS
+/// support lines); one line when none does.
+fn write_support(
+    platform: &Platform,
+    graph: &Graph,
+    today: i64,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    use flotilla_model::cost::{SupportPhase, UPGRADE_NOTICE_DAYS, support_line, support_phase};
+    let deployed: std::collections::BTreeSet<&str> = graph
+        .steps()
+        .iter()
+        .filter_map(|s| s.work.cluster())
+        .collect();
+    let due: Vec<String> = platform
+        .clusters
+        .iter()
+        .filter(|c| deployed.contains(c.name.as_str()))
+        .filter(|c| {
+            !matches!(
+                support_phase(platform, &c.kubernetes_version, today),
+                SupportPhase::Standard { days_left, .. } if days_left > UPGRADE_NOTICE_DAYS
+            )
+        })
+        .map(|c| support_line(platform, c, today))
+        .collect();
+    if due.is_empty() {
+        writeln!(
+            out,
+            "support: every cluster's Kubernetes version stays in EKS standard support for more than {UPGRADE_NOTICE_DAYS} days (`cargo xtask plan` has the dates)"
+        )?;
+    } else {
+        writeln!(
+            out,
+            "support (EKS's calendar in versions.toml, on {}):",
+            flotilla_model::dates::format(today)
+        )?;
+        for line in due {
+            writeln!(out, "  {line}")?;
+        }
+    }
+    Ok(())
 }
 
 /// What a real run checks before its first step, as far as it can be checked offline: the
