@@ -78,6 +78,11 @@ pub fn read_archive(gz: &[u8]) -> Result<Archive, String> {
                     }
                 }
             }
+            // A GNU long name: the next entry's path.
+            b'L' => {
+                let end = body.iter().position(|&b| b == 0).unwrap_or(body.len());
+                long_name = Some(String::from_utf8_lossy(&body[..end]).into_owned());
+            }
             b'0' | 0 => {
                 let name = long_name.take().unwrap_or(name);
                 time.get_or_insert(mtime);
@@ -971,6 +976,78 @@ pub fn file(archive: &Archive, url: &str, path: &str) -> Result<Vec<u8>, String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One tar header block (ustar), its checksum filled in.
+    fn header(name: &str, size: usize, mtime: i64, kind: u8) -> Vec<u8> {
+        let mut h = vec![0u8; 512];
+        h[..name.len()].copy_from_slice(name.as_bytes());
+        h[100..107].copy_from_slice(b"0000644");
+        h[124..135].copy_from_slice(format!("{size:011o}").as_bytes());
+        h[136..147].copy_from_slice(format!("{mtime:011o}").as_bytes());
+        h[148..156].copy_from_slice(b"        ");
+        h[156] = kind;
+        h[257..263].copy_from_slice(b"ustar\0");
+        let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+        h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+        h
+    }
+
+    fn entry(out: &mut Vec<u8>, name: &str, body: &[u8], mtime: i64, kind: u8) {
+        out.extend(header(name, body.len(), mtime, kind));
+        out.extend(body);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+
+    /// An archive as git archive writes it (a pax global header with the commit), with one
+    /// path too long for the header (a GNU long-name entry before it): both read, the top
+    /// directory removed, the commit and time taken; no pax comment is an error.
+    #[test]
+    fn an_archive_gives_its_commit_time_and_files() {
+        use std::io::Write as _;
+        let commit = "0123456789abcdef0123456789abcdef01234567";
+        let record = format!("52 comment={commit}\n");
+        assert_eq!(record.len(), 52);
+        let long = format!("top/modules/{}/main.tf", "x".repeat(120));
+        let mut tar = Vec::new();
+        entry(&mut tar, "pax_global_header", record.as_bytes(), 0, b'g');
+        entry(
+            &mut tar,
+            "top/variables.tf",
+            b"variable \"a\" {}\n",
+            1_777_306_938,
+            b'0',
+        );
+        entry(
+            &mut tar,
+            "././@LongLink",
+            format!("{long}\0").as_bytes(),
+            0,
+            b'L',
+        );
+        entry(&mut tar, &long[..100], b"# long\n", 1_777_306_938, b'0');
+        tar.extend([0u8; 1024]);
+        let gz = |tar: &[u8]| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(tar).unwrap();
+            e.finish().unwrap()
+        };
+        let a = read_archive(&gz(&tar)).unwrap();
+        assert_eq!(a.commit, commit);
+        assert_eq!(utc(a.time), "2026-04-27T16:22:18Z");
+        let names: Vec<&str> = a.files.keys().map(String::as_str).collect();
+        assert_eq!(names, [&long[4..], "variables.tf"]);
+        let without = tar[1024..].to_vec();
+        assert!(
+            read_archive(&gz(&without))
+                .unwrap_err()
+                .contains("names no commit")
+        );
+        assert!(
+            read_archive(b"not gzip")
+                .unwrap_err()
+                .starts_with("not a gzip archive")
+        );
+    }
 
     #[test]
     fn timestamps_are_utc() {
