@@ -1,5 +1,6 @@
 //! The command line as a user meets it: exit codes, messages, and what is (not) written.
 
+use flotilla_testkit::git;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -42,26 +43,23 @@ fn checkout() -> &'static Path {
     })
 }
 
-/// Runs git in `dir` as a test author; fails the test when git does.
-fn git(dir: &Path, args: &[&str]) {
-    let ok = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-        .status
-        .success();
-    assert!(ok, "git {args:?}");
+fn xtask(args: &[&str]) -> Output {
+    xtask_with(args, &[])
 }
 
-fn xtask(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
+/// [`xtask`] with these environment variables; FLOTILLA_STATE_DIR and FLOTILLA_TODAY only as
+/// given (not the caller's).
+fn xtask_with(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    c.args(args)
         .current_dir(checkout())
         .env("FLOTILLA_ROOT", checkout())
-        .output()
-        .expect("xtask runs")
+        .env_remove("FLOTILLA_STATE_DIR")
+        .env_remove("FLOTILLA_TODAY");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("xtask runs")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -557,13 +555,8 @@ fn the_documented_output_is_what_the_commands_print() {
     ));
     for (at, args, expected) in excerpts {
         // On the day the excerpts were taken (plan's EKS support section reads the date).
-        let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .args(&args)
-            .current_dir(checkout())
-            .env("FLOTILLA_ROOT", checkout())
-            .env("FLOTILLA_TODAY", "2026-12-02")
-            .output()
-            .expect("xtask runs");
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = xtask_with(&args, &[("FLOTILLA_TODAY", "2026-12-02")]);
         let actual = format!("{}{}", text(&o.stdout), text(&o.stderr))
             .replace(&root_text, "/home/ops/flotilla");
         let actual: Vec<&str> = actual.lines().map(str::trim_end).collect();
@@ -1029,15 +1022,11 @@ fn cost_prices_every_cluster_and_the_change_against_a_commit() {
 fn the_state_directory_can_be_moved_out_of_the_checkout() {
     let state = tempfile::tempdir().unwrap();
     let dry_run = |value: Option<&str>| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
-        c.args(["deploy", "testing", "--dry-run"])
-            .current_dir(checkout())
-            .env("FLOTILLA_ROOT", checkout());
-        match value {
-            Some(v) => c.env("FLOTILLA_STATE_DIR", v),
-            None => c.env_remove("FLOTILLA_STATE_DIR"),
-        };
-        let o = c.output().unwrap();
+        let env: Vec<(&str, &str)> = value
+            .map(|v| ("FLOTILLA_STATE_DIR", v))
+            .into_iter()
+            .collect();
+        let o = xtask_with(&["deploy", "testing", "--dry-run"], &env);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
         text(&o.stdout)
     };
@@ -1066,13 +1055,10 @@ fn the_state_directory_can_be_moved_out_of_the_checkout() {
 #[test]
 fn plan_says_where_each_clusters_version_stands_in_eks_support_on_a_day() {
     let plan = |today: &str, format: &str| {
-        Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .args(["plan", "production", "--format", format])
-            .current_dir(checkout())
-            .env("FLOTILLA_ROOT", checkout())
-            .env("FLOTILLA_TODAY", today)
-            .output()
-            .unwrap()
+        xtask_with(
+            &["plan", "production", "--format", format],
+            &[("FLOTILLA_TODAY", today)],
+        )
     };
     let o = plan("2026-10-01", "text");
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
@@ -1103,13 +1089,10 @@ fn plan_says_where_each_clusters_version_stands_in_eks_support_on_a_day() {
     // The deploy dry run names the clusters due (here the controlplane and production), or
     // says none is.
     let dry_run = |today: &str| {
-        let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .args(["deploy", "production", "--dry-run"])
-            .current_dir(checkout())
-            .env("FLOTILLA_ROOT", checkout())
-            .env("FLOTILLA_TODAY", today)
-            .output()
-            .unwrap();
+        let o = xtask_with(
+            &["deploy", "production", "--dry-run"],
+            &[("FLOTILLA_TODAY", today)],
+        );
         assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
         text(&o.stdout)
     };

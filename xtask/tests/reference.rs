@@ -396,10 +396,9 @@ fn a_bumped_chart_gets_its_files_from_the_previous_version_and_its_digests_recor
     );
 }
 
-/// An entry written by hand with `sha256 = ""` (a new file): `--locked` refuses it, a plain
-/// sync downloads it and records its digest in place (one entry, not two).
-#[test]
-fn a_hand_written_entry_gets_its_digest_recorded_once() {
+/// A scratch repository whose lock has one file, `kubernetes-json-schema/extra/schema.json`
+/// (`{}`, served by a loopback server), with this digest (empty: not recorded yet).
+fn one_schema_repo(sha256: &str) -> tempfile::TempDir {
     let routes: Routes = Default::default();
     let base = serve(None, routes.clone());
     routes.lock().unwrap().insert(
@@ -407,12 +406,19 @@ fn a_hand_written_entry_gets_its_digest_recorded_once() {
         (b"{}".to_vec(), "application/json"),
     );
     let versions = std::fs::read_to_string(root().join("versions.toml")).unwrap();
-    let repo = scratch(
+    scratch(
         &versions,
         &format!(
-            "\n[[file]]\npath = \"kubernetes-json-schema/extra/schema.json\"\nsha256 = \"\"\nurl = \"{base}/x/schema.json\"\n"
+            "\n[[file]]\npath = \"kubernetes-json-schema/extra/schema.json\"\nsha256 = \"{sha256}\"\nurl = \"{base}/x/schema.json\"\n"
         ),
-    );
+    )
+}
+
+/// An entry written by hand with `sha256 = ""` (a new file): `--locked` refuses it, a plain
+/// sync downloads it and records its digest in place (one entry, not two).
+#[test]
+fn a_hand_written_entry_gets_its_digest_recorded_once() {
+    let repo = one_schema_repo("");
     let cache = tempfile::tempdir().unwrap();
     let cache_arg = cache.path().to_str().unwrap();
     let o = sync(repo.path(), &["--cache", cache_arg, "--locked"], &[]);
@@ -722,20 +728,7 @@ fn a_bumped_module_gets_its_interface_from_the_tag_archive() {
 /// FLOTILLA_STATE_DIR when set.
 #[test]
 fn the_default_cache_is_in_the_state_directory() {
-    let routes: Routes = Default::default();
-    let base = serve(None, routes.clone());
-    routes.lock().unwrap().insert(
-        "/x/schema.json".into(),
-        (b"{}".to_vec(), "application/json"),
-    );
-    let versions = std::fs::read_to_string(root().join("versions.toml")).unwrap();
-    let repo = scratch(
-        &versions,
-        &format!(
-            "\n[[file]]\npath = \"kubernetes-json-schema/extra/schema.json\"\nsha256 = \"{}\"\nurl = \"{base}/x/schema.json\"\n",
-            sha(b"{}")
-        ),
-    );
+    let repo = one_schema_repo(&sha(b"{}"));
     let state = tempfile::tempdir().unwrap();
     let _ = sync(
         repo.path(),

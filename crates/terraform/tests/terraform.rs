@@ -12,6 +12,7 @@
 
 mod common;
 
+use flotilla_testkit::git;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -332,31 +333,6 @@ fn terraform_validate_harness_rejects_wrong_names() {
 // ---------------------------------------------------------------------------------------------
 // Moved blocks against Terraform's planner.
 // ---------------------------------------------------------------------------------------------
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=flotilla-test",
-            "-c",
-            "user.email=test@flotilla.invalid",
-        ])
-        .args([
-            "-c",
-            "init.defaultBranch=main",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// `terraform validate` does not look at what a `moved` block points to, and the validate
 /// harness's stand-ins are local paths (one module package with the root). So this test plans a

@@ -192,6 +192,33 @@ pub fn files_under(dir: &Path) -> Vec<String> {
     out
 }
 
+/// Runs git in `dir` as a test author (branch `main`, no signing); fails the test with git's
+/// error when git does.
+pub fn git(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=flotilla-test",
+            "-c",
+            "user.email=test@flotilla.invalid",
+        ])
+        .args([
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Where `cargo xtask reference sync` keeps the reference data by default: `reference` in the
 /// state directory, `FLOTILLA_STATE_DIR` (a relative path taken from the checkout) or `.flotilla`
 /// of the checkout (the rule of `flotilla_deploy::journal::state_dir`, which this crate does

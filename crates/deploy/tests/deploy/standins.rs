@@ -3,6 +3,7 @@
 //! dry-run, destroy, the secret wiring and readiness timeouts.
 
 use crate::support;
+use flotilla_testkit::git;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -1321,18 +1322,6 @@ fn a_ctrl_c_during_the_apply_question_applies_nothing() {
     assert_eq!(status(&j, "access:dev"), Status::NotRun);
 }
 
-fn git(dir: &std::path::Path, args: &[&str]) {
-    let ok = std::process::Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-        .status
-        .success();
-    assert!(ok, "git {args:?}");
-}
-
 #[test]
 fn terraform_working_files_do_not_make_a_protected_deploy_dirty() {
     let p = support::seed();
@@ -1469,36 +1458,67 @@ fn a_failed_step_shows_the_tail_of_its_log_and_the_summary_table() {
 /// The preflight stops a deploy before anything is created when the account's quotas are short
 /// of what the platform needs, or EKS does not offer a pinned add-on version, and says which
 /// quota to raise and how.
+/// A deploy of `dev` in a scratch repository with stand-in tools and this AWS.
+struct DevDeploy {
+    code: i32,
+    out: String,
+    journal: Journal,
+    stand: StandIns,
+    aws: Arc<FakeAws>,
+    _repo: tempfile::TempDir,
+}
+
+impl DevDeploy {
+    fn run(p: &flotilla_model::Platform, aws: FakeAws) -> DevDeploy {
+        let repo = support::scratch_repo(p);
+        let stand = StandIns::new(repo.path(), &Behaviour::default());
+        let aws = Arc::new(aws);
+        let mut io = support::io(
+            FakeAws::default(),
+            Arc::new(FakeKube::with_controlplane_for(p, "dev")),
+            stand.tools(),
+        );
+        io.aws = Box::new(support::SharedAws(aws.clone()));
+        let mut out = Vec::new();
+        let code = deploy(repo.path(), p, &args("dev"), &io, &mut out).unwrap();
+        DevDeploy {
+            code,
+            out: String::from_utf8_lossy(&out).into_owned(),
+            journal: latest(repo.path(), "dev"),
+            stand,
+            aws,
+            _repo: repo,
+        }
+    }
+
+    fn preflight(&self) -> &journal::StepRecord {
+        self.journal
+            .steps
+            .iter()
+            .find(|s| s.id.as_str().starts_with("preflight:"))
+            .expect("a preflight step")
+    }
+}
+
 #[test]
 fn a_short_quota_or_an_unoffered_addon_stops_the_deploy_before_terraform() {
     let p = support::two_envs();
-    let repo = support::scratch_repo(&p);
-    let stand = StandIns::new(repo.path(), &Behaviour::default());
-    let aws = Arc::new(FakeAws {
-        // A new account's Elastic IPs and on-demand vCPUs.
-        quotas: [
-            ("L-0263D0A3".to_string(), 1.0),
-            ("L-1216C47A".to_string(), 5.0),
-        ]
-        .into(),
-        unoffered_addons: ["coredns".to_string()].into(),
-        ..aws_with_receivers()
-    });
-    let mut io = support::io(
-        FakeAws::default(),
-        Arc::new(FakeKube::with_controlplane_for(&p, "dev")),
-        stand.tools(),
+    let run = DevDeploy::run(
+        &p,
+        FakeAws {
+            // A new account's Elastic IPs and on-demand vCPUs.
+            quotas: [
+                ("L-0263D0A3".to_string(), 1.0),
+                ("L-1216C47A".to_string(), 5.0),
+            ]
+            .into(),
+            unoffered_addons: ["coredns".to_string()].into(),
+            ..aws_with_receivers()
+        },
     );
-    io.aws = Box::new(support::SharedAws(aws.clone()));
-    let mut out = Vec::new();
-    let code = deploy(repo.path(), &p, &args("dev"), &io, &mut out).unwrap();
-    assert_eq!(code, 1, "{}", String::from_utf8_lossy(&out));
-    let j = latest(repo.path(), "dev");
-    let preflight = j
-        .steps
-        .iter()
-        .find(|s| s.id.as_str().starts_with("preflight:"))
-        .expect("a preflight step");
+    assert_eq!(run.code, 1, "{}", run.out);
+    let (j, stand) = (&run.journal, &run.stand);
+    let preflight = run.preflight();
     assert_eq!(preflight.status, Status::Failed);
     let m = preflight.message.clone().unwrap();
     let needs = flotilla_model::quotas::needs(&p);
@@ -1528,7 +1548,7 @@ fn a_short_quota_or_an_unoffered_addon_stops_the_deploy_before_terraform() {
     );
     // No Terraform step ran: nothing was created.
     assert!(
-        terraform_of(&stand, "dev").is_empty(),
+        terraform_of(stand, "dev").is_empty(),
         "{:?}",
         stand.starts()
     );
@@ -2045,37 +2065,28 @@ fn a_version_change_eks_refuses_stops_the_deploy_before_terraform() {
     let (major, minor) = flotilla_model::kubernetes::minor_of(&dev.kubernetes_version).unwrap();
     let running = |m: u32| format!("{major}.{m}");
     let run = |version: Option<String>| {
-        let repo = support::scratch_repo(&p);
-        let stand = StandIns::new(repo.path(), &Behaviour::default());
-        let aws = Arc::new(FakeAws {
-            cluster_versions: version
-                .map(|v| [(eks_name.clone(), v)].into())
-                .unwrap_or_default(),
-            ..aws_with_receivers()
-        });
-        let mut io = support::io(
-            FakeAws::default(),
-            Arc::new(FakeKube::with_controlplane_for(&p, "dev")),
-            stand.tools(),
+        let run = DevDeploy::run(
+            &p,
+            FakeAws {
+                cluster_versions: version
+                    .map(|v| [(eks_name.clone(), v)].into())
+                    .unwrap_or_default(),
+                ..aws_with_receivers()
+            },
         );
-        io.aws = Box::new(support::SharedAws(aws.clone()));
-        let mut out = Vec::new();
-        let code = deploy(repo.path(), &p, &args("dev"), &io, &mut out).unwrap();
-        let j = latest(repo.path(), "dev");
-        let preflight = j
-            .steps
-            .iter()
-            .find(|s| s.id.as_str().starts_with("preflight:"))
-            .expect("a preflight step")
-            .clone();
-        let asked = aws
+        let asked = run
+            .aws
             .calls
             .lock()
             .unwrap()
             .iter()
             .any(|c| c.starts_with(&format!("DescribeCluster {eks_name} ")));
         assert!(asked, "the preflight asks EKS");
-        (code, preflight, terraform_of(&stand, "dev").len())
+        (
+            run.code,
+            run.preflight().clone(),
+            terraform_of(&run.stand, "dev").len(),
+        )
     };
 
     let cases = [
