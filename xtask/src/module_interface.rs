@@ -130,15 +130,11 @@ fn pax_records(body: &[u8]) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
-/// A UTC timestamp as `2026-04-27T16:22:18Z`.
+/// A UTC timestamp as `2026-04-27T16:22:18Z` (seconds beyond jiff's range as they are).
 pub fn utc(seconds: i64) -> String {
-    let secs = seconds.rem_euclid(86_400);
-    format!(
-        "{}T{:02}:{:02}:{:02}Z",
-        flotilla_model::dates::format(seconds.div_euclid(86_400)),
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
+    jiff::Timestamp::from_second(seconds).map_or_else(
+        |_| seconds.to_string(),
+        |t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
     )
 }
 
@@ -567,68 +563,50 @@ fn opt(s: Option<String>) -> Json {
     s.map_or(Json::Null, Json::Str)
 }
 
-fn write_json(j: &Json, indent: usize, out: &mut String) {
-    match j {
-        Json::Null => out.push_str("null"),
-        Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Json::Str(s) => write_string(s, out),
-        Json::Arr(items) if items.is_empty() => out.push_str("[]"),
-        Json::Obj(items) if items.is_empty() => out.push_str("{}"),
-        Json::Arr(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                out.push_str(if i == 0 { "\n" } else { ",\n" });
-                out.push_str(&" ".repeat(indent + 1));
-                write_json(item, indent + 1, out);
-            }
-            out.push('\n');
-            out.push_str(&" ".repeat(indent));
-            out.push(']');
-        }
-        Json::Obj(items) => {
-            out.push('{');
-            for (i, (key, item)) in items.iter().enumerate() {
-                out.push_str(if i == 0 { "\n" } else { ",\n" });
-                out.push_str(&" ".repeat(indent + 1));
-                write_string(key, out);
-                out.push_str(": ");
-                write_json(item, indent + 1, out);
-            }
-            out.push('\n');
-            out.push_str(&" ".repeat(indent));
-            out.push('}');
-        }
-    }
-}
-
-/// A JSON string with every non-ASCII character escaped.
-fn write_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || !c.is_ascii() => {
-                let mut units = [0u16; 2];
-                for u in c.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{u:04x}"));
+/// In source order: a JSON object is a list of pairs here, not a sorted map.
+impl serde::Serialize for Json {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self {
+            Json::Null => ser.serialize_none(),
+            Json::Bool(b) => ser.serialize_bool(*b),
+            Json::Str(s) => ser.serialize_str(s),
+            Json::Arr(items) => {
+                let mut seq = ser.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
                 }
+                seq.end()
             }
-            c => out.push(c),
+            Json::Obj(pairs) => {
+                let mut map = ser.serialize_map(Some(pairs.len()))?;
+                for (key, value) in pairs {
+                    map.serialize_entry(key, value)?;
+                }
+                map.end()
+            }
         }
     }
-    out.push('"');
 }
 
+/// The locked layout: the provider schemas' one-space-indented JSON
+/// ([`crate::provider_schema::pretty`]), with every non-ASCII character escaped (`\u00e9`, a
+/// surrogate pair above the BMP). Non-ASCII text only occurs inside strings, so the escape is
+/// made on the finished text.
 fn to_bytes(j: &Json) -> Vec<u8> {
-    let mut out = String::new();
-    write_json(j, 0, &mut out);
-    out.push('\n');
+    let text = crate::provider_schema::pretty(j).expect("a Json value always serializes");
+    let text = String::from_utf8(text).expect("serde_json writes UTF-8");
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        }
+    }
     out.into_bytes()
 }
 
@@ -1198,8 +1176,9 @@ module "inner" {
         };
         let files = extract(&demo(), &module).unwrap();
         let text = |part: &str| String::from_utf8(files[part].clone()).unwrap();
-        let variables = format!(
-            "{{\n{DEMO_META}{}",
+        // Each file is `{`, the meta object, then its own part.
+        let file = |part: &str| format!("{{\n{DEMO_META}{part}");
+        let variables = file(
             r##"
  "variables": [
   {
@@ -1251,11 +1230,10 @@ module "inner" {
   }
  ]
 }
-"##
+"##,
         );
         assert_eq!(text("variables"), variables);
-        let outputs = format!(
-            "{{\n{DEMO_META}{}",
+        let outputs = file(
             r##"
  "outputs": [
   {
@@ -1276,11 +1254,10 @@ module "inner" {
   }
  ]
 }
-"##
+"##,
         );
         assert_eq!(text("outputs"), outputs);
-        let versions = format!(
-            "{{\n{DEMO_META}{}",
+        let versions = file(
             r##"
  "required_version": ">= 1.5.7",
  "required_providers": {
@@ -1322,7 +1299,7 @@ module "inner" {
   }
  ]
 }
-"##
+"##,
         );
         assert_eq!(text("versions"), versions);
     }

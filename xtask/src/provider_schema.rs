@@ -181,7 +181,8 @@ fn block(b: &Value) -> Result<Block, String> {
     })
 }
 
-fn pretty<T: Serialize>(value: &T) -> Result<Vec<u8>, String> {
+/// One-space-indented JSON with a final newline, as the reference data's files are written.
+pub(crate) fn pretty<T: Serialize>(value: &T) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     let formatter = serde_json::ser::PrettyFormatter::with_indent(b" ");
     let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);

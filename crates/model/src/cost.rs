@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use jiff::civil::Date;
 use serde::Serialize;
 
 use crate::aws_data::{PriceRow, RegionPrices, prices};
@@ -32,21 +33,20 @@ pub enum SupportPhase {
 /// Days before the end of standard support from which `plan` says to upgrade.
 pub const UPGRADE_NOTICE_DAYS: i64 = 90;
 
-/// The support phase of `kubernetes` on `today` (days since 1970-01-01, [`crate::dates`]).
-pub fn support_phase(platform: &Platform, kubernetes: &str, today: i64) -> SupportPhase {
+/// The support phase of `kubernetes` on `today`.
+pub fn support_phase(platform: &Platform, kubernetes: &str, today: Date) -> SupportPhase {
     let Some(w) = platform.versions.kubernetes.calendar.get(kubernetes) else {
         return SupportPhase::Unknown;
     };
-    let (Some(standard), Some(extended)) = (
-        crate::dates::parse(&w.end_of_standard_support),
-        crate::dates::parse(&w.end_of_extended_support),
-    ) else {
+    let (Some(standard), Some(extended)) = (w.standard_end(), w.extended_end()) else {
         return SupportPhase::Unknown;
     };
     if today < standard {
         SupportPhase::Standard {
             until: w.end_of_standard_support.clone(),
-            days_left: standard - today,
+            days_left: today
+                .until(standard)
+                .map_or(0, |span| i64::from(span.get_days())),
         }
     } else if today < extended {
         SupportPhase::Extended {
@@ -70,16 +70,12 @@ fn next_minor(version: &str) -> String {
 
 /// One cluster's support line of `plan`: its phase today and what its support policy makes
 /// of it.
-pub fn support_line(platform: &Platform, c: &crate::Cluster, today: i64) -> String {
+pub fn support_line(platform: &Platform, c: &crate::Cluster, today: Date) -> String {
     let eks = &prices().eks;
     let k = &c.kubernetes_version;
     let next = next_minor(k);
     let more = (eks.extended_per_cluster_hour - eks.standard_per_cluster_hour) * HOURS_PER_MONTH;
-    let head = format!(
-        "{}: Kubernetes {k}, support {}",
-        c.name,
-        c.support.eks_name().to_lowercase()
-    );
+    let head = format!("{}: Kubernetes {k}, support {}", c.name, c.support.as_str());
     match (support_phase(platform, k, today), c.support) {
         (SupportPhase::Standard { until, days_left }, support) => {
             let policy = match support {
@@ -113,8 +109,8 @@ pub fn support_line(platform: &Platform, c: &crate::Cluster, today: i64) -> Stri
     }
 }
 
-/// The EKS support section of `cargo xtask plan` on `today` (days since 1970-01-01).
-pub fn eks_support_text(platform: &Platform, today: i64) -> String {
+/// The EKS support section of `cargo xtask plan` on `today`.
+pub fn eks_support_text(platform: &Platform, today: Date) -> String {
     let eks = &prices().eks;
     let mut s = String::new();
     let _ = writeln!(
@@ -130,7 +126,7 @@ pub fn eks_support_text(platform: &Platform, today: i64) -> String {
     let _ = writeln!(
         s,
         "Today is {}; the support dates are versions.toml's [kubernetes.calendar].",
-        crate::dates::format(today)
+        today
     );
     for c in &platform.clusters {
         let _ = writeln!(s, "  {}", support_line(platform, c, today));
@@ -242,8 +238,8 @@ fn copies_in_other_zones(copies: u32, zones: u8) -> f64 {
 }
 
 /// The platform's monthly cost at the pinned list prices, each control plane at the support
-/// price of its version on `today` (days since 1970-01-01).
-pub fn bill(platform: &Platform, today: i64) -> Bill {
+/// price of its version on `today`.
+pub fn bill(platform: &Platform, today: Date) -> Bill {
     let table = prices();
     let plan = platform.capacity_plan();
     let cp = platform.controlplane();

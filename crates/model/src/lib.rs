@@ -9,7 +9,6 @@ pub mod artifact;
 pub mod aws_data;
 pub mod capacity;
 pub mod cost;
-pub mod dates;
 mod diagnostic;
 pub mod kubernetes;
 pub mod names;
@@ -375,6 +374,14 @@ pub enum SupportType {
 }
 
 impl SupportType {
+    /// The platform.toml spelling (`standard`, `extended`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SupportType::Standard => "standard",
+            SupportType::Extended => "extended",
+        }
+    }
+
     /// The EKS API spelling.
     pub fn eks_name(self) -> &'static str {
         match self {

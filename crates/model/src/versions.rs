@@ -56,6 +56,26 @@ pub struct SupportWindow {
     pub end_of_extended_support: String,
 }
 
+impl SupportWindow {
+    /// The end of standard support as a date; `None` when the text is not `YYYY-MM-DD`.
+    pub fn standard_end(&self) -> Option<Date> {
+        date(&self.end_of_standard_support)
+    }
+
+    /// The end of extended support as a date; `None` when the text is not `YYYY-MM-DD`.
+    pub fn extended_end(&self) -> Option<Date> {
+        date(&self.end_of_extended_support)
+    }
+}
+
+/// A calendar date (the type `plan` and `cost` take today as).
+pub use jiff::civil::Date;
+
+/// A `YYYY-MM-DD` date.
+pub fn date(text: &str) -> Option<Date> {
+    Date::strptime("%Y-%m-%d", text).ok()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TerraformVersions {
@@ -172,15 +192,15 @@ mod tests {
     #[test]
     fn every_supported_version_has_its_eks_support_window() {
         let v = Versions::embedded();
-        let mut last = i64::MIN;
+        let mut last = Date::MIN;
         for k in &v.kubernetes.supported {
             let w = v
                 .kubernetes
                 .calendar
                 .get(k)
                 .unwrap_or_else(|| panic!("{k}"));
-            let standard = crate::dates::parse(&w.end_of_standard_support).expect("a date");
-            let extended = crate::dates::parse(&w.end_of_extended_support).expect("a date");
+            let standard = w.standard_end().expect("a date");
+            let extended = w.extended_end().expect("a date");
             assert!(standard < extended, "{k}");
             assert!(standard > last, "{k}");
             last = standard;

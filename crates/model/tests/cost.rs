@@ -9,7 +9,7 @@ const SEED: &str = include_str!("../../testkit/fixtures/seed.toml");
 
 /// A day on which the fixtures' Kubernetes 1.34 is in standard support (2026-08-01): the hand
 /// computed figures below price every control plane at the standard price.
-const BEFORE_1_34_LEAVES_STANDARD: i64 = 20_666;
+const BEFORE_1_34_LEAVES_STANDARD: jiff::civil::Date = jiff::civil::date(2026, 8, 1);
 
 fn duo() -> Bill {
     let p = flotilla_model::load("two-envs.toml", DUO, &Versions::embedded()).unwrap();
@@ -200,7 +200,7 @@ fn events_sent_to_the_controlplane_of_another_region_say_the_transfer_is_a_lower
 #[test]
 fn the_control_plane_follows_the_eks_calendar_of_its_version() {
     use flotilla_model::cost::{SupportPhase, support_line, support_phase};
-    use flotilla_model::dates::parse;
+    use flotilla_model::versions::date as parse;
     let standard = flotilla_model::load("two-envs.toml", DUO, &Versions::embedded()).unwrap();
     let extended_text = DUO.replacen(
         "kubernetes_version = \"1.34\"",
@@ -241,7 +241,10 @@ fn the_control_plane_follows_the_eks_calendar_of_its_version() {
             since: "2027-12-02".into()
         }
     );
-    assert_eq!(support_phase(&standard, "1.99", 0), SupportPhase::Unknown);
+    assert_eq!(
+        support_phase(&standard, "1.99", day("2026-12-02")),
+        SupportPhase::Unknown
+    );
 
     // Standard support: the standard price, 0.10 x 730.5.
     near(

@@ -36,14 +36,13 @@ impl std::str::FromStr for Format {
     }
 }
 
-/// The report of `plan` for a target, its EKS support section as of `today` (days since
-/// 1970-01-01).
+/// The report of `plan` for a target, its EKS support section as of `today`.
 pub fn report(
     platform: &Platform,
     target: &Target,
     format: Format,
     with_dependencies: bool,
-    today: i64,
+    today: flotilla_model::versions::Date,
 ) -> Result<String, GraphError> {
     let inputs = GraphInputs::from_platform(platform);
     let graph = deploy_graph(
@@ -100,7 +99,7 @@ pub fn report(
                     serde_json::json!({
                         "cluster": c.name,
                         "kubernetes": c.kubernetes_version,
-                        "support": c.support.eks_name().to_lowercase(),
+                        "support": c.support.as_str(),
                         "status": flotilla_model::cost::support_phase(platform, &c.kubernetes_version, today),
                         "advice": flotilla_model::cost::support_line(platform, c, today),
                     })
@@ -110,7 +109,7 @@ pub fn report(
                 "target": target.name(platform),
                 "capacity": &*platform.capacity_plan(),
                 "quotas": flotilla_model::quotas::needs(platform),
-                "today": flotilla_model::dates::format(today),
+                "today": today.to_string(),
                 "support": support,
                 "steps": steps,
             });

@@ -472,7 +472,7 @@ pub fn plan(
     target: &str,
     format: Format,
     with_dependencies: bool,
-    today: i64,
+    today: jiff::civil::Date,
     out: &mut dyn Write,
 ) -> Result<i32, Error> {
     let target = Target::parse(platform, target)?;
@@ -488,13 +488,14 @@ pub fn plan(
 /// on the day standard support ends").
 pub const TODAY_ENV: &str = "FLOTILLA_TODAY";
 
-/// Today (UTC) as days since 1970-01-01: `FLOTILLA_TODAY` (`YYYY-MM-DD`) when set, else the
-/// clock.
-pub fn today() -> Result<i64, Error> {
+/// Today (UTC): `FLOTILLA_TODAY` (`YYYY-MM-DD`) when set, else the clock.
+pub fn today() -> Result<jiff::civil::Date, Error> {
     match std::env::var(TODAY_ENV) {
-        Ok(text) if !text.is_empty() => flotilla_model::dates::parse(&text)
+        Ok(text) if !text.is_empty() => flotilla_model::versions::date(&text)
             .ok_or_else(|| Error::Other(format!("{TODAY_ENV}={text}: not a date (YYYY-MM-DD)"))),
-        _ => Ok(jiff::Timestamp::now().as_second().div_euclid(86_400)),
+        _ => Ok(jiff::tz::Offset::UTC
+            .to_datetime(jiff::Timestamp::now())
+            .date()),
     }
 }
 
@@ -654,7 +655,7 @@ fn print_dry_run(
 fn write_support(
     platform: &Platform,
     graph: &Graph,
-    today: i64,
+    today: jiff::civil::Date,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
     use flotilla_model::cost::{SupportPhase, UPGRADE_NOTICE_DAYS, support_line, support_phase};
@@ -683,8 +684,7 @@ fn write_support(
     } else {
         writeln!(
             out,
-            "support (EKS's calendar in versions.toml, on {}):",
-            flotilla_model::dates::format(today)
+            "support (EKS's calendar in versions.toml, on {today}):"
         )?;
         for line in due {
             writeln!(out, "  {line}")?;

@@ -174,20 +174,10 @@ impl Aws for SdkAws {
         })
     }
     fn describe_cluster(&self, name: &str, region: &str) -> Result<ClusterEndpoint, AwsError> {
-        let config = self.config(region);
-        let client = aws_sdk_eks::Client::new(&config);
-        let err = |detail: String| AwsError::Cluster {
-            cluster: name.to_string(),
-            region: region.to_string(),
-            detail,
-        };
-        let out = self
-            .runtime
-            .block_on(client.describe_cluster().name(name).send())
-            .map_err(|e| err(format!("DescribeCluster failed: {}", error_chain(&e))))?;
-        let cluster = out
-            .cluster
-            .ok_or_else(|| err("DescribeCluster returned no cluster".into()))?;
+        let err = |detail: String| cluster_error(name, region, detail);
+        let cluster = self
+            .sdk_describe_cluster(name, region)?
+            .ok_or_else(|| err("DescribeCluster found no such cluster".into()))?;
         let endpoint = cluster
             .endpoint
             .ok_or_else(|| err("the cluster has no endpoint yet (still creating?)".into()))?;
@@ -205,25 +195,9 @@ impl Aws for SdkAws {
     }
 
     fn cluster_version(&self, name: &str, region: &str) -> Result<Option<String>, AwsError> {
-        let config = self.config(region);
-        let client = aws_sdk_eks::Client::new(&config);
-        match self
-            .runtime
-            .block_on(client.describe_cluster().name(name).send())
-        {
-            Ok(out) => Ok(out.cluster.and_then(|c| c.version)),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(AwsError::Cluster {
-                cluster: name.to_string(),
-                region: region.to_string(),
-                detail: format!("DescribeCluster failed: {}", error_chain(&e)),
-            }),
-        }
+        Ok(self
+            .sdk_describe_cluster(name, region)?
+            .and_then(|c| c.version))
     }
 
     fn eks_token(&self, name: &str, region: &str) -> Result<String, AwsError> {
@@ -438,6 +412,33 @@ impl Aws for SdkAws {
 }
 
 impl SdkAws {
+    /// EKS DescribeCluster, the one call behind [`Aws::describe_cluster`] and
+    /// [`Aws::cluster_version`]: `None` when EKS has no such cluster.
+    fn sdk_describe_cluster(
+        &self,
+        name: &str,
+        region: &str,
+    ) -> Result<Option<aws_sdk_eks::types::Cluster>, AwsError> {
+        let client = aws_sdk_eks::Client::new(&self.config(region));
+        match self
+            .runtime
+            .block_on(client.describe_cluster().name(name).send())
+        {
+            Ok(out) => Ok(out.cluster),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(cluster_error(
+                name,
+                region,
+                format!("DescribeCluster failed: {}", error_chain(&e)),
+            )),
+        }
+    }
+
     fn quotas_client(&self, region: &str) -> aws_sdk_servicequotas::Client {
         aws_sdk_servicequotas::Client::new(&self.config(region))
     }
@@ -494,6 +495,14 @@ impl SdkAws {
                 error_chain(&e)
             ))),
         }
+    }
+}
+
+fn cluster_error(name: &str, region: &str, detail: String) -> AwsError {
+    AwsError::Cluster {
+        cluster: name.to_string(),
+        region: region.to_string(),
+        detail,
     }
 }
 
